@@ -1,0 +1,50 @@
+"""`rwbench` command-line entry point: dispatches to one module per command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "prepare": ("rwbench.commands.prepare", "prepare datasets and the Gaussian-mixture oracle"),
+    "train": ("rwbench.train", "train an embedded model (VP, VE, IADB) or the digits classifier"),
+    "sample": ("rwbench.commands.sample", "generate one shard of samples for one run"),
+    "evaluate": ("rwbench.metrics.evaluate", "compute the metrics of one run"),
+    "aggregate": ("rwbench.metrics.aggregate", "collect per-run metrics into one table"),
+    "figures": ("rwbench.figures.cli", "build figures and tables from aggregated results"),
+    "info": ("rwbench.commands.info", "environment, devices, checkpoints and metric weights"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Top-level parser; a command's options are added only when that command is chosen."""
+    parser = argparse.ArgumentParser(prog="rwbench", description=__doc__)
+    parser.add_argument("command", choices=sorted(COMMANDS), help="what to do")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse `argv`, import the chosen command's module and run it."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        build_parser().print_help()
+        print("\ncommands:")
+        for name, (_, text) in sorted(COMMANDS.items()):
+            print(f"  {name:10s} {text}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        build_parser().error(f"unknown command {name!r}; choose one of {', '.join(sorted(COMMANDS))}")
+    module_name, text = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"rwbench {name}", description=text,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

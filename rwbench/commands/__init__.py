@@ -1,0 +1,1 @@
+"""CLI commands that do not belong to a single library module."""
