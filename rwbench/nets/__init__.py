@@ -1,0 +1,1 @@
+"""Networks: the small embedded UNet and classifier, and checkpoint-compatible ADM and NCSN++."""
