@@ -31,3 +31,13 @@ def randn_per_image(generators: Sequence[torch.Generator], shape: Sequence[int],
     device = device if device is not None else generators[0].device
     draws = [torch.randn(tuple(shape), generator=g, dtype=dtype, device=g.device) for g in generators]
     return torch.stack(draws).to(device)
+
+
+def step_noise(noise: torch.Tensor | None, k: int, x: torch.Tensor, generator=None) -> torch.Tensor:
+    """n_k ~ N(0, I) shaped like x: slice k of an explicit noise tensor, per-image generators, or one generator."""
+    if noise is not None:
+        return noise[k].to(device=x.device, dtype=x.dtype)
+    if isinstance(generator, (list, tuple)):
+        return randn_per_image(generator, x.shape[1:], dtype=torch.float64).to(device=x.device, dtype=x.dtype)
+    device = generator.device if generator is not None else "cpu"
+    return torch.randn(tuple(x.shape), generator=generator, dtype=torch.float64, device=device).to(x.device, x.dtype)

@@ -1,0 +1,46 @@
+"""NCSN annealed Langevin dynamics (Song & Ermon 2019, Alg. 1) on a score network."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from rwbench.rng import step_noise
+
+F64 = torch.float64
+
+
+def annealed_langevin(
+    score_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    x_init: torch.Tensor,
+    levels,
+    n_steps_each: int,
+    eps: float,
+    *,
+    noise: torch.Tensor | None = None,
+    generators=None,
+    callback: Callable[[dict], None] | None = None,
+    progress: bool = False,
+) -> torch.Tensor:
+    """For each sigma_i: alpha_i = eps sigma_i^2 / sigma_L^2; n times x <- x + alpha_i/2 s(x, sigma_i) + sqrt(alpha_i) z."""
+    levels = torch.as_tensor(levels, dtype=F64).cpu().reshape(-1)
+    sigma_L = levels[-1].item()
+    x = x_init
+    k = 0
+    bar = tqdm(total=levels.numel() * int(n_steps_each), disable=not progress, desc="ncsn")
+    for sigma in levels.tolist():
+        alpha = eps * sigma**2 / sigma_L**2
+        s_vec = torch.full((x.shape[0],), sigma, dtype=F64, device=x.device)
+        for _ in range(int(n_steps_each)):
+            z = step_noise(noise, k, x, generators)
+            x_new = x + (alpha / 2.0) * score_fn(x, s_vec).to(x.dtype) + math.sqrt(alpha) * z
+            if callback is not None:
+                callback({"k": k, "sigma": sigma, "x": x, "x_next": x_new})
+            x = x_new
+            k += 1
+            bar.update()
+    bar.close()
+    return x

@@ -1,0 +1,260 @@
+"""Feature extractors for FID/KID/PRC, registered with torch-fidelity, and their weights' provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import urllib.error
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+INCEPTION = "inception-v3-compat"
+DIGITS = "digits-cnn"
+INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_ENV = "RWBENCH_INCEPTION_WEIGHTS"
+DIGITS_ENV = "RWBENCH_DIGITS_CLASSIFIER"
+# How each extractor resizes its uint8 input before the network (recorded in reference caches).
+RESIZE_FILTERS = {INCEPTION: "tf1x-bilinear-299 (torch-fidelity interpolate_bilinear_2d_like_tensorflow1x)"}
+
+
+def hub_checkpoint(filename: str) -> Path:
+    """Path `$TORCH_HOME/hub/checkpoints/<filename>` where torch.hub caches downloaded weights."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / filename
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 hex digest of a file's bytes (memoised on path, size and mtime)."""
+    stat = os.stat(path)
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _SHA_CACHE[key] = digest.hexdigest()
+    return _SHA_CACHE[key]
+
+
+def _torch_fidelity():
+    import torch_fidelity  # noqa: F401  (importing fills the registry)
+    from torch_fidelity import registry
+
+    return registry
+
+
+def make_module_extractor(name: str, loader: Callable[[str | None], torch.nn.Module],
+                          data_range: tuple[float, float] = (0.0, 1.0)) -> type:
+    """Build and register a torch-fidelity extractor wrapping a module with .features(x) and forward(x) -> logits.
+
+    The module sees float [B, 1, H, W] = from_uint8(x)[:, :1] (channel 0 if the input was replicated to RGB);
+    provided features: "features" (penultimate, used for FID/KID/PRC) and "logits".
+    """
+    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+
+    class _Extractor(FeatureExtractorBase):
+        def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+            super().__init__(name, features_list)
+            self.net = loader(feature_extractor_weights_path)
+            self.net.eval()
+            self.requires_grad_(False)
+
+        @staticmethod
+        def get_provided_features_list():
+            return "features", "logits"
+
+        @staticmethod
+        def get_default_feature_layer_for_metric(metric):
+            return "features"
+
+        @staticmethod
+        def can_be_compiled():
+            return False
+
+        @staticmethod
+        def get_dummy_input_for_compile():
+            return torch.zeros(1, 1, 16, 16, dtype=torch.uint8)
+
+        def forward(self, x):
+            from rwbench.data import from_uint8
+
+            if x.dtype != torch.uint8 or x.dim() != 4:
+                raise ValueError(f"{self.name}: expected uint8 [B, C, H, W] images, got {x.dtype} {tuple(x.shape)}")
+            gray = from_uint8(x[:, :1], data_range).to(next(self.net.parameters()).device)
+            out = {}
+            if "features" in self.features_list:
+                out["features"] = self.net.features(gray).float()
+            if "logits" in self.features_list:
+                out["logits"] = self.net(gray).float()
+            return tuple(out[k] for k in self.features_list)
+
+    _Extractor.__name__ = _Extractor.__qualname__ = f"ModuleExtractor_{name.replace('-', '_')}"
+    register_extractor(name, _Extractor)
+    return _Extractor
+
+
+def register_extractor(name: str, cls: type) -> None:
+    """Register `cls` with torch-fidelity under `name`, replacing an earlier class of that name."""
+    registry = _torch_fidelity()
+    registry.FEATURE_EXTRACTORS_REGISTRY.pop(name, None)
+    registry.register_feature_extractor(name, cls)
+
+
+def digits_weights_path(path: str | os.PathLike | None = None) -> Path:
+    """Resolve the digits classifier checkpoint: argument, else $RWBENCH_DIGITS_CLASSIFIER."""
+    path = path or os.environ.get(DIGITS_ENV)
+    if not path:
+        raise FileNotFoundError(f"digits-cnn: no classifier checkpoint; pass --extractor-weights PATH or set "
+                                f"{DIGITS_ENV} (train one with `rwbench train`)")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: digits classifier checkpoint not found; pass --extractor-weights or set "
+                                f"{DIGITS_ENV}")
+    return Path(path)
+
+
+def _load_digits_classifier(path):
+    from rwbench.nets.classifier import load_classifier
+
+    return load_classifier(digits_weights_path(path))
+
+
+def ensure_digits_registered() -> None:
+    """Register the digits classifier extractor ("digits-cnn") with torch-fidelity once."""
+    if DIGITS not in _torch_fidelity().FEATURE_EXTRACTORS_REGISTRY:
+        make_module_extractor(DIGITS, _load_digits_classifier)
+
+
+def inception_weights_path(path: str | os.PathLike | None = None, allow_download: bool = True) -> Path:
+    """Resolve Inception weights: argument, $RWBENCH_INCEPTION_WEIGHTS, the torch hub cache, else a download."""
+    path = path or os.environ.get(INCEPTION_ENV)
+    if path:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: Inception weights file not found (from --extractor-weights or "
+                                    f"{INCEPTION_ENV})")
+        return Path(path)
+    cached = hub_checkpoint(INCEPTION_WEIGHTS_FILE)
+    if cached.is_file():
+        return cached
+    message = (f"Inception weights not cached at {cached} and could not be downloaded; put the file there or "
+               f"pass --extractor-weights PATH / set {INCEPTION_ENV}=PATH (torch-fidelity "
+               f"feature_extractor_weights_path)")
+    if not allow_download:
+        raise FileNotFoundError(message)
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    try:
+        torch.hub.load_state_dict_from_url(URL_INCEPTION_V3, progress=False, map_location="cpu")
+    except (urllib.error.URLError, OSError, RuntimeError) as err:
+        raise FileNotFoundError(message) from err
+    if not cached.is_file():
+        raise FileNotFoundError(message)
+    return cached
+
+
+@dataclass
+class ExtractorInfo:
+    """What a feature extractor is: name, feature layer, weights file and its hash, resize filter."""
+
+    name: str
+    layer: str
+    weights_path: str
+    weights_sha256: str
+    resize_filter: str
+
+    def label(self) -> str:
+        """Short label for metric rows: name/layer@sha256[:12]."""
+        return f"{self.name}/{self.layer}@{self.weights_sha256[:12]}"
+
+
+def resolve_extractor(name: str, weights_path: str | os.PathLike | None = None,
+                      allow_download: bool = True) -> ExtractorInfo:
+    """Find the weights of extractor `name` and describe it (without building the network)."""
+    registry = _torch_fidelity()
+    if name == INCEPTION:
+        path = inception_weights_path(weights_path, allow_download)
+    elif name == DIGITS:
+        ensure_digits_registered()
+        path = digits_weights_path(weights_path)
+    else:
+        if name not in registry.FEATURE_EXTRACTORS_REGISTRY:
+            raise ValueError(f"--extractor {name!r} is not registered; choose {INCEPTION} or {DIGITS}")
+        path = Path(weights_path) if weights_path else None
+    cls = registry.FEATURE_EXTRACTORS_REGISTRY[name]
+    layer = cls.get_default_feature_layer_for_metric("fid")
+    sha = file_sha256(path) if path is not None else "none"
+    return ExtractorInfo(name, str(layer), str(path) if path else "", sha, RESIZE_FILTERS.get(name, "none"))
+
+
+def build_extractor(info: ExtractorInfo, features: list[str] | None = None, device: str = "cpu"):
+    """Instantiate the registered torch-fidelity extractor described by `info` on `device`."""
+    from torch_fidelity.utils import create_feature_extractor
+
+    features = list(features or [info.layer])
+    cuda = str(device).startswith("cuda")
+    if cuda and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available here; use --device cpu")
+    extractor = create_feature_extractor(info.name, features, cuda=cuda, verbose=False,
+                                         feature_extractor_weights_path=info.weights_path or None)
+    return extractor
+
+
+def needs_rgb(name: str) -> bool:
+    """True for extractors that only accept 3-channel input (Inception and other torch-fidelity ImageNet nets)."""
+    return name != DIGITS and not _is_module_extractor(name)
+
+
+def _is_module_extractor(name: str) -> bool:
+    cls = _torch_fidelity().FEATURE_EXTRACTORS_REGISTRY.get(name)
+    return cls is not None and cls.get_provided_features_list() == ("features", "logits")
+
+
+def prepare_uint8(images: torch.Tensor, extractor: str) -> tuple[torch.Tensor, str]:
+    """Bring uint8 [N, C, H, W] images to the extractor's input; return them and the conversion string."""
+    if images.dtype != torch.uint8 or images.dim() != 4:
+        raise ValueError(f"images: expected uint8 [N, C, H, W], got {images.dtype} {tuple(images.shape)}")
+    channels = images.shape[1]
+    parts = ["uint8=rwbench.data.to_uint8(clamp,round)"]
+    if needs_rgb(extractor):
+        if channels == 1:
+            images = images.expand(-1, 3, -1, -1)
+            parts.append("gray->rgb replicate")
+        elif channels != 3:
+            raise ValueError(f"images: {extractor} needs 1 or 3 channels, got {channels}")
+    else:
+        parts.append(f"{channels}ch" if channels == 1 else f"{channels}ch->channel0")
+    parts.append("resize " + RESIZE_FILTERS.get(extractor, "none"))
+    return images.contiguous(), "; ".join(parts)
+
+
+class _TensorDataset(torch.utils.data.Dataset):
+    """Bare uint8 image tensors, as torch-fidelity's dataset input expects."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images[i]
+
+
+def extract_features(extractor, images: torch.Tensor, batch_size: int = 64, device: str = "cpu") -> dict:
+    """Run torch-fidelity's dataset feature extraction on uint8 images; return {feature name: float [N, D]}."""
+    from torch_fidelity.utils import get_featuresdict_from_dataset
+
+    if len(images) == 0:
+        raise ValueError("images: no images to extract features from")
+    cuda = str(device).startswith("cuda")
+    return get_featuresdict_from_dataset(_TensorDataset(images), extractor, batch_size, cuda, True, False)
+
+
+def warn(message: str) -> None:
+    """Print a one-line warning to stderr."""
+    print(f"rwbench: warning: {message}", file=sys.stderr)

@@ -1,0 +1,182 @@
+"""Reference statistics (FID mu/sigma and features) cached once per (dataset, split, resolution, extractor, conversion).
+
+Cache file `<cache_dir>/<dataset>-<split>-r<res>__<extractor>__<conversion tag>.pt` (torch.save, weights_only-loadable)
+holds mu, sigma (float64), features (float32 [N, D], for KID and precision/recall), count, conversion, resize_filter,
+extractor, layer, weights_sha256 and the reference spec; a `.json` sidecar repeats the metadata for people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+import torch
+
+from rwbench.io import atomic_path, write_json
+from rwbench.metrics import extractors as ex
+
+CACHE_VERSION = 1
+DEFAULT_CACHE_DIR = "results/reference"
+
+
+def _check(reference: dict) -> dict:
+    if not isinstance(reference, dict) or reference.get("kind") not in ("dataset", "file"):
+        raise ValueError(f"reference: expected {{'kind': 'dataset'|'file', ...}}, got {reference!r}")
+    if reference["kind"] == "dataset":
+        missing = [k for k in ("dataset", "split", "resolution") if k not in reference]
+        if missing:
+            raise ValueError(f"reference: dataset kind needs keys {missing}")
+    elif "path" not in reference:
+        raise ValueError("reference: file kind needs a 'path' to a torch.save'd uint8 tensor [N, C, H, W]")
+    return reference
+
+
+def reference_key(reference: dict) -> str:
+    """Readable unique name of a reference set: <dataset>-<split>-r<res> or file-<stem>-<sha256[:12]>."""
+    reference = _check(reference)
+    if reference["kind"] == "dataset":
+        return f"{reference['dataset']}-{reference['split']}-r{int(reference['resolution'])}"
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(reference["path"]).stem)
+    return f"file-{stem}-{ex.file_sha256(reference['path'])[:12]}"
+
+
+def reference_label(reference: dict) -> str:
+    """Value of the `reference` column: dataset:<name>/<split>/<res> or file:<path>@sha256:<12 hex>."""
+    reference = _check(reference)
+    if reference["kind"] == "dataset":
+        return f"dataset:{reference['dataset']}/{reference['split']}/{int(reference['resolution'])}"
+    return f"file:{reference['path']}@sha256:{ex.file_sha256(reference['path'])[:12]}"
+
+
+def load_reference_images(reference: dict) -> torch.Tensor:
+    """Reference uint8 images [N, C, H, W]: rwbench.data.load_dataset(...).images or a torch.save'd tensor file."""
+    reference = _check(reference)
+    if reference["kind"] == "dataset":
+        from rwbench.data import load_dataset
+
+        images = load_dataset(reference["dataset"], reference["split"], int(reference["resolution"]), seed=0).images
+    else:
+        path = Path(reference["path"])
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: reference file not found (spec reference.path)")
+        images = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
+        raise ValueError(f"reference {reference_key(reference)}: expected a uint8 tensor [N, C, H, W]")
+    return images
+
+
+def conversion_for(extractor: str, channels: int) -> str:
+    """Conversion string the extractor applies to uint8 images with `channels` channels."""
+    return ex.prepare_uint8(torch.zeros(1, channels, 1, 1, dtype=torch.uint8), extractor)[1]
+
+
+def reference_cache_path(reference: dict, extractor: str, channels: int,
+                         cache_dir: str | os.PathLike = DEFAULT_CACHE_DIR) -> Path:
+    """Cache file for (reference, extractor, conversion of `channels`-channel uint8 images)."""
+    conversion = conversion_for(extractor, channels)
+    tag = hashlib.sha256(conversion.encode()).hexdigest()[:8]
+    kind = "gray2rgb" if "gray->rgb" in conversion else f"{channels}ch"
+    return Path(cache_dir) / f"{reference_key(reference)}__{extractor}__{kind}-{tag}.pt"
+
+
+def _stale(cached: dict, info: ex.ExtractorInfo, conversion: str) -> str | None:
+    checks = {"cache_version": CACHE_VERSION, "extractor": info.name, "layer": info.layer,
+              "weights_sha256": info.weights_sha256, "conversion": conversion}
+    for key, want in checks.items():
+        if cached.get(key) != want:
+            return f"{key} {cached.get(key)!r} != {want!r}"
+    return None
+
+
+def reference_statistics(reference: dict, info: ex.ExtractorInfo, cache_dir: str | os.PathLike = DEFAULT_CACHE_DIR,
+                         channels: int | None = None, device: str = "cpu", batch_size: int = 64,
+                         extractor=None) -> dict:
+    """Load the cached reference statistics, or extract features of the reference set once and cache them."""
+    from rwbench.metrics.fidelity import feature_statistics
+
+    images = None
+    if channels is None:
+        images = load_reference_images(reference)
+        channels = int(images.shape[1])
+    path = reference_cache_path(reference, info.name, channels, cache_dir)
+    conversion = conversion_for(info.name, channels)
+    if path.is_file():
+        cached = torch.load(path, map_location="cpu", weights_only=True)
+        reason = _stale(cached, info, conversion)
+        if reason is None:
+            cached["path"] = str(path)
+            return cached
+        ex.warn(f"{path}: stale reference cache ({reason}); recomputing")
+    if images is None:
+        images = load_reference_images(reference)
+    if images.shape[1] != channels:
+        raise ValueError(f"reference {reference_key(reference)}: has {images.shape[1]} channels, samples have {channels}")
+    prepared, conversion = ex.prepare_uint8(images, info.name)
+    if extractor is None:
+        extractor = ex.build_extractor(info, [info.layer], device)
+    features = ex.extract_features(extractor, prepared, batch_size, device)[info.layer].float().cpu()
+    stats = feature_statistics(features)
+    entry = {
+        "cache_version": CACHE_VERSION,
+        "mu": torch.from_numpy(stats["mu"]), "sigma": torch.from_numpy(stats["sigma"]), "features": features,
+        "count": int(len(features)), "conversion": conversion, "resize_filter": info.resize_filter,
+        "extractor": info.name, "layer": info.layer, "weights_sha256": info.weights_sha256,
+        "reference": json.dumps(reference, sort_keys=True), "reference_label": reference_label(reference),
+        "image_shape": list(images.shape[1:]), "torch_fidelity": _tf_version(),
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(entry, tmp)
+    write_json(path.with_suffix(".json"), {k: v for k, v in entry.items() if not isinstance(v, torch.Tensor)})
+    entry["path"] = str(path)
+    return entry
+
+
+def _tf_version() -> str:
+    import torch_fidelity
+
+    return str(getattr(torch_fidelity, "__version__", "unknown"))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `python -m rwbench.metrics.reference` (build one reference cache file, e.g. from a DAG rule)."""
+    parser.add_argument("--dataset", help="dataset name (digits, faces, ffhq)")
+    parser.add_argument("--split", default="test", help="dataset split")
+    parser.add_argument("--resolution", type=int, help="image side in pixels")
+    parser.add_argument("--file", help="reference uint8 tensor file instead of a dataset")
+    parser.add_argument("--channels", type=int, default=None, help="channels of the images (default: read them)")
+    parser.add_argument("--extractor", default=ex.DIGITS, help=f"{ex.DIGITS} or {ex.INCEPTION}")
+    parser.add_argument("--extractor-weights", default=None, help="weights file of the extractor")
+    parser.add_argument("--reference-cache", default=DEFAULT_CACHE_DIR, help="cache directory")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=64, help="feature extraction batch size")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build (or confirm) one reference cache file and print its path."""
+    if args.file:
+        reference = {"kind": "file", "path": args.file}
+    elif args.dataset and args.resolution:
+        reference = {"kind": "dataset", "dataset": args.dataset, "split": args.split, "resolution": args.resolution}
+    else:
+        raise ValueError("reference: pass --dataset and --resolution, or --file")
+    info = ex.resolve_extractor(args.extractor, args.extractor_weights)
+    entry = reference_statistics(reference, info, args.reference_cache, args.channels, args.device, args.batch_size)
+    print(entry["path"])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: python -m rwbench.metrics.reference --dataset digits --resolution 16 ..."""
+    parser = argparse.ArgumentParser(prog="python -m rwbench.metrics.reference", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
