@@ -186,40 +186,51 @@ class GaussianMixtureDenoiser:
         if math.prod(self.sample_shape) != d:
             raise ValueError(f"sample_shape: {self.sample_shape} does not hold {d} values")
 
-    def _posterior_parts(self, x: torch.Tensor, sigma: float):
+    def _noise_var(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        """sigma^2 per sample as a [B, 1, 1] float64 tensor (sigma: a scalar or one level per sample)."""
+        sig = torch.as_tensor(sigma, dtype=F64).detach().to(self.means.device).reshape(-1)
+        if sig.numel() == 1:
+            sig = sig.expand(x.shape[0])
+        if sig.numel() != x.shape[0]:
+            raise ValueError(f"sigma: need a scalar or one level per sample ({x.shape[0]}), got {sig.numel()}")
+        if not torch.all(sig > 0) or not torch.all(torch.isfinite(sig)):
+            raise ValueError("sigma: every noise level must be finite and > 0")
+        return (sig * sig)[:, None, None]
+
+    def _posterior_parts(self, x: torch.Tensor, sigma):
         """Per component: log N(x; m_j, C_j + s^2 I) [B, J] and E_j[X | x] [B, J, d]."""
         y = _flatten(x, self.dim)
-        s2 = sigma * sigma
+        s2 = self._noise_var(x, sigma)                                # [B, 1, 1]
         diff = y[:, None, :] - self.means[None]                      # [B, J, d]
         proj = torch.einsum("bjd,jde->bje", diff, self.eigvecs)       # coordinates in eigenbases
-        denom = self.eigvals + s2                                     # [J, d]
+        denom = self.eigvals[None] + s2                               # [B, J, d]
         maha = (proj * proj / denom).sum(-1)                          # [B, J]
-        logdet = torch.log(denom).sum(-1)                             # [J]
+        logdet = torch.log(denom).sum(-1)                             # [B, J]
         loglik = -0.5 * (maha + logdet + self.dim * math.log(2 * math.pi))
-        shrunk = proj * (self.eigvals / denom)                        # C (C + s2 I)^-1 in eigenbasis
+        shrunk = proj * (self.eigvals[None] / denom)                  # C (C + s2 I)^-1 in eigenbasis
         cond_means = self.means[None] + torch.einsum("bje,jde->bjd", shrunk, self.eigvecs)
         return loglik, cond_means
 
     def responsibilities(self, x: torch.Tensor, sigma) -> torch.Tensor:
         """p(component j | X_sigma = x), shape [B, J]."""
-        loglik, _ = self._posterior_parts(x, _sigma_value(sigma))
+        loglik, _ = self._posterior_parts(x, sigma)
         return torch.softmax(loglik + self.log_weights, dim=-1)
 
     def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        s = _sigma_value(sigma)
-        loglik, cond_means = self._posterior_parts(x, s)
+        loglik, cond_means = self._posterior_parts(x, sigma)
         resp = torch.softmax(loglik + self.log_weights, dim=-1)
         out = torch.einsum("bj,bjd->bd", resp, cond_means)
         return out.reshape(x.shape).to(x.dtype)
 
     def score(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        """grad log f_{X_sigma}(x) = (D(x, sigma) - x) / sigma^2 (Tweedie, eq. 1)."""
-        s = _sigma_value(sigma)
-        return (self(x.to(F64), s) - x.to(F64)).to(x.dtype) / (s * s)
+        """grad log f_{X_sigma}(x) = (D(x, sigma) - x) / sigma^2 (Tweedie, eq. 1); sigma scalar or [B]."""
+        s2 = self._noise_var(x, sigma).reshape(-1, *([1] * (x.ndim - 1)))
+        x64 = x.to(F64)
+        return ((self(x64, sigma) - x64) / s2).to(x.dtype)
 
     def log_density(self, x: torch.Tensor, sigma) -> torch.Tensor:
         """log f_{X_sigma}(x) = logsumexp_j (log w_j + log N(x; m_j, C_j + s^2 I)), shape [B]."""
-        loglik, _ = self._posterior_parts(x, _sigma_value(sigma))
+        loglik, _ = self._posterior_parts(x, sigma)
         return torch.logsumexp(loglik + self.log_weights, dim=-1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

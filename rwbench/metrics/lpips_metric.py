@@ -30,11 +30,15 @@ class LPIPSMetric:
 
     def __init__(self, net: str = "alex", device: str = "cpu", allow_download: bool = False,
                  min_side: int = MIN_SIDE):
+        import warnings
+
         import lpips
 
         path = backbone_path(net, allow_download)
         try:
-            self.model = lpips.LPIPS(net=net, version="0.1", verbose=False).to(device).eval()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # torchvision's "pretrained is deprecated"
+                self.model = lpips.LPIPS(net=net, version="0.1", verbose=False).to(device).eval()
         except (urllib.error.URLError, OSError, RuntimeError) as err:
             raise FileNotFoundError(f"LPIPS backbone weights could not be loaded from {path} ({type(err).__name__}); "
                                     f"put {BACKBONE_FILES[net]} there or turn LPIPS off with --no-lpips") from err

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -47,8 +48,8 @@ CONFIGS = {"full": FFHQ256, "small": SMALL}
 
 
 def vesde_sigmas(sigma_min: float, sigma_max: float, n: int) -> torch.Tensor:
-    """Discrete VE levels exp(linspace(log sigma_max, log sigma_min, n)) (float64, decreasing)."""
-    return torch.exp(torch.linspace(math.log(sigma_max), math.log(sigma_min), n, dtype=torch.float64))
+    """Discrete VE levels exp(linspace(log sigma_max, log sigma_min, n)) (float64, decreasing, numpy's linspace)."""
+    return torch.from_numpy(np.exp(np.linspace(np.log(sigma_max), np.log(sigma_min), n))).to(torch.float64)
 
 
 class GaussianFourierProjection(nn.Module):

@@ -1,0 +1,98 @@
+"""`rwbench aggregate`: concatenate runs' metrics.csv into one table with each run's spec.json as columns.
+
+Nested spec entries are flattened with their key as prefix (params.c -> params_c, reference.kind ->
+reference_kind); lists become JSON strings; a spec column that collides with a metrics column gets a `spec_` prefix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rwbench.io import atomic_write, read_json
+from rwbench.metrics.evaluate import COLUMNS
+
+
+def flatten(obj: dict, prefix: str = "", sep: str = "_") -> dict:
+    """Flatten nested dicts: {"params": {"c": 1}} -> {"params_c": 1}; lists -> JSON strings."""
+    out = {}
+    for key, value in obj.items():
+        name = f"{prefix}{sep}{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(flatten(value, name, sep))
+        elif isinstance(value, (list, tuple)):
+            out[name] = json.dumps(value)
+        else:
+            out[name] = value
+    return out
+
+
+def run_table(run_dir: str | Path):
+    """One run's metrics rows joined with its flattened spec.json parameters."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no metrics; run `rwbench evaluate --run {run_dir}` first")
+    frame = pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN", ""],
+                        dtype={"reference": str, "extractor": str, "conversion": str})
+    for col in ("reference", "extractor", "conversion"):
+        frame[col] = frame[col].fillna("")
+    spec = flatten(read_json(run_dir / "spec.json")) if (run_dir / "spec.json").is_file() else {}
+    spec.pop("run_id", None)
+    for key, value in spec.items():
+        frame[f"spec_{key}" if key in COLUMNS else key] = value
+    return frame
+
+
+def aggregate(run_dirs, out: str | Path = "results/metrics.csv", fmt: str | None = None):
+    """Concatenate run tables (sorted by run_id, metric) and write them atomically as csv or parquet."""
+    import pandas as pd
+
+    run_dirs = list(run_dirs)
+    if not run_dirs:
+        raise ValueError("aggregate: no run directories given (pass --run DIR or --runs-dir DIR)")
+    frame = pd.concat([run_table(d) for d in run_dirs], ignore_index=True, sort=False)
+    frame = frame.sort_values(["run_id", "metric"], kind="stable").reset_index(drop=True)
+    out = Path(out)
+    fmt = fmt or ("parquet" if out.suffix == ".parquet" else "csv")
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as err:
+            raise ValueError("--format parquet needs pyarrow (pip install pyarrow); use a .csv output") from err
+        with atomic_write(out, "wb") as handle:
+            frame.to_parquet(handle, index=False)
+    elif fmt == "csv":
+        with atomic_write(out, "w") as handle:
+            frame.to_csv(handle, index=False)
+    else:
+        raise ValueError(f"--format {fmt!r}: choose csv or parquet")
+    return frame
+
+
+def find_runs(runs_dir: str | Path) -> list[Path]:
+    """Run directories under `runs_dir` that have a metrics.csv."""
+    return sorted(p.parent for p in Path(runs_dir).glob("*/metrics.csv"))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `rwbench aggregate`."""
+    parser.add_argument("--run", action="append", default=[], help="run directory (repeatable)")
+    parser.add_argument("--runs-dir", default=None, help="take every run under this directory with a metrics.csv")
+    parser.add_argument("--out", default="results/metrics.csv", help="output table (.csv or .parquet)")
+    parser.add_argument("--format", default=None, choices=["csv", "parquet"], help="output format (default: by suffix)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Aggregate the given runs and print the output path."""
+    run_dirs = list(args.run)
+    if args.runs_dir:
+        run_dirs += find_runs(args.runs_dir)
+    if not run_dirs and not args.run:
+        run_dirs = find_runs("results/runs")
+    frame = aggregate(run_dirs, args.out, args.format)
+    print(f"{args.out}: {len(frame)} rows from {frame['run_id'].nunique()} runs")
+    return 0

@@ -1,0 +1,71 @@
+import math
+
+import pytest
+import torch
+
+from rwbench import schedules as S
+
+
+def test_vp_sigma_range_matches_paper():
+    sig = S.vp_sigmas(S.linear_betas())
+    assert sig.dtype == torch.float64 and sig.numel() == 1000
+    assert sig[0].item() == pytest.approx(0.0100005, rel=1e-5)
+    assert sig[-1].item() == pytest.approx(157.41, rel=1e-4)
+    assert torch.all(sig[1:] > sig[:-1])
+
+
+def test_sigmoid_check_values_eq25():
+    sig = S.vp_sigmas(S.linear_betas())
+    lad = S.sigmoid(11, sig[0].item(), sig[-1].item())
+    expected = {1: 84.7, 2: 37.5, 3: 14.9, 5: 2.10, 7: 0.283, 10: 0.0100}
+    for k, v in expected.items():
+        assert lad[k].item() == pytest.approx(v, rel=2e-3), k
+    assert lad[0].item() == pytest.approx(sig[-1].item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "linear", "geometric", "karras"])
+def test_ladders_decrease_from_max_to_min(name):
+    lad = S.ladder(name, 50, 0.01, 80.0)
+    assert lad.dtype == torch.float64 and lad.shape == (50,)
+    assert torch.all(lad[1:] < lad[:-1])
+    assert lad[0].item() == pytest.approx(80.0, rel=1e-9)
+    assert lad[-1].item() == pytest.approx(0.01, rel=1e-5)  # sigmoid floors g at 1e-9
+
+
+def test_geometric_matches_ve_formula():
+    K = 1000
+    lad = S.geometric(K, 0.01, 348.0)
+    k = torch.arange(K, dtype=torch.float64)
+    assert torch.allclose(lad, 0.01 * 34800.0 ** ((K - 1 - k) / (K - 1)), rtol=1e-12)
+
+
+def test_vp_pretrained_interpolates_model_levels():
+    betas = S.linear_betas()
+    sig = S.vp_sigmas(betas)
+    full = S.vp_pretrained(1000, betas)
+    assert torch.allclose(full, sig.flip(0), rtol=1e-12)
+    half = S.vp_pretrained(3, betas)
+    assert half[1].item() == pytest.approx(0.5 * (sig[499] + sig[500]).item(), rel=1e-12)
+
+
+def test_step_and_temperature_rules():
+    sig = torch.tensor([4.0, 2.0, 1.0], dtype=torch.float64)
+    assert torch.allclose(S.proportional_steps(sig, 0.5), torch.tensor([8.0, 2.0, 0.5], dtype=torch.float64))
+    assert torch.allclose(S.proportional_steps(sig, 0.5, cap=1.0), torch.tensor([1.0, 1.0, 0.5], dtype=torch.float64))
+    temps = S.linear_temperatures(5, 0.2, 1.0)
+    assert temps[0].item() == pytest.approx(0.2) and temps[-1].item() == 1.0
+    assert torch.allclose(temps.diff(), torch.full((4,), 0.2, dtype=torch.float64))
+    assert torch.all(S.constant_temperatures(4, 0.7) == 0.7)
+
+
+@pytest.mark.parametrize("call, word", [
+    (lambda: S.geometric(10, 0.0, 1.0), "sigma_min"),
+    (lambda: S.linear(10, 2.0, 1.0), "sigma_max"),
+    (lambda: S.sigmoid(0, 0.1, 1.0), "K"),
+    (lambda: S.proportional_steps(torch.ones(3), -1.0), "c"),
+    (lambda: S.linear_temperatures(3, -0.1), "temperatures"),
+    (lambda: S.ladder("cosine", 3, 0.1, 1.0), "schedule"),
+])
+def test_bad_schedule_arguments_name_the_argument(call, word):
+    with pytest.raises(ValueError, match=word):
+        call()
