@@ -115,7 +115,7 @@ def eps_from_denoiser(denoiser: Denoiser, alphas_cumprod: torch.Tensor) -> Calla
         tt = float(_scalar_of(t))
         if not 0 <= tt <= T - 1:
             raise ValueError(f"t: need 0 <= t <= {T - 1}, got {tt}")
-        ab = float(torch.tensor(_interp(tt, grid, abar)))
+        ab = _interp(tt, grid, abar)
         sigma = math.sqrt((1.0 - ab) / ab)
         x = x_vp / math.sqrt(ab)
         return (x - denoiser(x, torch.tensor(sigma, dtype=F64))) / sigma
@@ -179,7 +179,9 @@ class GaussianMixtureDenoiser:
         self.log_weights = torch.log(self.weights)
         self.means = means
         self.covs = covs
-        self.eigvals = eigvals.clamp(min=0.0)
+        # eigenvalues at rounding level are exact zeros of a singular covariance: snap them
+        tol = d * torch.finfo(F64).eps * eigvals.abs().amax(dim=1, keepdim=True)
+        self.eigvals = torch.where(eigvals > tol, eigvals, torch.zeros_like(eigvals))
         self.eigvecs = eigvecs
         self.dim = d
         self.sample_shape = tuple(sample_shape) if sample_shape is not None else (d,)
