@@ -10,6 +10,11 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("rwbench.commands.prepare", "prepare datasets and the Gaussian-mixture oracle"),
     "train": ("rwbench.train", "train an embedded model (VP, VE, IADB) or the digits classifier"),
+    "plan": ("rwbench.commands.plan", "resolve a config's experiments into run specs (spec.json)"),
+    "reference": ("rwbench.metrics.reference", "build cached reference statistics"),
+    "schedules": ("rwbench.commands.schedules", "tabulate the noise ladders, steps and temperatures of schedules"),
+    "equivalence": ("rwbench.commands.equivalence", "template-vs-native deviation per step on the exact oracle"),
+    "scalespace": ("rwbench.scalespace.command", "scale-space diagnostics of recorded sampler trajectories"),
     "sample": ("rwbench.commands.sample", "generate one shard of samples for one run"),
     "evaluate": ("rwbench.metrics.evaluate", "compute the metrics of one run"),
     "aggregate": ("rwbench.metrics.aggregate", "collect per-run metrics into one table"),

@@ -1,8 +1,28 @@
-"""Datasets (embedded digits and faces, image folders such as FFHQ) and the one float <-> uint8 conversion."""
+"""Datasets (embedded digits and faces, image folders such as FFHQ) and the one float <-> uint8 conversion.
+
+Resize filters (recorded in `ImageSet.resize_filter`):
+- digits, faces: `torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=True)` on
+  floats in [0, 1], then `to_uint8` (clamp, round). Digits are 8x8 with 17 grey levels v/16; faces 25x25.
+- image folders (FFHQ): PIL `Image.resize(..., Image.LANCZOS)` on the uint8 RGB image (no-op at the native size).
+Splits: a seeded permutation (torch.Generator(seed)) puts the last `test_fraction` of it in "test".
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
 import torch
+
+FFHQ_ENV = "RWBENCH_FFHQ_DIR"
+DEFAULT_RESOLUTION = {"digits": 16, "faces": 16, "ffhq": 256}
+DATASETS = tuple(DEFAULT_RESOLUTION)
+SPLITS = ("train", "test", "all")
+EMBEDDED_FILTER = "torch bilinear antialias (align_corners=False) on [0,1] floats, then to_uint8"
+FOLDER_FILTER = "PIL LANCZOS on uint8 RGB"
+FAMILY_RANGES = {"vp": (-1.0, 1.0), "ve": (0.0, 1.0), "oracle": (0.0, 1.0), "iadb": (-1.0, 1.0)}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def to_uint8(x: torch.Tensor, data_range: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
@@ -21,3 +41,129 @@ def from_uint8(x: torch.Tensor, data_range: tuple[float, float] = (0.0, 1.0), dt
         raise ValueError(f"from_uint8: expected a uint8 tensor, got {x.dtype}")
     lo, hi = float(data_range[0]), float(data_range[1])
     return (x.to(torch.float64) * ((hi - lo) / 255.0) + lo).to(dtype)
+
+
+def family_range(family: str) -> tuple[float, float]:
+    """Data range of a model family: VE and oracle [0, 1]; VP and IADB [-1, 1]."""
+    if family not in FAMILY_RANGES:
+        raise ValueError(f"family: unknown model family {family!r}; choose one of {', '.join(FAMILY_RANGES)}")
+    return FAMILY_RANGES[family]
+
+
+def to_model_range(images: torch.Tensor, family: str, dtype=torch.float32) -> torch.Tensor:
+    """uint8 images -> floats on the family's range via from_uint8 (VE/oracle [0, 1], VP/IADB [-1, 1])."""
+    return from_uint8(images, family_range(family), dtype=dtype)
+
+
+def from_model_range(x: torch.Tensor, family: str) -> torch.Tensor:
+    """Floats on the family's range -> uint8 via to_uint8 (clamp, round)."""
+    return to_uint8(x, family_range(family))
+
+
+@dataclass
+class ImageSet:
+    """Images as uint8 [N, C, H, W] with optional int64 labels [N] and how they were made."""
+
+    name: str
+    split: str
+    images: torch.Tensor
+    labels: torch.Tensor | None
+    resize_filter: str
+    source: str = ""
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def floats(self, family: str, dtype=torch.float32) -> torch.Tensor:
+        """The images on `family`'s data range (to_model_range)."""
+        return to_model_range(self.images, family, dtype=dtype)
+
+
+def resize_floats(x: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Bilinear antialiased resize of float [N, C, h, w] to [N, C, r, r] (identity at the native size)."""
+    if x.shape[-1] == resolution and x.shape[-2] == resolution:
+        return x
+    import torch.nn.functional as F
+
+    return F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=True)
+
+
+def split_indices(n: int, split: str, seed: int, test_fraction: float = 0.2) -> torch.Tensor:
+    """Indices of `split` from a seeded permutation of range(n): test = the last round(test_fraction n) entries."""
+    if split not in SPLITS:
+        raise ValueError(f"split: choose one of {', '.join(SPLITS)}, got {split!r}")
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction: need 0 < test_fraction < 1, got {test_fraction}")
+    if split == "all":
+        return torch.arange(n)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
+    n_test = int(round(test_fraction * n))
+    idx = perm[: n - n_test] if split == "train" else perm[n - n_test:]
+    return idx.sort().values
+
+
+def _check_resolution(resolution) -> int:
+    if int(resolution) != resolution or resolution < 4:
+        raise ValueError(f"resolution: need an integer >= 4, got {resolution!r}")
+    return int(resolution)
+
+
+def load_digits_floats() -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's bundled digits as floats v/16 in [0, 1], [1797, 1, 8, 8], with labels."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return torch.from_numpy(d.images / 16.0)[:, None].to(torch.float64), torch.from_numpy(d.target).to(torch.int64)
+
+
+def load_faces_floats(n_faces: int = 100) -> torch.Tensor:
+    """The first `n_faces` (faces) of scikit-image's lfw_subset as floats in [0, 1], [n, 1, 25, 25]."""
+    from skimage import data as skdata
+
+    faces = skdata.lfw_subset()[:n_faces]
+    return torch.from_numpy(faces.astype("float64"))[:, None]
+
+
+def load_dataset(name: str, split: str = "all", resolution: int | None = None, seed: int = 0, *,
+                 root: str | os.PathLike | None = None, test_fraction: float = 0.2) -> ImageSet:
+    """Load `name` (digits | faces | ffhq) as uint8 [N, C, r, r]; digits/faces split by a seeded permutation."""
+    if name not in DATASETS:
+        raise ValueError(f"name: unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    resolution = _check_resolution(DEFAULT_RESOLUTION[name] if resolution is None else resolution)
+    if name == "ffhq":
+        return load_image_folder(root, resolution, split=split, name="ffhq")
+    if name == "digits":
+        x, labels = load_digits_floats()
+        source = "sklearn.datasets.load_digits (1797 x 8x8, values 0..16 -> v/16)"
+    else:
+        x, labels = load_faces_floats(), None
+        source = "skimage.data.lfw_subset()[:100] (25x25 faces)"
+    idx = split_indices(len(x), split, seed, test_fraction)
+    images = to_uint8(resize_floats(x[idx], resolution))
+    return ImageSet(name, split, images, None if labels is None else labels[idx], EMBEDDED_FILTER, source)
+
+
+def load_image_folder(root: str | os.PathLike | None, resolution: int = 256, *, split: str = "all",
+                      name: str = "folder") -> ImageSet:
+    """Read every PNG/JPEG under `root` (sorted; default $RWBENCH_FFHQ_DIR) as RGB uint8, LANCZOS-resized to r x r."""
+    if split != "all":
+        raise ValueError(f"split: image folders have only the 'all' split, got {split!r}")
+    root = root if root is not None else os.environ.get(FFHQ_ENV)
+    if root is None:
+        raise FileNotFoundError(f"{name}: no image folder given; pass root=... or set {FFHQ_ENV}")
+    root = Path(root)
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if root.is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"{root}: image folder missing or holds no PNG/JPEG files; put the {name} images there "
+                                f"or set {FFHQ_ENV}")
+    import numpy as np
+    from PIL import Image
+
+    out = torch.empty(len(files), 3, resolution, resolution, dtype=torch.uint8)
+    for i, path in enumerate(files):
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.size != (resolution, resolution):
+                im = im.resize((resolution, resolution), Image.LANCZOS)
+            out[i] = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)
+    return ImageSet(name, split, out, None, FOLDER_FILTER, str(root))

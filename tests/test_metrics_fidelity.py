@@ -194,6 +194,7 @@ def test_frechet_distance_equals_torch_fidelity_on_random_spd():
     theirs = fidelity.fid_from_statistics({"mu": mu1, "sigma": s1}, {"mu": mu2, "sigma": s2})
     assert ours == pytest.approx(theirs, rel=1e-8)
     assert ours == pytest.approx(analytic_fid(mu1, s1, mu2, s2), rel=1e-8)
+    assert fidelity.frechet_distance_symmetric(mu1, s1, mu2, s2) == pytest.approx(theirs, rel=1e-8)
 
 
 def test_precision_recall_identical_and_disjoint():

@@ -152,10 +152,11 @@ def test_bfloat16_runs_close_to_float32(small_net, io):
     net.load_state_dict(small_net.state_dict())
     net = net.to(torch.bfloat16)
     with torch.no_grad():
-        out = net(io["x"], io["timesteps"])
+        out = net(io["x"][:1], io["timesteps"][:1])  # one image: bfloat16 convolutions are slow on CPU
     assert out.dtype == torch.bfloat16
-    err = (out.float() - io["out_f32"]).abs().max().item()
-    assert err < 0.25 * io["out_f32"].abs().max().item()
+    ref = io["out_f32"][:1]
+    err = (out.float() - ref).abs().max().item()
+    assert err < 0.06 * ref.abs().max().item()  # measured about 2.5 % of the absmax
 
 
 def test_bad_timesteps_shape_raises(small_net, io):

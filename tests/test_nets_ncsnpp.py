@@ -163,12 +163,15 @@ def test_output_is_score_scaled_by_sigma(small_state, io):
 
 def test_bfloat16_runs_close_to_float32(small_state, io):
     net = _small(small_state, torch.bfloat16)
-    sigma = io["sigma"]
+    sigma = io["sigma"][:1]  # one image (sigma 0.05): bfloat16 convolutions are slow on CPU
     with torch.no_grad():
-        out = net(io["x"], sigma)
+        out = net(io["x"][:1], sigma)
     assert out.dtype == torch.bfloat16
-    scaled = (out.float() - io["out_f32"]) * sigma[:, None, None, None]
-    assert scaled.abs().max().item() < 0.25 * (io["out_f32"] * sigma[:, None, None, None]).abs().max().item()
+    ref = io["out_f32"][:1] * sigma[:, None, None, None]
+    scaled = out.float() * sigma[:, None, None, None] - ref
+    assert net.all_modules[0].W.dtype == torch.float32  # the Fourier weights keep float32 phases
+    # measured about 2.5 % of the absmax; bfloat16 Fourier weights (a phase error) give about 37 %
+    assert scaled.abs().max().item() < 0.06 * ref.abs().max().item()
 
 
 def test_bad_sigma_shape_raises(small_state, io):

@@ -81,10 +81,7 @@ def _unconditional(rows: _Rows, spec: dict, data: dict, ok: torch.Tensor, too_ma
             rows.add(metric, NAN, len(images), ref_label, name, "")
         return
     info = ex.resolve_extractor(name, opts["extractor_weights"], opts["allow_download"])
-    features = [info.layer]
-    module_like = ex.DIGITS == name or not ex.needs_rgb(name)
-    if module_like:
-        features.append("logits")
+    features = [info.layer] + (["logits"] if not ex.needs_rgb(name) else [])  # classifier nets also give logits
     extractor = ex.build_extractor(info, features, opts["device"])
     ref = reference_statistics(reference, info, opts["reference_cache"], int(images.shape[1]), opts["device"],
                                opts["batch_size"], extractor=extractor)
@@ -98,8 +95,9 @@ def _unconditional(rows: _Rows, spec: dict, data: dict, ok: torch.Tensor, too_ma
     rows.add("reference_n", ref["count"], ref["count"], ref_label, label, conversion)
     if n < len(ref_feats):
         pick = torch.randperm(len(ref_feats), generator=torch.Generator().manual_seed(opts["seed"]))[:n]
-        floor = fidelity.fid_from_statistics(fidelity.feature_statistics(ref_feats[pick]), ref)
-        rows.add("fid_ref_subset", floor, n, ref_label, label, conversion)
+        sub = fidelity.feature_statistics(ref_feats[pick])
+        floor = fidelity.frechet_distance_symmetric(sub["mu"], sub["sigma"], ref["mu"].numpy(), ref["sigma"].numpy())
+        rows.add("fid_ref_subset", floor, n, ref_label, label, conversion + "; symmetric-eigh Frechet")
     kid_mean, kid_std, size = fidelity.kid(gen, ref_feats, opts["kid_subset_size"], opts["kid_subsets"], opts["seed"])
     rows.add("kid_mean", kid_mean, n, ref_label, label, conversion)
     rows.add("kid_std", kid_std, n, ref_label, label, conversion)

@@ -107,15 +107,16 @@ def register_extractor(name: str, cls: type) -> None:
 
 
 def digits_weights_path(path: str | os.PathLike | None = None) -> Path:
-    """Resolve the digits classifier checkpoint: argument, else $RWBENCH_DIGITS_CLASSIFIER."""
+    """Resolve the digits classifier checkpoint (safetensors file or directory): argument, else $RWBENCH_DIGITS_CLASSIFIER."""
     path = path or os.environ.get(DIGITS_ENV)
     if not path:
         raise FileNotFoundError(f"digits-cnn: no classifier checkpoint; pass --extractor-weights PATH or set "
                                 f"{DIGITS_ENV} (train one with `rwbench train`)")
-    if not Path(path).is_file():
+    path = Path(path)
+    if not (path.is_file() or (path / "model.safetensors").is_file()):
         raise FileNotFoundError(f"{path}: digits classifier checkpoint not found; pass --extractor-weights or set "
                                 f"{DIGITS_ENV}")
-    return Path(path)
+    return path
 
 
 def _load_digits_classifier(path):
@@ -187,7 +188,8 @@ def resolve_extractor(name: str, weights_path: str | os.PathLike | None = None,
         path = Path(weights_path) if weights_path else None
     cls = registry.FEATURE_EXTRACTORS_REGISTRY[name]
     layer = cls.get_default_feature_layer_for_metric("fid")
-    sha = file_sha256(path) if path is not None else "none"
+    weights_file = Path(path) / "model.safetensors" if path is not None and Path(path).is_dir() else path
+    sha = file_sha256(weights_file) if weights_file is not None else "none"
     return ExtractorInfo(name, str(layer), str(path) if path else "", sha, RESIZE_FILTERS.get(name, "none"))
 
 

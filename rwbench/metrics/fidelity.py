@@ -41,6 +41,17 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
 
 
+def frechet_distance_symmetric(mu1, sigma1, mu2, sigma2) -> float:
+    """Frechet distance with tr (S1 S2)^{1/2} = sum sqrt(eig(S1^{1/2} S2 S1^{1/2})) (symmetric eigh, PSD-clipped)."""
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
+    w, v = np.linalg.eigh(sigma1)
+    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    inner = np.linalg.eigvalsh(root @ sigma2 @ root)
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.sqrt(np.clip(inner, 0, None)).sum())
+
+
 def kid(features_1: torch.Tensor, features_2: torch.Tensor, subset_size: int | None = None,
         subsets: int = 100, seed: int = 2020) -> tuple[float, float, int]:
     """KID: unbiased MMD^2 with k(x,y) = (x.y/D + 1)^3 over random subsets (torch-fidelity); (mean, std, subset size)."""

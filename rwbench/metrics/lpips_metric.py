@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import urllib.error
 from pathlib import Path
 
@@ -88,8 +87,3 @@ class LPIPSMetric:
 def lpips_available(net: str = "alex") -> bool:
     """True when the backbone weights for `net` are in the hub cache."""
     return hub_checkpoint(BACKBONE_FILES[net]).is_file() if net in BACKBONE_FILES else False
-
-
-def torch_home() -> str:
-    """Current $TORCH_HOME (as torch.hub resolves it)."""
-    return os.path.dirname(torch.hub.get_dir())

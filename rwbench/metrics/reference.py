@@ -32,7 +32,8 @@ def _check(reference: dict) -> dict:
         if missing:
             raise ValueError(f"reference: dataset kind needs keys {missing}")
     elif "path" not in reference:
-        raise ValueError("reference: file kind needs a 'path' to a torch.save'd uint8 tensor [N, C, H, W]")
+        raise ValueError("reference: file kind needs a 'path' to a uint8 tensor [N, C, H, W] (torch.save, or "
+                         "safetensors with key 'images')")
     return reference
 
 
@@ -64,7 +65,12 @@ def load_reference_images(reference: dict) -> torch.Tensor:
         path = Path(reference["path"])
         if not path.is_file():
             raise FileNotFoundError(f"{path}: reference file not found (spec reference.path)")
-        images = torch.load(path, map_location="cpu", weights_only=True)
+        if path.suffix == ".safetensors":  # e.g. `rwbench prepare`'s exact oracle samples, key "images"
+            from safetensors.torch import load_file
+
+            images = load_file(str(path)).get("images")
+        else:
+            images = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
         raise ValueError(f"reference {reference_key(reference)}: expected a uint8 tensor [N, C, H, W]")
     return images
@@ -155,6 +161,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference-cache", default=DEFAULT_CACHE_DIR, help="cache directory")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=64, help="feature extraction batch size")
+    parser.add_argument("--record", default=None, help="also write a JSON record (cache path, count, conversion) here")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -168,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
     info = ex.resolve_extractor(args.extractor, args.extractor_weights)
     entry = reference_statistics(reference, info, args.reference_cache, args.channels, args.device, args.batch_size)
     print(entry["path"])
+    if args.record:
+        write_json(args.record, {k: v for k, v in entry.items() if not isinstance(v, torch.Tensor)})
     return 0
 
 

@@ -1,10 +1,9 @@
-"""Load and write ADM / NCSN++ checkpoints in the published upstream layouts (torch.load with weights_only=True).
+"""Load and write ADM / NCSN++ checkpoints in the published upstream layouts (torch.load with weights_only=True)."""
 
-* ADM (DPS `ffhq_10m.pt`): a flat state dict, loaded strictly.
-* NCSN++ (score_sde `checkpoint_48.pth`): {'model' ('module.'-prefixed keys and the `sigmas` buffer),
-  'ema' {'decay', 'num_updates', 'shadow_params' (unnamed list, requires_grad parameters in order)},
-  'optimizer', 'step'}. The EMA weights are the ones to sample with; `sigmas` is dropped on load.
-"""
+# * ADM (DPS `ffhq_10m.pt`): a flat state dict, loaded strictly.
+# * NCSN++ (score_sde `checkpoint_48.pth`): {'model' ('module.'-prefixed keys and the `sigmas` buffer),
+#   'ema' {'decay', 'num_updates', 'shadow_params' (unnamed list, requires_grad parameters in order)},
+#   'optimizer', 'step'}. The EMA weights are the ones to sample with; `sigmas` is dropped on load.
 
 from __future__ import annotations
 

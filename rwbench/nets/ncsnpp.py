@@ -1,8 +1,7 @@
-"""NCSN++ (score_sde, continuous VE), state-dict compatible with `ve/ffhq_256_ncsnpp_continuous` checkpoint_48.pth.
+"""NCSN++ (score_sde, continuous VE), state-dict compatible with `ve/ffhq_256_ncsnpp_continuous` checkpoint_48.pth."""
 
-Written from the architecture facts in shared/golden/README.md (section B) and the manifests' module
-maps and call traces. Parameters live in one flat `all_modules` list, indexed as in the published file.
-"""
+# Written from the architecture facts in shared/golden/README.md (section B) and the manifests' module maps
+# and call traces. Parameters live in one flat `all_modules` list, indexed as in the published file.
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rwbench.nets.layers import GroupNorm, compute_dtype, fir_downsample2x, fir_kernel_2d, fir_upsample2x
+from rwbench.nets.layers import LOW_PRECISION, GroupNorm, compute_dtype, fir_downsample2x, fir_kernel_2d, fir_upsample2x
 
 GN_EPS = 1e-6
 
@@ -58,6 +57,15 @@ class GaussianFourierProjection(nn.Module):
     def __init__(self, embedding_size: int, scale: float):
         super().__init__()
         self.W = nn.Parameter(torch.randn(embedding_size) * scale, requires_grad=False)
+
+    def _apply(self, fn, recurse=True):
+        # W (|W| up to ~60) multiplies log sigma inside sin/cos: bfloat16/float16 would shift the phases by
+        # radians, so a low-precision cast of the model keeps W in float32.
+        original = self.W.detach().clone()
+        super()._apply(fn, recurse)
+        if self.W.dtype in LOW_PRECISION:
+            self.W.data = original.to(device=self.W.device, dtype=torch.float32)
+        return self
 
     def forward(self, s: torch.Tensor) -> torch.Tensor:
         proj = s[:, None] * self.W[None, :].to(s.dtype) * (2 * math.pi)
@@ -156,7 +164,8 @@ class NCSNpp(nn.Module):
         temb_dim = 4 * nf
         kernel = fir_kernel_2d(config.fir_kernel)
         self.register_buffer("fir", kernel.to(torch.float32), persistent=False)
-        self.register_buffer("sigmas", vesde_sigmas(config.sigma_min, config.sigma_max, config.num_scales))
+        sigmas = vesde_sigmas(config.sigma_min, config.sigma_max, config.num_scales)
+        self.register_buffer("sigmas", sigmas.to(torch.empty(0).device))  # honours a `with torch.device(...)` block
         resolutions = [config.image_size // 2**i for i in range(n_levels)]
         attn = set(config.attn_resolutions)
 
@@ -206,6 +215,14 @@ class NCSNpp(nn.Module):
             raise AssertionError("NCSN++ construction left unused skip connections")
         self.all_modules = nn.ModuleList(mods)
         self.act = nn.SiLU()
+
+    def _apply(self, fn, recurse=True):
+        # `sigmas` is a float64 buffer in the published state dict: dtype casts of the model leave it float64.
+        original = self.sigmas.detach().clone()
+        super()._apply(fn, recurse)
+        if self.sigmas.dtype != torch.float64:
+            self.sigmas = original.to(device=self.sigmas.device)
+        return self
 
     @property
     def dtype(self) -> torch.dtype:

@@ -1,0 +1,86 @@
+"""Template overhead: wall time per random-walk step minus one denoiser call, relative to that call."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch import nn
+
+from rwbench import presets, schedules
+from rwbench.denoisers import GaussianMixtureDenoiser, VEScoreDenoiser
+from rwbench.rng import image_generators
+from rwbench.walk import random_walk
+
+
+class SmallCNN(nn.Module):
+    """A sigma-conditioned 4-layer CNN standing in for the embedded network's cost."""
+
+    def __init__(self, channels: int = 64):
+        super().__init__()
+        self.inp = nn.Conv2d(1, channels, 3, padding=1)
+        self.mid = nn.Sequential(*[nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.SiLU()) for _ in range(3)])
+        self.out = nn.Conv2d(channels, 1, 3, padding=1)
+        self.emb = nn.Linear(1, channels)
+
+    def forward(self, x, sigma):
+        h = self.inp(x) + self.emb(sigma.log().to(x.dtype)[:, None])[:, :, None, None]
+        return self.out(self.mid(h)) / sigma.to(x.dtype)[:, None, None, None]
+
+
+def _time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def measure(name: str, denoiser, x0: torch.Tensor, K: int, repeats: int, per_image_noise: bool) -> str:
+    """One line: denoiser ms/call, walk ms/step and overhead = step / call - 1."""
+    p = presets.simplified(schedules.geometric(K, 0.01, 10.0), 0.3, 0.5)
+    sig = torch.tensor(1.0, dtype=torch.float64)
+
+    def calls():
+        with torch.no_grad():
+            for k in range(K):
+                denoiser(x0, p.sigmas[k])
+
+    def walk():
+        gens = image_generators(0, "bench", range(x0.shape[0])) if per_image_noise else torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            random_walk(denoiser, x0, generator=gens, **p.walk_kwargs())
+
+    del sig
+    t_call = _time(calls, repeats) / K
+    t_step = _time(walk, repeats) / K
+    noise = "per-image" if per_image_noise else "batch"
+    return (f"model={name} batch={x0.shape[0]} noise={noise} denoiser_ms={1e3 * t_call:.3f} step_ms={1e3 * t_step:.3f} "
+            f"overhead={100 * (t_step / t_call - 1):.1f}%")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the template's overhead for the oracle and a small CNN at a few batch sizes."""
+    parser = argparse.ArgumentParser(prog="python -m rwbench.bench walk", description=__doc__)
+    parser.add_argument("--batch-sizes", default="1,16,64")
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    d = 16 * 16
+    A = torch.randn(10, d, d, dtype=torch.float64) / d**0.5
+    oracle = GaussianMixtureDenoiser(torch.ones(10), torch.randn(10, d), A @ A.transpose(1, 2) + 0.01 * torch.eye(d), sample_shape=(1, 16, 16))
+    net = SmallCNN().eval()
+    cnn = VEScoreDenoiser(net)
+    for bs in [int(b) for b in args.batch_sizes.split(",")]:
+        x64 = torch.randn(bs, 1, 16, 16, dtype=torch.float64)
+        print(measure("oracle-gmm10-d256", oracle, x64, args.steps, args.repeats, True), flush=True)
+        for per_image in (True, False):
+            print(measure("cnn64", cnn, x64.float(), args.steps, args.repeats, per_image), flush=True)
+    return 0

@@ -1,0 +1,89 @@
+"""`rwbench figures`: build every figure and its tables from results/metrics.csv, run folders and input tables."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+from rwbench.figures import FIGURES
+
+FORMATS = ("png", "pdf", "svg")
+RUN_KEYS = ["run_id", "experiment", "figure", "model", "family", "dataset", "resolution", "sampler", "sampler_kind",
+            "schedule", "steps", "nfe"]  # leading columns of runs.csv; every other spec key follows in name order
+
+
+def runs_table(runs_dir: Path, run_frame, metric_names=()):
+    """One row per run: flattened spec.json of every run folder, plus metric-table runs whose folder is absent."""
+    import pandas as pd
+
+    from rwbench.io import read_json
+    from rwbench.metrics.aggregate import flatten
+
+    rows = {}
+    for spec_path in sorted(Path(runs_dir).glob("*/spec.json")):
+        spec = flatten(read_json(spec_path))
+        spec["run_id"] = str(spec.get("run_id") or spec_path.parent.name)
+        rows[spec["run_id"]] = spec
+    metric_names = set(metric_names)
+    for record in run_frame.to_dict("records"):
+        if record["run_id"] not in rows:
+            rows[record["run_id"]] = {k: v for k, v in record.items() if k not in metric_names and k != "diverged_run"}
+    table = pd.DataFrame(list(rows.values()))
+    table["in_metrics"] = table["run_id"].isin(set(run_frame["run_id"]))
+    lead = [c for c in RUN_KEYS if c in table.columns]
+    table = table[lead + sorted(c for c in table.columns if c not in lead)]
+    return table.sort_values("run_id").reset_index(drop=True)
+
+
+def build_figures(metrics_path, runs_dir="results/runs", tables_dir="results/tables", out="reports", only=None,
+                  formats=("png", "pdf")):
+    """Run the chosen figures; returns ({figure: written files}, {figure: skip reason}, notes, runs-table files)."""
+    from rwbench.figures.common import Context, SkipFigure, read_metrics
+
+    names = list(FIGURES) if not only else list(only)
+    unknown = [n for n in names if n not in FIGURES]
+    if unknown:
+        raise ValueError(f"--only: unknown figure(s) {', '.join(unknown)}; choose from {', '.join(FIGURES)}")
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f"--formats: need a comma list of {', '.join(FORMATS)}, got {','.join(formats) or 'nothing'}")
+    metrics = read_metrics(metrics_path)
+    ctx = Context(metrics, Path(runs_dir), Path(tables_dir), Path(out), tuple(formats))
+    written, skipped = {}, {}
+    for name in names:
+        module = importlib.import_module(FIGURES[name])
+        try:
+            written[name] = module.build(ctx)
+        except SkipFigure as reason:
+            skipped[name] = str(reason)
+    runs = runs_table(ctx.runs_dir, ctx.runs, set(metrics["metric"].astype(str)))
+    runs_files = ctx.save_table(runs, "runs")
+    return written, skipped, ctx.notes, runs_files
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `rwbench figures`."""
+    parser.add_argument("--metrics", default="results/metrics.csv", help="aggregated metrics (rwbench aggregate)")
+    parser.add_argument("--runs-dir", default="results/runs", help="run folders (spec.json, shards/)")
+    parser.add_argument("--tables-dir", default="results/tables",
+                        help="input tables: schedules.csv (rwbench schedules), equivalence.csv (rwbench equivalence)")
+    parser.add_argument("--out", default="reports", help="writes <out>/figures/* and <out>/tables/*")
+    parser.add_argument("--only", default=None, help=f"comma list of figures (default: all of {','.join(FIGURES)})")
+    parser.add_argument("--formats", default="png,pdf", help=f"comma list of figure formats ({','.join(FORMATS)})")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the figures; print one line per figure written or skipped, then the notes."""
+    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
+    formats = tuple(s.strip() for s in args.formats.split(",") if s.strip())
+    written, skipped, notes, runs_files = build_figures(args.metrics, args.runs_dir, args.tables_dir, args.out, only,
+                                                        formats)
+    for name, files in written.items():
+        print(f"figure {name}: {len(files)} files: {', '.join(str(f) for f in files)}")
+    for name, reason in skipped.items():
+        print(f"skip {name}: {reason}")
+    for text in notes:
+        print(f"note {text}")
+    print(f"runs table: {', '.join(str(f) for f in runs_files)}")
+    return 0

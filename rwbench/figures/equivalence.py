@@ -1,0 +1,65 @@
+"""Template vs native samplers: max absolute and relative deviation of the iterates per step (log y), one line per pair."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from rwbench.figures.common import Context, SkipFigure
+
+COLUMNS = ["pair", "k", "max_abs_dev", "max_rel_dev"]
+FLOOR = 1e-20  # exact zeros are drawn at this value on the log axis
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per pair: steps, max over k of both deviations (and where), and the deviation of the final iterate."""
+    rows = []
+    for pair, part in table.groupby("pair", sort=False):
+        part = part.sort_values("k")
+        rows.append({"pair": pair, "exact": bool(part["exact"].iloc[0]) if "exact" in part.columns else np.nan,
+                     "steps": len(part), "max_abs_dev": part["max_abs_dev"].max(),
+                     "k_of_max_abs": int(part.loc[part["max_abs_dev"].idxmax(), "k"]),
+                     "max_rel_dev": part["max_rel_dev"].max(),
+                     "final_abs_dev": part["max_abs_dev"].iloc[-1], "final_rel_dev": part["max_rel_dev"].iloc[-1]})
+    return pd.DataFrame(rows)
+
+
+def build(ctx: Context) -> list[Path]:
+    """Plot <tables>/equivalence.csv (written by `rwbench equivalence`) and tabulate the per-pair summary."""
+    path = ctx.tables_dir / "equivalence.csv"
+    if not path.is_file():
+        raise SkipFigure(f"{path} absent (run `rwbench equivalence`)")
+    table = pd.read_csv(path)
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; regenerate it with `rwbench equivalence`")
+    if table.empty:
+        raise SkipFigure(f"{path} has no rows")
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6), squeeze=False)
+    colors = plt.get_cmap("tab10")
+    zeros = False
+    for ax, metric, name in zip(axes[0], ("max_abs_dev", "max_rel_dev"),
+                                ("max |template - native|", "max ||template - native|| / ||native||")):
+        for i, (pair, part) in enumerate(table.groupby("pair", sort=False)):
+            part = part.sort_values("k")
+            y = part[metric].to_numpy(float)
+            zeros |= bool((y <= 0).any())
+            exact = bool(part["exact"].iloc[0]) if "exact" in part.columns else True
+            ax.plot(part["k"], np.clip(y, FLOOR, None), color=colors(i % 10), lw=1.2, ls="-" if exact else "--",
+                    label=pair if exact else f"{pair} (not exact)")
+        if metric == "max_rel_dev":
+            ax.axhline(np.finfo(np.float64).eps, color="grey", lw=0.8, ls=":", label="float64 eps")
+        ax.set_yscale("log")
+        ax.set_xlabel("iteration k")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    axes[0][1].legend(handles=axes[0][1].get_lines()[-1:], fontsize=7, loc="center right")
+    if zeros:
+        axes[0][1].annotate(f"exact zeros drawn at {FLOOR:g}", xy=(0.98, 0.02), xycoords="axes fraction", ha="right",
+                            fontsize=7)
+    fig.tight_layout()
+    return ctx.save_figure(fig, "equivalence") + ctx.save_table(summary(table), "equivalence")

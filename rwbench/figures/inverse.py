@@ -1,0 +1,146 @@
+"""Inverse-problem figure (paper Fig. 4): per task, rows of measurement | samples | mean of N | ground truth with PSNR.
+
+PSNR is the standard one (rwbench.metrics.image_quality.psnr: clip to [0, 1], peak 1) against the ground truth.
+The measurement is mapped from the model's data scale to [0, 1] with the spec's data_range and, when smaller
+than the image (super-resolution), upsampled by nearest-neighbour repetition for display and for its PSNR.
+The mean of N averages every finite sample of that target over all shards.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+
+from rwbench.figures.common import Context, SkipFigure, data_range, load_shard, shard_files, show_image, unit_image
+
+N_SAMPLES = 3  # single samples shown per target
+N_TARGETS = 1  # targets (rows) shown per run
+
+
+@dataclass
+class TargetPanels:
+    """Images of one target collected over a run's shards (all on [0, 1] except the raw measurement)."""
+
+    target: int
+    ground_truth: torch.Tensor | None = None
+    measurement: torch.Tensor | None = None
+    samples: list = field(default_factory=list)
+    total: torch.Tensor | None = None
+    count: int = 0
+
+
+def collect(run_dir: Path, n_targets: int = N_TARGETS, n_samples: int = N_SAMPLES) -> list[TargetPanels]:
+    """Ground truth, measurement, first samples and the sum of finite samples of the run's first targets."""
+    files = shard_files(run_dir)
+    if not files:
+        return []
+    first = load_shard(files[0])
+    for key in ("sample", "ground_truth", "target"):
+        if key not in first:
+            raise ValueError(f"{files[0]}: inverse-task shard lacks {key!r} (see docs/run-layout.md)")
+    chosen = sorted(set(first["target"].tolist()))[:n_targets]
+    panels = {t: TargetPanels(t) for t in chosen}
+    for i, path in enumerate(files):
+        shard = first if i == 0 else load_shard(path)
+        order = torch.argsort(shard["index"]) if "index" in shard else torch.arange(len(shard["target"]))
+        for j in order.tolist():
+            t = int(shard["target"][j])
+            if t not in panels:
+                continue
+            p = panels[t]
+            x = shard["sample"][j].to(torch.float64)
+            if p.ground_truth is None:
+                p.ground_truth = shard["ground_truth"][j].to(torch.float64)
+                p.measurement = shard["measurement"][j].to(torch.float64) if "measurement" in shard else None
+            if len(p.samples) < n_samples:
+                p.samples.append(x)
+            diverged = bool(shard["diverged"][j]) if "diverged" in shard else False
+            if not diverged and torch.isfinite(x).all():
+                p.total = x.clone() if p.total is None else p.total + x
+                p.count += 1
+    return [panels[t] for t in chosen]
+
+
+def measurement_image(y: torch.Tensor | None, lo: float, hi: float, like: torch.Tensor) -> torch.Tensor | None:
+    """Measurement on [0, 1] at the image's size (nearest-neighbour upsampling), or None if it is not an image."""
+    if y is None or y.ndim != 3 or y.shape[0] != like.shape[0]:
+        return None
+    unit = (y - lo) / (hi - lo)
+    if tuple(unit.shape[-2:]) != tuple(like.shape[-2:]):
+        unit = torch.nn.functional.interpolate(unit[None], size=tuple(like.shape[-2:]), mode="nearest")[0]
+    return unit
+
+
+def psnr(x: torch.Tensor, gt: torch.Tensor) -> float:
+    """Standard PSNR of one [C, H, W] image against the ground truth (NaN for non-finite images)."""
+    from rwbench.metrics.image_quality import psnr as batch_psnr
+
+    if not torch.isfinite(x).all():
+        return math.nan
+    return float(batch_psnr(x[None], gt[None])[0])
+
+
+def task_figure(ctx: Context, task: str, runs: pd.DataFrame) -> list[Path]:
+    """One figure and table for one task; one row of panels per (run, target)."""
+    rows = []
+    for _, run in runs.iterrows():
+        panels = collect(ctx.run_dir(run["run_id"]))
+        if not panels:
+            ctx.note(f"inverse: run {run['run_id']} has no shard; left out")
+        rows += [(run, p) for p in panels]
+    if not rows:
+        return []
+    n_cols = 3 + max(len(p.samples) for _, p in rows)
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.7 * n_cols, 1.95 * len(rows)), squeeze=False)
+    records = []
+    for r, (run, p) in enumerate(rows):
+        lo, hi = data_range(run)
+        gt = p.ground_truth
+        cells = [("measurement", measurement_image(p.measurement, lo, hi, gt), 1)]
+        cells += [(f"sample {i + 1}", p.samples[i], 1) if i < len(p.samples) else ("", None, 0)
+                  for i in range(n_cols - 3)]
+        cells += [(f"mean of {p.count}", p.total / p.count if p.count else None, p.count), ("ground truth", gt, 1)]
+        for c, (name, image, n) in enumerate(cells):
+            ax = axes[r][c]
+            if not name:
+                ax.axis("off")
+                continue
+            value = psnr(image, gt) if image is not None and name != "ground truth" else math.nan
+            if image is None:
+                ax.axis("off")
+                ax.set_title(f"{name}\nn/a", fontsize=8)
+            else:
+                finite = bool(torch.isfinite(image).all())
+                text = name if name == "ground truth" else (f"{name}\n{value:.2f} dB" if finite else f"{name}\ndiverged")
+                show_image(ax, unit_image(image), text)
+            records.append({"task": task, "run_id": run["run_id"], "model": run.get("model"),
+                            "sampler": run.get("sampler"), "target": p.target, "panel": name, "psnr": value, "n": n})
+        axes[r][0].set_ylabel(f"{run.get('model')}\n{run.get('sampler')}", fontsize=8)
+        axes[r][0].axis("on")
+        axes[r][0].set_xticks([])
+        axes[r][0].set_yticks([])
+    fig.suptitle(f"{task}: PSNR vs ground truth (standard, clip to [0, 1])", fontsize=9)
+    fig.tight_layout()
+    table = pd.DataFrame(records)
+    return ctx.save_figure(fig, f"inverse-{task}") + ctx.save_table(table, f"inverse-{task}")
+
+
+def build(ctx: Context) -> list[Path]:
+    """One figure per task of the `inverse` runs."""
+    runs = ctx.figure_runs("inverse")
+    if "task" not in runs.columns:
+        raise SkipFigure("the inverse runs have no task column")
+    runs = runs[runs["task"].astype(str) != "uncond"]
+    if runs.empty:
+        raise SkipFigure("the inverse runs are all unconditional")
+    written = []
+    for task, part in runs.sort_values(["task", "model", "sampler", "run_id"]).groupby("task", sort=True):
+        written += task_figure(ctx, str(task), part)
+    if not written:
+        raise SkipFigure("no shard files for the inverse runs")
+    return written

@@ -1,0 +1,181 @@
+"""`rwbench scalespace`: D1-D6 along one run's recorded trajectory plus the D7 reference curves, or (--figure) the
+scale-space figure and monotonicity table over all runs.
+
+Per run writes <run>/scalespace.csv (tidy: run_id, curve, step, sigma, quantity, value; curve = sampler | forward |
+heat | osmosis; rows whose value is not finite, e.g. cond_entropy at sigma = 0, are left out) and
+<run>/scalespace-monotonicity.csv (run_id, curve, quantity, expected, score).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import time
+from pathlib import Path
+
+import torch
+
+from rwbench.io import atomic_write, read_json
+from rwbench.scalespace import baselines as d7
+from rwbench.scalespace.diagnostics import (DENSE_LIMIT, EXPECTED, monotonicity_scores, trajectory_diagnostics)
+
+F64 = torch.float64
+CSV_COLUMNS = ["run_id", "curve", "step", "sigma", "quantity", "value"]
+MONO_COLUMNS = ["run_id", "curve", "quantity", "expected", "score"]
+TRAJECTORY_KEYS = ("index", "step", "sigma", "x")
+
+
+def load_trajectories(run_dir: str | Path) -> dict[str, torch.Tensor]:
+    """Concatenate <run>/trajectories/shard-*.pt along the image axis (sorted by index): index [N], step [P], sigma [P],
+    x [P, N, C, H, W] (docs/run-layout.md, "trajectory file")."""
+    files = sorted(Path(run_dir, "trajectories").glob("shard-*.pt"))
+    if not files:
+        raise FileNotFoundError(f"{Path(run_dir, 'trajectories')}: no shard-*.pt trajectory files; sample the run with "
+                                f"trajectory_points > 0 (template samplers only)")
+    parts = []
+    for path in files:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        missing = [k for k in TRAJECTORY_KEYS if not isinstance(data, dict) or k not in data]
+        if missing:
+            raise ValueError(f"{path}: trajectory file lacks {missing} (docs/run-layout.md)")
+        P, N = data["step"].numel(), data["index"].numel()
+        if data["sigma"].numel() != P or data["x"].dim() != 5 or tuple(data["x"].shape[:2]) != (P, N):
+            raise ValueError(f"{path}: need x [P={P}, N={N}, C, H, W] and sigma [P], got x {tuple(data['x'].shape)}, "
+                             f"sigma {tuple(data['sigma'].shape)}")
+        if parts and not (torch.equal(data["step"], parts[0]["step"]) and
+                          torch.equal(data["sigma"].to(F64), parts[0]["sigma"].to(F64))):
+            raise ValueError(f"{path}: recorded steps/sigmas differ from {files[0].name}'s")
+        parts.append(data)
+    index = torch.cat([p["index"].long() for p in parts])
+    order = torch.argsort(index)
+    x = torch.cat([p["x"] for p in parts], dim=1)[:, order]
+    return {"index": index[order], "step": parts[0]["step"].long(), "sigma": parts[0]["sigma"].to(F64), "x": x}
+
+
+def _reference_spec(spec: dict, args) -> dict:
+    if args.reference is not None:
+        return {"kind": "file", "path": str(args.reference)}
+    if args.dataset is not None:
+        return {"kind": "dataset", "dataset": args.dataset, "split": args.split,
+                "resolution": int(args.resolution or spec.get("resolution") or 16)}
+    if not spec.get("reference"):
+        raise ValueError("spec.json: no 'reference'; pass --reference FILE or --dataset NAME")
+    return spec["reference"]
+
+
+def load_reference(reference: dict, data_range, shape, max_images: int) -> torch.Tensor:
+    """Reference uint8 images (rwbench.metrics.reference.load_reference_images) on the run's data scale, float64."""
+    from rwbench.data import from_uint8
+    from rwbench.metrics.reference import load_reference_images
+
+    images = load_reference_images(reference)
+    if tuple(images.shape[1:]) != tuple(shape):
+        raise ValueError(f"reference {reference}: images {tuple(images.shape[1:])} differ from the trajectory's {tuple(shape)}")
+    return from_uint8(images[:max_images], tuple(data_range), F64)
+
+
+def scalespace_run(run_dir: str | Path, reference: dict | None = None, max_reference: int = 2000, seed: int = 0,
+                   baselines: bool = True, osmosis_steps: int = 50, osmosis_relax: float = 5.0,
+                   dense_limit: int = DENSE_LIMIT, frechet_resolution: int = 32) -> tuple[list[dict], list[dict]]:
+    """Compute D1-D5 of the run's trajectory and of its D7 curves, write scalespace.csv and scalespace-monotonicity.csv."""
+    from rwbench.data import family_range
+
+    run_dir = Path(run_dir)
+    spec = read_json(run_dir / "spec.json")
+    run_id = spec.get("run_id", run_dir.name)
+    data_range = tuple(spec.get("data_range") or family_range(spec["family"]))
+    traj = load_trajectories(run_dir)
+    x = traj["x"].to(F64)
+    finite = torch.isfinite(x).flatten(2).all(dim=2).all(dim=0)
+    x = x[:, finite]
+    steps, sigmas = traj["step"], traj["sigma"]
+    rows: list[dict] = []
+    mono: list[dict] = []
+
+    def add_curve(curve: str, diag: dict[str, torch.Tensor], n_images: int) -> None:
+        for k in range(len(steps)):
+            base = {"run_id": run_id, "curve": curve, "step": int(steps[k]), "sigma": float(sigmas[k])}
+            rows.append({**base, "quantity": "n_images", "value": float(n_images)})
+            for q, values in diag.items():
+                if torch.isfinite(values[k]):
+                    rows.append({**base, "quantity": q, "value": float(values[k])})
+        for q, score in monotonicity_scores(diag).items():
+            mono.append({"run_id": run_id, "curve": curve, "quantity": q, "expected": EXPECTED[q], "score": score})
+
+    if x.shape[1] < 2:
+        add_curve("sampler", {}, int(x.shape[1]))
+    else:
+        ref = None
+        if reference is not None:
+            ref = load_reference(reference, data_range, x.shape[2:], max_reference)
+        opts = dict(dense_limit=dense_limit, frechet_resolution=frechet_resolution)
+        add_curve("sampler", trajectory_diagnostics(x, sigmas, data_range, ref, **opts), int(x.shape[1]))
+        if baselines and ref is not None:
+            sub = ref[: x.shape[1]]
+            add_curve("forward", trajectory_diagnostics(d7.forward_trajectory(sub, sigmas, seed), sigmas, data_range, ref,
+                                                        **opts), len(sub))
+            add_curve("heat", trajectory_diagnostics(d7.heat_trajectory(sub, sigmas), sigmas, data_range, ref, **opts),
+                      len(sub))
+        if baselines:
+            path, _ = d7.osmosis_trajectory(x[0], x[-1], steps, data_range, osmosis_steps, osmosis_relax)
+            add_curve("osmosis", trajectory_diagnostics(path, sigmas, data_range, ref, **opts), int(x.shape[1]))
+    _write_csv(run_dir / "scalespace.csv", CSV_COLUMNS, rows)
+    _write_csv(run_dir / "scalespace-monotonicity.csv", MONO_COLUMNS, mono)
+    return rows, mono
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+    with atomic_write(path, "w") as handle:
+        handle.write(buf.getvalue())
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `rwbench scalespace`."""
+    parser.add_argument("--run", type=Path, help="run directory with spec.json and trajectories/shard-*.pt")
+    parser.add_argument("--reference", type=Path, help="uint8 tensor file [N, C, H, W] (torch.save) overriding spec reference")
+    parser.add_argument("--dataset", help="reference dataset (digits | faces | ffhq) overriding spec reference")
+    parser.add_argument("--split", default="test", help="split of --dataset")
+    parser.add_argument("--resolution", type=int, help="resolution of --dataset (default: the spec's)")
+    parser.add_argument("--max-reference", type=int, default=2000, help="use at most this many reference images")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the exact forward marginal's noise (D7)")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the D7 curves (forward, heat, osmosis)")
+    parser.add_argument("--osmosis-steps", type=int, default=50, help="implicit osmosis steps of the D7 osmosis curve")
+    parser.add_argument("--osmosis-relax", type=float, default=5.0,
+                        help="osmosis end time in units of the slowest Neumann mode's decay time (max(H,W)/pi)^2")
+    parser.add_argument("--dense-limit", type=int, default=DENSE_LIMIT,
+                        help="above this many dimensions: diagonal-DCT entropy, Frechet on downsampled images")
+    parser.add_argument("--frechet-resolution", type=int, default=32, help="Frechet resolution above --dense-limit")
+    parser.add_argument("--figure", action="store_true", help="build the figure and table from all runs instead")
+    parser.add_argument("--runs-dir", type=Path, default=Path("results/runs"), help="with --figure: runs to read")
+    parser.add_argument("--out", type=Path, default=Path("reports"),
+                        help="with --figure: writes figures/scalespace.{png,pdf} and tables/scalespace.{csv,md} here")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `rwbench scalespace`."""
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    if args.figure:
+        from rwbench.scalespace.figure import build_figure_and_table
+
+        written = build_figure_and_table(args.runs_dir, args.out)
+        print(f"scalespace figure: {', '.join(str(p) for p in written)} ({time.perf_counter() - start:.2f} s)")
+        return 0
+    if args.run is None:
+        raise ValueError("--run: give a run directory (or --figure to build the figure)")
+    if args.max_reference < 2:
+        raise ValueError(f"--max-reference: need at least 2 images, got {args.max_reference}")
+    spec = read_json(Path(args.run) / "spec.json")
+    rows, mono = scalespace_run(args.run, _reference_spec(spec, args), args.max_reference, args.seed,
+                                not args.no_baselines, args.osmosis_steps, args.osmosis_relax,
+                                args.dense_limit, args.frechet_resolution)
+    curves = sorted({r["curve"] for r in rows})
+    print(f"scalespace {spec.get('run_id', Path(args.run).name)}: {len(rows)} rows, curves {', '.join(curves)}, "
+          f"{len(mono)} monotonicity scores -> {Path(args.run) / 'scalespace.csv'} ({time.perf_counter() - start:.2f} s)")
+    return 0

@@ -1,0 +1,396 @@
+"""The training template L = E w(sigma) ||X - D(X + sigma N, sigma)||^2 (paper.md section 2) for VP, VE and IADB, and the digits classifier.
+
+Objectives (one step draws everything from a generator seeded by (seed, model, step), so resuming is exact):
+- vp:   t ~ U{0..T-1}, x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) z, loss ||eps(x_t, t) - z||^2 (DDPM "simple").
+- ve:   sigma = s_min (s_max / s_min)^u, u ~ U(0, 1), loss ||sigma s(x0 + sigma z, sigma) + z||^2 (lambda = sigma^2);
+        s_max = the largest pairwise Euclidean distance of training images (score-SDE, technique 1).
+        s(x, sigma) = -net(c_in x, log sigma) / sigma with c_in = 1 / sqrt(sigma_data^2 + sigma^2) (input scaling).
+- iadb: x0 ~ N(0, I), x1 ~ data, a ~ U(0, 1), x_a = (1 - a) x0 + a x1, loss ||D(x_a, a) - (x1 - x0)||^2.
+- classifier: cross-entropy on the digits train split with random +-1 pixel shifts.
+Outputs in --out: model.safetensors (EMA weights), config.json (full training config and results),
+state.safetensors (raw weights, EMA, Adam moments, step) for --resume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from rwbench import schedules
+from rwbench.data import family_range, load_dataset, to_model_range
+from rwbench.io import atomic_path, read_json, write_json
+from rwbench.rng import image_seed
+
+KINDS = ("vp", "ve", "iadb", "classifier")
+FAMILY = {"vp": "vp", "ve": "ve", "iadb": "iadb"}
+TRAIN_DEFAULTS = dict(steps=1000, batch_size=64, lr=2e-3, warmup=50, min_lr_ratio=0.05, ema_decay=0.995,
+                      grad_clip=1.0, checkpoint_every=250, seed=0, threads=2)
+NET_DEFAULTS = dict(base_channels=32, channel_mult=[1, 2, 4], num_res_blocks=1, patch_size=2, emb_dim=128,
+                    attention=True, heads=4, groups=8)
+OBJECTIVE_DEFAULTS = {
+    "vp": dict(T=1000, beta_min=1e-4, beta_max=0.02, cond_scale=1.0),
+    "ve": dict(sigma_min=0.01, sigma_max="auto", sigma_data=0.5, input_scaling=True, cond_scale=100.0),
+    "iadb": dict(cond_scale=1000.0),
+}
+CLASSIFIER_DEFAULTS = dict(steps=600, batch_size=128, lr=2e-3, warmup=20, min_lr_ratio=0.05, width=32,
+                           feature_dim=128, shift=1, seed=0, threads=2, checkpoint_every=0)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def load_embedded_config(path) -> dict:
+    """The `embedded:` section of a YAML config file (the whole file if it has no such section)."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: config file not found; pass --config config/embedded-default.yaml")
+    data = yaml.safe_load(path.read_text()) or {}
+    section = data.get("embedded", data)
+    if not isinstance(section, dict):
+        raise ValueError(f"{path}: the `embedded:` section must be a mapping")
+    return section
+
+
+def _merge(base: dict, *overrides) -> dict:
+    out = copy.deepcopy(base)
+    for o in overrides:
+        for k, v in (o or {}).items():
+            out[k] = v
+    return out
+
+
+def resolve_model_config(embedded: dict, kind: str) -> dict:
+    """Full settings of one model: dataset, net, train, objective (defaults <- embedded.train/net <- models.<kind>)."""
+    if kind not in KINDS:
+        raise ValueError(f"--model: choose one of {', '.join(KINDS)}, got {kind!r}")
+    dataset = _merge(dict(name="digits", resolution=16, test_fraction=0.2, split_seed=0), embedded.get("dataset"))
+    if kind == "classifier":
+        return dict(kind=kind, dataset=dataset, train=_merge(CLASSIFIER_DEFAULTS, embedded.get("classifier")))
+    spec = embedded.get("models", {}).get(kind) or {}
+    return dict(kind=kind, family=FAMILY[kind], data_range=list(family_range(FAMILY[kind])), dataset=dataset,
+                net=_merge(NET_DEFAULTS, embedded.get("net"), spec.get("net")),
+                train=_merge(TRAIN_DEFAULTS, embedded.get("train"), spec.get("train")),
+                objective=_merge(OBJECTIVE_DEFAULTS[kind], spec.get("objective")))
+
+
+def training_images(dataset: dict, split: str = "train"):
+    """The dataset split used for training (uint8 images and labels)."""
+    return load_dataset(dataset["name"], split, dataset["resolution"], seed=dataset["split_seed"],
+                        test_fraction=dataset["test_fraction"])
+
+
+def max_pairwise_distance(x: torch.Tensor) -> float:
+    """max_{i,j} ||x_i - x_j||_2 over a set of images (score-SDE's choice of sigma_max)."""
+    flat = x.reshape(x.shape[0], -1).to(torch.float64)
+    return float(torch.cdist(flat, flat).max())
+
+
+# ---------------------------------------------------------------- networks and native functions
+
+
+def build_net(cfg: dict):
+    """The UNet of a resolved model config (channels from the dataset, cond_scale from the objective)."""
+    from rwbench.nets.unet import UNet
+
+    return UNet(in_channels=1, cond_scale=cfg["objective"]["cond_scale"], **cfg["net"])
+
+
+def ve_c_in(sigma: torch.Tensor, obj: dict) -> torch.Tensor:
+    """Input scale of the VE score net: 1 / sqrt(sigma_data^2 + sigma^2), or 1 without input scaling."""
+    if not obj.get("input_scaling", True):
+        return torch.ones_like(sigma)
+    return 1.0 / torch.sqrt(obj["sigma_data"] ** 2 + sigma * sigma)
+
+
+def native_function(kind: str, net, objective: dict):
+    """The model's native function: VP eps_fn(x_vp, t), VE score_fn(x, sigma), IADB blend_fn(x_a, a); inputs [B] conds."""
+    dtype = next(net.parameters()).dtype
+
+    def _cond(c, x):
+        c = torch.as_tensor(c, device=x.device).reshape(-1)
+        return c.expand(x.shape[0]) if c.numel() == 1 else c
+
+    if kind == "vp":
+        def eps_fn(x, t):
+            return net(x.to(dtype), _cond(t, x).to(dtype)).to(x.dtype)
+        return eps_fn
+    if kind == "ve":
+        def score_fn(x, sigma):
+            s = _cond(sigma, x).to(torch.float64)
+            c_in = ve_c_in(s, objective).to(dtype).view(-1, 1, 1, 1)
+            out = net(x.to(dtype) * c_in, torch.log(s).to(dtype))
+            return (-out.to(torch.float64) / s.view(-1, 1, 1, 1)).to(x.dtype)
+        return score_fn
+    if kind == "iadb":
+        def blend_fn(xa, a):
+            return net(xa.to(dtype), _cond(a, xa).to(dtype)).to(xa.dtype)
+        return blend_fn
+    raise ValueError(f"kind: no native function for {kind!r}")
+
+
+def diffusion_loss(kind: str, net, x0: torch.Tensor, objective: dict, g: torch.Generator) -> torch.Tensor:
+    """One minibatch of the kind's objective (module docstring), all randomness from `g`."""
+    B = x0.shape[0]
+    shape = (B,) + (1,) * (x0.dim() - 1)
+    z = torch.randn(x0.shape, generator=g)
+    if kind == "vp":
+        abar = schedules.alphas_cumprod(schedules.linear_betas(objective["T"], objective["beta_min"],
+                                                               objective["beta_max"])).float()
+        t = torch.randint(0, objective["T"], (B,), generator=g)
+        ab = abar[t].view(shape)
+        xt = ab.sqrt() * x0 + (1 - ab).sqrt() * z
+        return F.mse_loss(net(xt, t.float()), z)
+    if kind == "ve":
+        smin, smax = float(objective["sigma_min"]), float(objective["sigma_max"])
+        u = torch.rand(B, generator=g)
+        sigma = smin * (smax / smin) ** u
+        x = x0 + sigma.view(shape) * z
+        out = net(x * ve_c_in(sigma, objective).view(shape), torch.log(sigma))
+        return F.mse_loss(out, z)  # ||sigma s + z||^2 with s = -out / sigma
+    if kind == "iadb":
+        a = torch.rand(B, generator=g)
+        xa = (1 - a.view(shape)) * z + a.view(shape) * x0
+        return F.mse_loss(net(xa, a), x0 - z)
+    raise ValueError(f"kind: unknown objective {kind!r}")
+
+
+# ---------------------------------------------------------------- template loop
+
+
+def lr_at(step: int, cfg: dict) -> float:
+    """Linear warmup then cosine decay from lr to min_lr_ratio * lr at the last step."""
+    lr, warm, total = cfg["lr"], cfg["warmup"], cfg["steps"]
+    if step < warm:
+        return lr * (step + 1) / warm
+    frac = (step - warm) / max(1, total - warm)
+    return lr * (cfg["min_lr_ratio"] + (1 - cfg["min_lr_ratio"]) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+
+
+def step_generator(seed: int, kind: str, step: int) -> torch.Generator:
+    """The generator of training step `step` (independent of where a run was interrupted)."""
+    return torch.Generator().manual_seed(image_seed(seed, f"train-{kind}", step))
+
+
+def _save_state(out: Path, net, ema, opt, step: int) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {f"net.{k}": v.detach().clone().contiguous() for k, v in net.state_dict().items()}
+    if ema is not None:
+        tensors.update({f"ema.{k}": v.detach().clone().contiguous() for k, v in ema.items()})
+    for i, st in opt.state_dict()["state"].items():
+        for name, value in st.items():
+            tensors[f"opt.{i}.{name}"] = torch.as_tensor(value).detach().clone().contiguous()
+    tensors["step"] = torch.tensor(step, dtype=torch.int64)
+    with atomic_path(out / "state.safetensors") as tmp:
+        save_file(tensors, str(tmp))
+
+
+def _require_state(out: Path) -> None:
+    if not (out / "state.safetensors").is_file():
+        raise FileNotFoundError(f"{out / 'state.safetensors'}: nothing to resume from; run without --resume first")
+
+
+def _load_state(out: Path, net, ema, opt) -> int:
+    from safetensors.torch import load_file
+
+    path = out / "state.safetensors"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: nothing to resume from; run without --resume first")
+    t = load_file(str(path))
+    net.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("net.")})
+    if ema is not None:
+        for k in ema:
+            ema[k].copy_(t[f"ema.{k}"])
+    sd = opt.state_dict()
+    state = {}
+    for key, v in t.items():
+        if key.startswith("opt."):
+            _, i, name = key.split(".", 2)
+            state.setdefault(int(i), {})[name] = v
+    sd["state"] = state
+    opt.load_state_dict(sd)
+    return int(t["step"])
+
+
+def _save_model(out: Path, weights: dict, meta: dict) -> None:
+    from safetensors.torch import save_file
+
+    with atomic_path(out / "model.safetensors") as tmp:
+        save_file({k: v.detach().clone().contiguous() for k, v in weights.items()}, str(tmp))
+    write_json(out / "config.json", meta)
+
+
+def _check_resume_config(out: Path, cfg: dict) -> None:
+    old = read_json(out / "config.json")
+    for key in ("kind", "net", "objective", "dataset", "train"):
+        if key in cfg and old.get(key) != cfg[key]:
+            raise ValueError(f"{out}/config.json: `{key}` differs from the given config; resume with the same config "
+                             f"or use a new --out")
+
+
+def train_model(embedded: dict, kind: str, out, *, resume: bool = False, progress: bool = True,
+                stop_after: int | None = None) -> dict:
+    """Train one embedded model (vp | ve | iadb | classifier) into `out`; returns the written config.json contents."""
+    cfg = resolve_model_config(embedded, kind)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tc = cfg["train"]
+    threads = int(tc.get("threads") or 0)
+    if threads > 0:
+        torch.set_num_threads(threads)
+    t_wall, t_cpu = time.perf_counter(), time.process_time()
+    data = training_images(cfg["dataset"], "train")
+    if kind == "classifier":
+        return _train_classifier(cfg, data, out, resume, progress, stop_after, t_wall, t_cpu)
+    x_train = to_model_range(data.images, cfg["family"])
+    if kind == "ve" and cfg["objective"]["sigma_max"] == "auto":
+        cfg["objective"]["sigma_max"] = max_pairwise_distance(to_model_range(data.images, "ve"))
+    torch.manual_seed(tc["seed"])
+    net = build_net(cfg)
+    ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    opt = torch.optim.Adam(net.parameters(), lr=tc["lr"])
+    step = 0
+    if resume:
+        _require_state(out)
+        _check_resume_config(out, cfg)
+        step = _load_state(out, net, ema, opt)
+    from tqdm.auto import tqdm
+
+    params = dict(net.named_parameters())
+    last = tc["steps"] if stop_after is None else min(tc["steps"], stop_after)
+    bar = tqdm(total=tc["steps"], initial=step, disable=not progress, desc=f"train {kind}")
+    loss_avg = None
+    net.train()
+    while step < last:
+        g = step_generator(tc["seed"], kind, step)
+        idx = torch.randint(0, len(x_train), (tc["batch_size"],), generator=g)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, tc)
+        loss = diffusion_loss(kind, net, x_train[idx], cfg["objective"], g)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if tc["grad_clip"]:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), tc["grad_clip"])
+        opt.step()
+        decay = min(tc["ema_decay"], (1 + step) / (10 + step))
+        with torch.no_grad():
+            for k, v in ema.items():
+                src = params.get(k)
+                if src is not None:
+                    v.mul_(decay).add_(src.detach(), alpha=1 - decay)
+        step += 1
+        loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
+        bar.update()
+        bar.set_postfix(loss=f"{loss_avg:.4f}")
+        if tc["checkpoint_every"] and step % tc["checkpoint_every"] == 0 and step < last:
+            _write_checkpoint(out, cfg, net, ema, opt, step, loss_avg, t_wall, t_cpu)
+    bar.close()
+    return _write_checkpoint(out, cfg, net, ema, opt, step, loss_avg, t_wall, t_cpu)
+
+
+def _meta(cfg: dict, step: int, n_params: int, loss, t_wall: float, t_cpu: float) -> dict:
+    import rwbench
+
+    return dict(cfg, step=step, parameters=n_params, loss_ema=loss, seconds=round(time.perf_counter() - t_wall, 2),
+                cpu_seconds=round(time.process_time() - t_cpu, 2), torch_threads=torch.get_num_threads(),
+                torch_version=torch.__version__, rwbench_version=getattr(rwbench, "__version__", "0"))
+
+
+def _write_checkpoint(out, cfg, net, ema, opt, step, loss, t_wall, t_cpu) -> dict:
+    from rwbench.nets.unet import count_parameters
+
+    _save_state(out, net, ema, opt, step)
+    meta = _meta(cfg, step, count_parameters(net), loss, t_wall, t_cpu)
+    meta["net_config"] = net.config
+    _save_model(out, ema, meta)
+    return meta
+
+
+def random_shift(x: torch.Tensor, shift: int, g: torch.Generator) -> torch.Tensor:
+    """Translate each image by an integer offset in [-shift, shift]^2 with zero fill."""
+    if shift <= 0:
+        return x
+    B, C, H, W = x.shape
+    padded = F.pad(x, (shift, shift, shift, shift))
+    offs = torch.randint(0, 2 * shift + 1, (B, 2), generator=g)
+    return torch.stack([padded[i, :, oy:oy + H, ox:ox + W] for i, (oy, ox) in enumerate(offs.tolist())])
+
+
+def classifier_accuracy(net, images_uint8: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy of `net` on uint8 images (converted to [0, 1])."""
+    with torch.no_grad():
+        logits = net(to_model_range(images_uint8, "ve"))
+    return float((logits.argmax(1) == labels).double().mean())
+
+
+def _train_classifier(cfg, data, out, resume, progress, stop_after, t_wall, t_cpu) -> dict:
+    from tqdm.auto import tqdm
+
+    from rwbench.nets.classifier import DigitsClassifier
+    from rwbench.nets.unet import count_parameters
+
+    tc = cfg["train"]
+    torch.manual_seed(tc["seed"])
+    net = DigitsClassifier(width=tc["width"], feature_dim=tc["feature_dim"])
+    opt = torch.optim.Adam(net.parameters(), lr=tc["lr"])
+    step = 0
+    if resume:
+        _require_state(out)
+        _check_resume_config(out, cfg)
+        step = _load_state(out, net, None, opt)
+    x, y = to_model_range(data.images, "ve"), data.labels
+    last = tc["steps"] if stop_after is None else min(tc["steps"], stop_after)
+    bar = tqdm(total=tc["steps"], initial=step, disable=not progress, desc="train classifier")
+    net.train()
+    while step < last:
+        g = step_generator(tc["seed"], "classifier", step)
+        idx = torch.randint(0, len(x), (tc["batch_size"],), generator=g)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, tc)
+        loss = F.cross_entropy(net(random_shift(x[idx], tc["shift"], g)), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        bar.update()
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+    bar.close()
+    net.eval()
+    test = training_images(cfg["dataset"], "test")
+    meta = _meta(cfg, step, count_parameters(net), float(loss.item()) if step else None, t_wall, t_cpu)
+    meta.update(net=net.config, test_accuracy=classifier_accuracy(net, test.images, test.labels),
+                train_accuracy=classifier_accuracy(net, data.images, data.labels), n_test=len(test))
+    _save_state(out, net, None, opt, step)
+    _save_model(out, net.state_dict(), meta)
+    return meta
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `rwbench train`."""
+    parser.add_argument("--config", required=True, help="YAML file with an `embedded:` section")
+    parser.add_argument("--model", required=True, choices=KINDS, help="which model to train")
+    parser.add_argument("--out", required=True, help="output folder (model.safetensors, config.json, state.safetensors)")
+    parser.add_argument("--resume", action="store_true", help="continue from --out/state.safetensors")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train one model and print a one-line summary."""
+    meta = train_model(load_embedded_config(args.config), args.model, args.out, resume=args.resume,
+                       progress=not args.no_progress and not os.environ.get("RWBENCH_NO_PROGRESS"))
+    extra = f" test_accuracy={meta['test_accuracy']:.4f}" if "test_accuracy" in meta else f" loss={meta['loss_ema']:.4f}"
+    print(f"model={args.model} steps={meta['step']} parameters={meta['parameters']} seconds={meta['seconds']} "
+          f"cpu_seconds={meta['cpu_seconds']}{extra} out={args.out}")
+    return 0

@@ -1,0 +1,73 @@
+# Stage 4: reference statistics (once per reference set), metrics per run, one aggregated table.
+
+
+rule reference:
+    input:
+        files=lambda wildcards: reference_input(wildcards.reference),
+        weights=lambda wildcards: [extractor_weights()] if extractor_weights() else [],
+    output:
+        record=f"{RESULTS}/reference/{{reference}}.json",
+    params:
+        args=lambda wildcards: reference_args(wildcards.reference),
+        extractor=metrics_settings()["extractor"],
+        weights=lambda wildcards: f"--extractor-weights {extractor_weights()}" if extractor_weights() else "",
+        cache=f"{RESULTS}/reference",
+        device=DEVICE,
+    log:
+        f"{RESULTS}/logs/reference/{{reference}}.log",
+    threads: THREADS
+    resources:
+        runtime=60,
+        mem_mb=4000,
+        gpu=lambda wildcards: 0 if DEVICE == "cpu" else 1,
+    shell:
+        "rwbench reference {params.args} --extractor {params.extractor} {params.weights} "
+        "--reference-cache {params.cache} --device {params.device} --record '{output.record}' > '{log}' 2>&1"
+
+
+def evaluate_options():
+    """`rwbench evaluate` options from the `metrics:` section."""
+    m = metrics_settings()
+    opts = [f"--extractor {m['extractor']}", f"--n-boot {m['n_boot']}"]
+    if extractor_weights():
+        opts.append(f"--extractor-weights {extractor_weights()}")
+    if m["kid_subset_size"]:
+        opts.append(f"--kid-subset-size {m['kid_subset_size']}")
+    opts.append(f"--lpips-net {m['lpips_net']}" if m["lpips"] else "--no-lpips")
+    return " ".join(opts)
+
+
+rule evaluate:
+    input:
+        unpack(evaluate_inputs),
+    output:
+        metrics=f"{RESULTS}/runs/{{run_id}}/metrics.csv",
+    params:
+        run=lambda wildcards: run_dir(wildcards.run_id),
+        options=evaluate_options(),
+        cache=f"{RESULTS}/reference",
+        device=DEVICE,
+    log:
+        f"{RESULTS}/logs/evaluate/{{run_id}}.log",
+    threads: THREADS
+    resources:
+        runtime=30,
+        mem_mb=4000,
+        gpu=lambda wildcards: 0 if DEVICE == "cpu" else 1,
+    shell:
+        "rwbench evaluate --run '{params.run}' --reference-cache {params.cache} {params.options} "
+        "--device {params.device} > '{log}' 2>&1"
+
+
+rule aggregate:
+    input:
+        metrics=[f"{RESULTS}/runs/{r}/metrics.csv" for r in RUNS],
+    output:
+        table=report(f"{RESULTS}/metrics.csv", caption="../report/metrics.rst", category="Tables"),
+    params:
+        runs=" ".join(f"--run '{run_dir(r)}'" for r in RUNS),
+    log:
+        f"{RESULTS}/logs/aggregate.log",
+    localrule: True
+    shell:
+        "rwbench aggregate {params.runs} --out {output.table} > {log} 2>&1"

@@ -1,0 +1,38 @@
+# Stage 1: embedded data and Gaussian-mixture oracles; stage 2: train the embedded networks and the digits classifier.
+
+
+rule prepare:
+    output:
+        meta=f"{RESULTS}/embedded/oracle/prepare.json",
+        digits_oracle=f"{RESULTS}/embedded/oracle/digits-gmm.safetensors",
+        faces_oracle=f"{RESULTS}/embedded/oracle/faces-gmm.safetensors",
+        digits_reference=f"{RESULTS}/embedded/oracle/digits-oracle-reference.safetensors",
+        faces_reference=f"{RESULTS}/embedded/oracle/faces-oracle-reference.safetensors",
+    params:
+        embedded=embedded_digest(),
+        out=lambda wildcards, output: str(Path(output.meta).parent),
+    log:
+        f"{RESULTS}/logs/prepare.log",
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    shell:
+        "rwbench prepare --config {CONFIGFILE} --out {params.out} --no-progress > {log} 2>&1"
+
+
+rule train:
+    output:
+        model=f"{RESULTS}/embedded/{{kind}}/model.safetensors",
+        meta=f"{RESULTS}/embedded/{{kind}}/config.json",
+    params:
+        embedded=embedded_digest(),
+        out=lambda wildcards, output: str(Path(output.model).parent),
+    log:
+        f"{RESULTS}/logs/train-{{kind}}.log",
+    threads: 1
+    resources:
+        runtime=60,
+        mem_mb=3000,
+    shell:
+        "RWBENCH_NO_PROGRESS=1 rwbench train --config {CONFIGFILE} --model {wildcards.kind} --out {params.out} > {log} 2>&1"

@@ -1,0 +1,35 @@
+# Stage 3: one spec.json per run (the resolved parameters), then sample shards (per-image seeds: layout-independent).
+
+
+rule plan:
+    output:
+        spec=f"{RESULTS}/runs/{{run_id}}/spec.json",
+    params:
+        digest=spec_param,
+    log:
+        f"{RESULTS}/logs/plan/{{run_id}}.log",
+    localrule: True
+    shell:
+        "rwbench plan --config {CONFIGFILE} --run '{wildcards.run_id}' --out '{output.spec}' > '{log}' 2>&1"
+
+
+rule sample:
+    input:
+        unpack(checkpoint_inputs),
+        spec=f"{RESULTS}/runs/{{run_id}}/spec.json",
+    output:
+        shard=f"{RESULTS}/runs/{{run_id}}/shards/shard-{{shard}}.pt",
+        provenance=f"{RESULTS}/runs/{{run_id}}/provenance-{{shard}}.json",
+    params:
+        digest=spec_param,
+        device=DEVICE,
+    log:
+        f"{RESULTS}/logs/sample/{{run_id}}-{{shard}}.log",
+    threads: THREADS
+    resources:
+        runtime=lambda wildcards: 30 if DEVICE == "cpu" else 60,
+        mem_mb=4000,
+        gpu=lambda wildcards: 0 if DEVICE == "cpu" else 1,
+    shell:
+        "rwbench sample --spec '{input.spec}' --shard {wildcards.shard} --out '{output.shard}' "
+        "--provenance '{output.provenance}' --device {params.device} --threads {threads} --no-progress > '{log}' 2>&1"
