@@ -5,7 +5,11 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/default.yaml"
+# config/default.yaml unless --configfile names another one (configs are alternatives, not layers: merging the
+# default's experiments into config/smoke.yaml would silently run both grids)
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/default.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

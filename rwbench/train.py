@@ -36,7 +36,8 @@ NET_DEFAULTS = dict(base_channels=32, channel_mult=[1, 2, 4], num_res_blocks=1, 
                     attention=True, heads=4, groups=8)
 OBJECTIVE_DEFAULTS = {
     "vp": dict(T=1000, beta_min=1e-4, beta_max=0.02, cond_scale=1.0),
-    "ve": dict(sigma_min=0.01, sigma_max="auto", sigma_data=0.5, input_scaling=True, cond_scale=100.0),
+    "ve": dict(sigma_min=0.01, sigma_max="auto", sigma_data=0.5, input_scaling=True, cond_scale=100.0,
+               parameterization="eps"),
     "iadb": dict(cond_scale=1000.0),
 }
 CLASSIFIER_DEFAULTS = dict(steps=600, batch_size=128, lr=2e-3, warmup=20, min_lr_ratio=0.05, width=32,
@@ -111,6 +112,23 @@ def ve_c_in(sigma: torch.Tensor, obj: dict) -> torch.Tensor:
     return 1.0 / torch.sqrt(obj["sigma_data"] ** 2 + sigma * sigma)
 
 
+def ve_sigma_score(net, x: torch.Tensor, sigma: torch.Tensor, obj: dict) -> torch.Tensor:
+    """-sigma s(x, sigma) of the VE score net (sigma [B]); its regression target in the loss is the noise z.
+
+    eps: net(c_in x, log sigma). edm: sigma c_in^2 x - sigma_data c_in net(c_in x, log sigma), i.e. the score of
+    EDM's preconditioned denoiser D = c_skip x + c_out F (Karras et al. 2022, Table 1) via s = (D - x) / sigma^2.
+    """
+    shape = (-1,) + (1,) * (x.dim() - 1)
+    c_in = ve_c_in(sigma, obj).view(shape)
+    out = net(x * c_in, torch.log(sigma))
+    kind = obj.get("parameterization", "eps")
+    if kind == "eps":
+        return out
+    if kind == "edm":
+        return sigma.view(shape) * c_in * c_in * x - obj["sigma_data"] * c_in * out
+    raise ValueError(f"objective.parameterization: choose 'eps' or 'edm', got {kind!r}")
+
+
 def native_function(kind: str, net, objective: dict):
     """The model's native function: VP eps_fn(x_vp, t), VE score_fn(x, sigma), IADB blend_fn(x_a, a); inputs [B] conds."""
     dtype = next(net.parameters()).dtype
@@ -126,8 +144,7 @@ def native_function(kind: str, net, objective: dict):
     if kind == "ve":
         def score_fn(x, sigma):
             s = _cond(sigma, x).to(torch.float64)
-            c_in = ve_c_in(s, objective).to(dtype).view(-1, 1, 1, 1)
-            out = net(x.to(dtype) * c_in, torch.log(s).to(dtype))
+            out = ve_sigma_score(net, x.to(dtype), s.to(dtype), objective)
             return (-out.to(torch.float64) / s.view(-1, 1, 1, 1)).to(x.dtype)
         return score_fn
     if kind == "iadb":
@@ -153,8 +170,7 @@ def diffusion_loss(kind: str, net, x0: torch.Tensor, objective: dict, g: torch.G
         smin, smax = float(objective["sigma_min"]), float(objective["sigma_max"])
         u = torch.rand(B, generator=g)
         sigma = smin * (smax / smin) ** u
-        x = x0 + sigma.view(shape) * z
-        out = net(x * ve_c_in(sigma, objective).view(shape), torch.log(sigma))
+        out = ve_sigma_score(net, x0 + sigma.view(shape) * z, sigma, objective)
         return F.mse_loss(out, z)  # ||sigma s + z||^2 with s = -out / sigma
     if kind == "iadb":
         a = torch.rand(B, generator=g)

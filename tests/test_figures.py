@@ -154,7 +154,7 @@ def test_schedules_figure_ladders_and_samples(tree):
     out = build(tree, "schedules", ["schedules", "schedules-samples"])
     pd.testing.assert_frame_equal(out["schedules"], tree["sched"], check_exact=True)
     md = (tree["out"] / "tables" / "schedules.md").read_text()
-    assert "vp_pretrained" in md and "k=19" in md
+    assert "vp_pretrained" in md and len(md.splitlines()) == 2 + 3 * (11 + 11)  # header + 11 rows per ladder and K
     samples = out["schedules-samples"].set_index("run_id")
     assert samples.loc["sch-sigmoid", "fid"] == 12.5 and samples.loc["sch-pretrained", "kid_mean"] == 31.0 / 1000
     assert samples.loc["sch-sigmoid", "params_c"] == 0.5

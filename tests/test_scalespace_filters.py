@@ -91,7 +91,7 @@ def test_dct_heat_kernel_is_the_limit_of_the_finite_difference_heat_equation():
     for N in (8, 16, 32):
         h = 1.0 / N
         x = (torch.arange(N, dtype=F64) + 0.5) * h
-        f = (2.0 + torch.cos(math.pi * x)[:, None] * torch.cos(2 * math.pi * x)[None, :] + x[:, None] ** 2 * (1 - x[None, :]))
+        f = 2.0 + torch.cos(math.pi * x)[:, None] * torch.cos(2 * math.pi * x)[None, :] + x[:, None] ** 2 * (1 - x[None, :])
         f = f[None, None]
         dct_heat = homogeneous_diffusion(f, t, spectrum="continuous", h=h)
         steps = 400
@@ -137,3 +137,13 @@ def test_d7_forward_and_heat_trajectories_start_at_the_reference():
     assert torch.allclose(heat[0], homogeneous_diffusion(ref, 2.0), atol=1e-13)
     with pytest.raises(ValueError, match="sigmas"):
         heat_trajectory(ref, [-1.0])
+
+
+def test_d7_osmosis_clock_starts_at_the_first_recorded_iteration():
+    g = torch.Generator().manual_seed(6)
+    x_init, x_final = torch.randn(2, 1, 5, 5, generator=g, dtype=F64), torch.rand(2, 1, 5, 5, generator=g, dtype=F64)
+    late, _ = osmosis_trajectory(x_init, x_final, [10, 20, 30], (0.0, 1.0), n_steps=20)
+    early, _ = osmosis_trajectory(x_init, x_final, [0, 10, 20], (0.0, 1.0), n_steps=20)
+    assert torch.allclose(late[0], x_init, atol=1e-13) and torch.allclose(late, early, atol=1e-12)
+    with pytest.raises(ValueError, match="steps"):
+        osmosis_trajectory(x_init, x_final, [3, 3], (0.0, 1.0))

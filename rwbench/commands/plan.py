@@ -14,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", default=None, help="run id whose spec.json to write (see --list)")
     parser.add_argument("--out", default=None, help="where to write the spec (default: print it)")
     parser.add_argument("--list", action="store_true", help="print every run id, one per line")
+    parser.add_argument("--results-dir", default=None, help="override the config's results_dir")
     parser.add_argument("--experiments", default=None, help="comma list restricting the experiments")
 
 
@@ -22,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     config = load_config(args.config)
+    if args.results_dir:
+        config["results_dir"] = args.results_dir
     names = args.experiments.split(",") if args.experiments else None
     runs = expand(config, names)
     if args.list:

@@ -79,8 +79,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Sample one shard; write the shard, its trajectory (if requested by the spec) and its provenance atomically."""
+    from rwbench.devices import pin_device
     from rwbench.provenance import provenance
 
+    args.device = pin_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     spec_path = Path(args.spec)
@@ -97,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     traj = shard.pop("_trajectory", None)
     zeta = shard.pop("_zeta", None)
-    if traj is not None or spec.get("trajectory_points"):
-        save_torch(traj, Path(args.trajectory or run_dir / "trajectories" / f"shard-{name}.pt"))
+    # always written (None when the spec records no trajectory) so the DAG can declare it as an output
+    save_torch(traj, Path(args.trajectory or run_dir / "trajectories" / f"shard-{name}.pt"))
     save_torch(shard, out)
     info = dict(provenance(args.device), run_id=spec["run_id"], shard=args.shard, n_images=len(indices),
                 seconds=round(seconds, 3), seconds_per_image=round(seconds / max(1, len(indices)), 5),

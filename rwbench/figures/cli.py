@@ -69,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tables-dir", default="results/tables",
                         help="input tables: schedules.csv (rwbench schedules), equivalence.csv (rwbench equivalence)")
     parser.add_argument("--out", default="reports", help="writes <out>/figures/* and <out>/tables/*")
-    parser.add_argument("--only", default=None, help=f"comma list of figures (default: all of {','.join(FIGURES)})")
+    parser.add_argument("--only", default=None, help=f"comma list of figures; None builds all of {','.join(FIGURES)}")
     parser.add_argument("--formats", default="png,pdf", help=f"comma list of figure formats ({','.join(FORMATS)})")
 
 

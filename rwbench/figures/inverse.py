@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from rwbench.figures.common import Context, SkipFigure, data_range, load_shard, shard_files, show_image, unit_image
+from rwbench.figures.common import (Context, SkipFigure, data_range, load_shard, metric_table, present_metrics, shard_files,
+                                    show_image, unit_image)
 
 N_SAMPLES = 3  # single samples shown per target
 N_TARGETS = 1  # targets (rows) shown per run
@@ -96,7 +97,8 @@ def task_figure(ctx: Context, task: str, runs: pd.DataFrame) -> list[Path]:
     if not rows:
         return []
     n_cols = 3 + max(len(p.samples) for _, p in rows)
-    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.7 * n_cols, 1.95 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.7 * n_cols, 2.1 * len(rows) + 0.3), squeeze=False,
+                             layout="constrained")
     records = []
     for r, (run, p) in enumerate(rows):
         lo, hi = data_range(run)
@@ -125,7 +127,6 @@ def task_figure(ctx: Context, task: str, runs: pd.DataFrame) -> list[Path]:
         axes[r][0].set_xticks([])
         axes[r][0].set_yticks([])
     fig.suptitle(f"{task}: PSNR vs ground truth (standard, clip to [0, 1])", fontsize=9)
-    fig.tight_layout()
     table = pd.DataFrame(records)
     return ctx.save_figure(fig, f"inverse-{task}") + ctx.save_table(table, f"inverse-{task}")
 
@@ -143,4 +144,29 @@ def build(ctx: Context) -> list[Path]:
         written += task_figure(ctx, str(task), part)
     if not written:
         raise SkipFigure("no shard files for the inverse runs")
-    return written
+    return written + summary_figure(ctx, runs)
+
+
+SUMMARY = ("psnr", "psnr_mean_of_samples", "psnr_minmax", "ssim")
+
+
+def summary_figure(ctx: Context, runs: pd.DataFrame) -> list[Path]:
+    """inverse.{png,pdf}: PSNR of single samples and of the mean of N per task, sampler and model (from metrics.csv)."""
+    metrics = present_metrics(runs, SUMMARY)
+    if not metrics:
+        return []
+    keys = [k for k in ("task", "model", "sampler") if k in runs.columns]
+    table = metric_table(runs, keys, metrics)
+    long = table.melt(id_vars=["run_id"] + keys, value_vars=[m for m in ("psnr", "psnr_mean_of_samples") if m in table.columns],
+                      var_name="estimate", value_name="PSNR (dB)")
+    long["model / sampler"] = long["model"].astype(str) + " / " + long["sampler"].astype(str)
+    tasks = sorted(long["task"].astype(str).unique())
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False, layout="constrained")
+    import seaborn as sns
+
+    for ax, task in zip(axes[0], tasks):
+        sns.barplot(data=long[long["task"].astype(str) == task], x="model / sampler", y="PSNR (dB)", hue="estimate", ax=ax)
+        ax.set_title(task, fontsize=9)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    fig.suptitle("inverse problems: PSNR of single samples and of the mean of N (standard PSNR)", fontsize=9)
+    return ctx.save_figure(fig, "inverse") + ctx.save_table(table, "inverse")

@@ -14,6 +14,7 @@ import argparse
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from rwbench.io import atomic_write, read_json
@@ -159,7 +160,38 @@ def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tenso
         for metric, value, n in aggregation.summary_rows("psnr_exact_mmse", iq.psnr(mmse, truths).numpy(),
                                                          n_boot=opts["n_boot"], seed=opts["seed"]):
             rows.add(metric, value, n, "ground_truth", "", iq.STANDARD)
+    if "exact_draw" in data and spt > 1 and not too_many and len(targets):
+        _oracle_posterior(rows, data, ok, targets, opts)
     _write_per_image(run_dir / "metrics-per-image.csv", data, per_image)
+
+
+ORACLE_METRICS = ("coverage", "coverage_of_exact_draws", "psnr_gap", "energy_distance", "sliced_wasserstein",
+                  "mse_mean_vs_mmse")
+
+
+def _oracle_posterior(rows: _Rows, data: dict, ok: torch.Tensor, targets: torch.Tensor, opts: dict) -> None:
+    """Calibration against the exact posterior (oracle runs): per target, the sampler's draws vs the exact draws."""
+    from rwbench.posterior_metrics import oracle_quality
+
+    level = 0.9
+    per_target = {key: [] for key in ORACLE_METRICS}
+    for t in targets.tolist():
+        member = ok & (data["target"] == t)
+        if int(member.sum()) < 2:
+            continue
+        first = torch.nonzero(data["target"] == t)[0, 0]
+        q = oracle_quality(data["sample"][member].double(), data["ground_truth"][first].double(),
+                           data["exact_mmse"][first].double(), data["exact_draw"][data["target"] == t].double(),
+                           level=level)
+        for key in ORACLE_METRICS:
+            per_target[key].append(q[key])
+    conv = f"[0, 1] scale; {int(level * 100)} % per-pixel credible intervals of the sampler's draws"
+    for key, values in per_target.items():
+        if values:
+            for metric, value, n in aggregation.summary_rows(key, np.asarray(values, dtype=float),
+                                                             n_boot=opts["n_boot"], seed=opts["seed"]):
+                rows.add(metric, value, n, "exact_posterior", "", conv)
+    rows.add("level", level, len(targets), "exact_posterior", "", conv)
 
 
 def _write_per_image(path: Path, data: dict, per_image: dict) -> None:
@@ -235,6 +267,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate one run and print where metrics.csv went."""
+    from rwbench.devices import pin_device
+
+    args.device = pin_device(args.device)
     frame = evaluate_run(args.run, args.reference_cache, args.extractor, args.extractor_weights, not args.no_lpips,
                          args.lpips_net, args.kid_subset_size, args.kid_subsets, not args.no_prc,
                          args.prc_neighborhood, args.device, args.batch_size, args.max_diverged,

@@ -4,8 +4,9 @@ All three are laid on the sampler's recorded points so that every curve shares i
 - forward: x_k = x_ref + sigma_k eps_k (exact samples of p_data * N(0, sigma_k^2 I), fresh eps per point);
 - heat: x_k = homogeneous_diffusion(x_ref, t_k) with t_k = sigma_k^2 / 2 (Gaussian scale space: blur of sigma_k pixels);
 - osmosis: from the sampler's first recorded iterate towards its final sample as guidance, osmosis time proportional to
-  the sampler's iteration, t_k = t_end step_k / step_max with t_end = relax (max(H, W) / pi)^2 (relax times the slowest
-  Neumann mode's decay time), implicit steps of one factorisation; both images share one positive offset.
+  the sampler's iteration, t_k = t_end (step_k - step_0) / (step_last - step_0) with t_end = relax (max(H, W) / pi)^2
+  (relax times the slowest Neumann mode's decay time), implicit steps of one factorisation rounded to the nearest
+  recorded time; both images share one positive offset.
 """
 
 from __future__ import annotations
@@ -50,16 +51,16 @@ def osmosis_offset(initial: torch.Tensor, final: torch.Tensor, data_range: tuple
 def osmosis_trajectory(initial: torch.Tensor, final: torch.Tensor, steps, data_range: tuple[float, float],
                        n_steps: int = 50, relax: float = 5.0) -> tuple[torch.Tensor, float]:
     """Implicit osmosis from `initial` towards guidance `final` (both [B, C, H, W], data scale), recorded at osmosis
-    times t_end step_k / step_max; returns ([P, B, C, H, W] on the data scale, the offset c used)."""
+    times t_end (step_k - step_0) / (step_last - step_0); returns ([P, B, C, H, W] on the data scale, the offset c)."""
     st = torch.as_tensor(steps, dtype=F64).reshape(-1)
-    if st.numel() == 0 or torch.any(st < 0) or not st.max() > 0:
-        raise ValueError(f"steps: need recorded iterations >= 0 with a positive maximum, got {st.tolist()}")
+    if st.numel() < 2 or torch.any(st[1:] < st[:-1]) or not st[-1] > st[0]:
+        raise ValueError(f"steps: need increasing recorded iterations (at least two distinct), got {st.tolist()}")
     if initial.shape != final.shape or initial.dim() != 4:
         raise ValueError(f"initial, final: need equal shapes [B, C, H, W], got {tuple(initial.shape)}, {tuple(final.shape)}")
     if int(n_steps) != n_steps or n_steps < 1 or not relax > 0:
         raise ValueError(f"n_steps, relax: need an integer n_steps >= 1 and relax > 0, got {n_steps}, {relax}")
     t_end = relax * (max(initial.shape[-2:]) / math.pi) ** 2
-    marks = torch.round(n_steps * st / st.max()).long().tolist()
+    marks = torch.round(n_steps * (st - st[0]) / (st[-1] - st[0])).long().tolist()
     c = osmosis_offset(initial, final, data_range)
     path = osmosis(initial.to(F64) + c, final.to(F64) + c, t_end / n_steps, int(n_steps), "implicit", record=marks)
     return path - c, c

@@ -18,7 +18,8 @@ import torch
 
 from rwbench.io import atomic_write, read_json
 from rwbench.scalespace import baselines as d7
-from rwbench.scalespace.diagnostics import (DENSE_LIMIT, EXPECTED, monotonicity_scores, trajectory_diagnostics)
+from rwbench.scalespace.diagnostics import (DENSE_LIMIT, EXPECTED, FrechetReference, monotonicity_scores,
+                                            trajectory_diagnostics)
 
 F64 = torch.float64
 CSV_COLUMNS = ["run_id", "curve", "step", "sigma", "quantity", "value"]
@@ -71,7 +72,8 @@ def load_reference(reference: dict, data_range, shape, max_images: int) -> torch
 
     images = load_reference_images(reference)
     if tuple(images.shape[1:]) != tuple(shape):
-        raise ValueError(f"reference {reference}: images {tuple(images.shape[1:])} differ from the trajectory's {tuple(shape)}")
+        raise ValueError(f"reference {reference}: images {tuple(images.shape[1:])} differ from the trajectory's "
+                         f"{tuple(shape)}")
     return from_uint8(images[:max_images], tuple(data_range), F64)
 
 
@@ -106,20 +108,22 @@ def scalespace_run(run_dir: str | Path, reference: dict | None = None, max_refer
     if x.shape[1] < 2:
         add_curve("sampler", {}, int(x.shape[1]))
     else:
-        ref = None
+        ref = frechet = None
         if reference is not None:
             ref = load_reference(reference, data_range, x.shape[2:], max_reference)
-        opts = dict(dense_limit=dense_limit, frechet_resolution=frechet_resolution)
-        add_curve("sampler", trajectory_diagnostics(x, sigmas, data_range, ref, **opts), int(x.shape[1]))
+            frechet = FrechetReference.for_images(ref, dense_limit, frechet_resolution)   # shared by every curve
+
+        def diagnose(traj: torch.Tensor) -> dict[str, torch.Tensor]:
+            return trajectory_diagnostics(traj, sigmas, data_range, frechet, dense_limit, frechet_resolution)
+
+        add_curve("sampler", diagnose(x), int(x.shape[1]))
         if baselines and ref is not None:
             sub = ref[: x.shape[1]]
-            add_curve("forward", trajectory_diagnostics(d7.forward_trajectory(sub, sigmas, seed), sigmas, data_range, ref,
-                                                        **opts), len(sub))
-            add_curve("heat", trajectory_diagnostics(d7.heat_trajectory(sub, sigmas), sigmas, data_range, ref, **opts),
-                      len(sub))
+            add_curve("forward", diagnose(d7.forward_trajectory(sub, sigmas, seed)), len(sub))
+            add_curve("heat", diagnose(d7.heat_trajectory(sub, sigmas)), len(sub))
         if baselines:
             path, _ = d7.osmosis_trajectory(x[0], x[-1], steps, data_range, osmosis_steps, osmosis_relax)
-            add_curve("osmosis", trajectory_diagnostics(path, sigmas, data_range, ref, **opts), int(x.shape[1]))
+            add_curve("osmosis", diagnose(path), int(x.shape[1]))
     _write_csv(run_dir / "scalespace.csv", CSV_COLUMNS, rows)
     _write_csv(run_dir / "scalespace-monotonicity.csv", MONO_COLUMNS, mono)
     return rows, mono
@@ -138,10 +142,11 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `rwbench scalespace`."""
     parser.add_argument("--run", type=Path, help="run directory with spec.json and trajectories/shard-*.pt")
-    parser.add_argument("--reference", type=Path, help="uint8 tensor file [N, C, H, W] (torch.save) overriding spec reference")
+    parser.add_argument("--reference", type=Path,
+                        help="uint8 tensor file [N, C, H, W] (torch.save) overriding the spec's reference")
     parser.add_argument("--dataset", help="reference dataset (digits | faces | ffhq) overriding spec reference")
     parser.add_argument("--split", default="test", help="split of --dataset")
-    parser.add_argument("--resolution", type=int, help="resolution of --dataset (default: the spec's)")
+    parser.add_argument("--resolution", type=int, help="resolution of --dataset; unset: the spec's resolution")
     parser.add_argument("--max-reference", type=int, default=2000, help="use at most this many reference images")
     parser.add_argument("--seed", type=int, default=0, help="seed of the exact forward marginal's noise (D7)")
     parser.add_argument("--no-baselines", action="store_true", help="skip the D7 curves (forward, heat, osmosis)")

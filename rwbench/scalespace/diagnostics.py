@@ -115,9 +115,24 @@ def grey_entropy(images: torch.Tensor, data_range: tuple[float, float]) -> torch
 class FrechetReference:
     """D5: Frechet distance ||mu - mu_r||^2 + tr S + tr A - 2 tr (A^{1/2} S A^{1/2})^{1/2} with A = S_r + s^2 I
     (s = 0: the reference data; s = sigma: the exact VE forward marginal p_data * N(0, sigma^2 I)); unbiased covariances,
-    A's eigenbasis computed once, the cross term through the B x B matrix Yc A Yc^T / (B - 1)."""
+    A's eigenbasis computed once, the cross term through the B x B matrix Yc A Yc^T / (B - 1).
 
-    def __init__(self, reference: torch.Tensor):
+    With `resolution`, images are area-downsampled to it first (`prepare`), which divides white-noise variance by the
+    pooled area: `noise_gain` rescales sigma^2 accordingly.
+    """
+
+    def __init__(self, reference: torch.Tensor, resolution: int | None = None):
+        if resolution is not None and reference.dim() != 4:
+            raise ValueError(f"reference: downsampling needs images [N, C, H, W], got {tuple(reference.shape)}")
+        self.image_shape = tuple(reference.shape[1:])
+        self.resolution, self.noise_gain = resolution, 1.0
+        reference = reference.to(F64)
+        if resolution is not None:
+            H, W = self.image_shape[-2:]
+            if H % min(resolution, H) or W % min(resolution, W):
+                raise ValueError(f"frechet_resolution: {resolution} must divide the image size {H}x{W}")
+            reference = _downsample(reference, resolution)
+            self.noise_gain = (reference.shape[-2] * reference.shape[-1]) / (H * W)
         R = _flat(reference, "reference")
         if R.shape[0] < 2:
             raise ValueError(f"reference: need at least 2 images, got {R.shape[0]}")
@@ -127,6 +142,19 @@ class FrechetReference:
         cov = Rc.T @ Rc / (R.shape[0] - 1)
         w, V = torch.linalg.eigh(0.5 * (cov + cov.T))
         self.eigvals, self.eigvecs = w.clamp(min=0.0), V
+
+    @classmethod
+    def for_images(cls, reference: torch.Tensor, dense_limit: int = DENSE_LIMIT, frechet_resolution: int = 32):
+        """Full resolution up to `dense_limit` values per image, else downsampled to `frechet_resolution`."""
+        return cls(reference, None if reference[0].numel() <= dense_limit else frechet_resolution)
+
+    def prepare(self, X: torch.Tensor) -> torch.Tensor:
+        """Images [B, C, H, W] as this reference compares them (downsampled when `resolution` is set)."""
+        if tuple(X.shape[1:]) != self.image_shape:
+            raise ValueError(f"reference: image shape {self.image_shape} differs from the trajectory's "
+                             f"{tuple(X.shape[1:])}")
+        X = X.to(F64)
+        return X if self.resolution is None else _downsample(X, self.resolution)
 
     def distances(self, Y: torch.Tensor, extra_vars: list[float]) -> list[float]:
         """Frechet distances of the Gaussian fit of samples Y [B, ...] to N(mu_r, S_r + s^2 I) for each s^2 in extra_vars."""
@@ -174,13 +202,15 @@ def _downsample(X: torch.Tensor, resolution: int) -> torch.Tensor:
     return F.adaptive_avg_pool2d(X, (min(resolution, X.shape[-2]), min(resolution, X.shape[-1])))
 
 
-def trajectory_diagnostics(X: torch.Tensor, sigmas, data_range: tuple[float, float], reference: torch.Tensor | None = None,
-                           dense_limit: int = DENSE_LIMIT, frechet_resolution: int = 32) -> dict[str, torch.Tensor]:
+def trajectory_diagnostics(X: torch.Tensor, sigmas, data_range: tuple[float, float],
+                           reference: torch.Tensor | FrechetReference | None = None, dense_limit: int = DENSE_LIMIT,
+                           frechet_resolution: int = 32) -> dict[str, torch.Tensor]:
     """D1-D5 at every point of a trajectory X [P, B, C, H, W] with levels sigma [P]; returns quantity -> values [P].
 
     Quantities: mean, variance (D1); gaussian_entropy, kl_vp = KL(N(mu, S) || N(0, (1 + sigma^2) I)) / n, the VP
     invariant law N(0, I) in VE coordinates at sigma (D2); cond_entropy (D3); grey_entropy_mean, grey_entropy_std (D4);
-    fd_reference, fd_forward (D5, only with `reference` images [N, C, H, W] on the same data scale).
+    fd_reference, fd_forward (D5, only with `reference` images [N, C, H, W] on the same data scale, or a prepared
+    FrechetReference to share between trajectories).
     """
     if X.dim() != 5 or X.shape[1] < 2:
         raise ValueError(f"X: need a trajectory [P, B >= 2, C, H, W], got {tuple(X.shape)}")
@@ -189,21 +219,14 @@ def trajectory_diagnostics(X: torch.Tensor, sigmas, data_range: tuple[float, flo
     P = X.shape[0]
     if sig.numel() != P or not torch.all(torch.isfinite(sig)) or torch.any(sig < 0):
         raise ValueError(f"sigmas: need {P} finite levels >= 0, got {sig.tolist()}")
-    if reference is not None and tuple(reference.shape[1:]) != tuple(X.shape[2:]):
-        raise ValueError(f"reference: image shape {tuple(reference.shape[1:])} differs from the trajectory's {tuple(X.shape[2:])}")
     out: dict[str, list[float]] = {}
     mean, var = ensemble_mean_variance(X)
     out["mean"], out["variance"] = mean.tolist(), var.tolist()
-    frechet, noise_gain = None, 1.0
-    if reference is not None:
-        ref = reference.to(F64)
-        if ref[0].numel() > dense_limit:
-            ref = _downsample(ref, frechet_resolution)
-            H, W = X.shape[-2:]
-            if H % ref.shape[-2] or W % ref.shape[-1]:
-                raise ValueError(f"frechet_resolution: {frechet_resolution} must divide the image size {H}x{W}")
-            noise_gain = (ref.shape[-2] * ref.shape[-1]) / (H * W)   # area pooling divides white-noise variance
-        frechet = FrechetReference(ref)
+    frechet = reference
+    if isinstance(reference, torch.Tensor):
+        frechet = FrechetReference.for_images(reference, dense_limit, frechet_resolution)
+    if frechet is not None:
+        frechet.prepare(X[0, :1])                                 # checks the image shape before any work
     for k in range(P):
         s = float(sig[k])
         g = gaussian_summary(X[k], dense_limit)
@@ -214,8 +237,7 @@ def trajectory_diagnostics(X: torch.Tensor, sigmas, data_range: tuple[float, flo
         out.setdefault("grey_entropy_mean", []).append(float(h.mean()))
         out.setdefault("grey_entropy_std", []).append(float(h.std(unbiased=True)))
         if frechet is not None:
-            Xk = X[k] if X[k, 0].numel() <= dense_limit else _downsample(X[k], frechet_resolution)
-            fd_ref, fd_fwd = frechet.distances(Xk, [0.0, noise_gain * s * s])
+            fd_ref, fd_fwd = frechet.distances(frechet.prepare(X[k]), [0.0, frechet.noise_gain * s * s])
             out.setdefault("fd_reference", []).append(fd_ref)
             out.setdefault("fd_forward", []).append(fd_fwd)
     return {key: torch.tensor(v, dtype=F64) for key, v in out.items()}

@@ -89,7 +89,8 @@ def plot_figure(diag, figure_base: Path) -> list[Path]:
                     ax.plot(cur["sigma"], cur["value"], color=cmap(i % 10), lw=1.0, marker=".", ms=3,
                             label=_label(cur.iloc[0]))
             for curve, (color, style, text) in REFERENCE_STYLE.items():
-                cur = fam[(fam["run_id"] == rep) & (fam["curve"] == curve) & (fam["quantity"] == quantity)].sort_values("sigma")
+                cur = fam[(fam["run_id"] == rep) & (fam["curve"] == curve) & (fam["quantity"] == quantity)]
+                cur = cur.sort_values("sigma")
                 if len(cur):
                     ax.plot(cur["sigma"], cur["value"], color=color, ls=style, lw=1.2, label=text)
             ax.set_xscale("symlog", linthresh=linthresh)
@@ -114,7 +115,7 @@ def plot_figure(diag, figure_base: Path) -> list[Path]:
                     labels.append(lab)
         axes[-1, col].legend(handles, labels, fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.35), frameon=False)
     fig.suptitle("Scale-space diagnostics along sampler trajectories (sigma decreasing left to right)", fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(hspace=0.25, wspace=0.3, top=0.95)
     written = []
     for suffix in (".png", ".pdf"):
         path = figure_base.with_suffix(suffix)

@@ -10,6 +10,7 @@ A_i is diagonal in the orthonormal 2-D DCT (a scalar for VP and VE); `signal_sca
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 
@@ -26,22 +27,22 @@ def _check_batch(x0: torch.Tensor) -> torch.Tensor:
     return x0.to(F64)
 
 
-class ForwardProcess:
+class ForwardProcess(ABC):
     """Common interface of the exact kernels: x_i = A_i x_0 + s_i eps with A_i diagonal in the 2-D DCT."""
 
     name = "forward"
 
+    @abstractmethod
     def check_level(self, level) -> float:
-        """Validate one level and return it as a float."""
-        raise NotImplementedError
+        """Validate one level and return it as a number."""
 
+    @abstractmethod
     def noise_std(self, level) -> float:
         """s_i, the standard deviation of the isotropic kernel noise."""
-        raise NotImplementedError
 
+    @abstractmethod
     def signal_scale(self, level, shape: tuple[int, int] | None = None) -> torch.Tensor:
         """Diagonal of A_i in the DCT basis: a 0-d tensor for VP/VE, [H, W] for blur kernels."""
-        raise NotImplementedError
 
     def variance(self, level) -> float:
         """Kernel variance s_i^2 per dimension."""

@@ -6,7 +6,7 @@ from rwbench.grid import spec_digest
 
 RESULTS = config["results_dir"]
 REPORTS = config["reports_dir"]
-CONFIGFILE = workflow.configfiles[-1] if workflow.configfiles else "config/default.yaml"
+CONFIGFILE = str((workflow.overwrite_configfiles or ["config/default.yaml"])[-1])
 RUNS = expand_grid(config)
 THREADS = int(config.get("threads", 1))
 DEVICE = config.get("device", "cpu")
@@ -48,9 +48,14 @@ def spec_param(wildcards):
     return spec_digest(RUNS[wildcards.run_id])
 
 
+EMBEDDED_CONFIG = config["embedded_config"]
+
+
 def embedded_digest():
-    """Digest of the `embedded:` section (prepare and training re-run when it changes)."""
-    return spec_digest(config.get("embedded") or {})
+    """Digest of the embedded config's `embedded:` section (prepare and training re-run when it changes)."""
+    from rwbench.grid import load_config
+
+    return spec_digest(load_config(EMBEDDED_CONFIG).get("embedded") or {})
 
 
 def classifier_weights():

@@ -76,3 +76,44 @@ rule figure:
     shell:
         "rwbench figures --only {wildcards.figure} --metrics {input.metrics} --runs-dir {params.runs} "
         "--tables-dir {params.tables} --out {params.out} > {log} 2>&1"
+
+
+rule scalespace:
+    input:
+        spec=f"{RESULTS}/runs/{{run_id}}/spec.json",
+        trajectories=lambda wildcards: [f"{run_dir(wildcards.run_id)}/trajectories/shard-{s}.pt"
+                                        for s in shard_names(wildcards.run_id)],
+        reference=lambda wildcards: reference_input(reference_name(RUNS[wildcards.run_id]) or "dataset"),
+    output:
+        table=f"{RESULTS}/runs/{{run_id}}/scalespace.csv",
+        monotonicity=f"{RESULTS}/runs/{{run_id}}/scalespace-monotonicity.csv",
+    params:
+        run=lambda wildcards: run_dir(wildcards.run_id),
+        options=" ".join(f"--{k.replace('_', '-')} {v}" for k, v in (config.get("scalespace") or {}).items()),
+    log:
+        f"{RESULTS}/logs/scalespace/{{run_id}}.log",
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    shell:
+        "rwbench scalespace --run '{params.run}' {params.options} > '{log}' 2>&1"
+
+
+rule scalespace_figure:
+    input:
+        tables=[f"{run_dir(r)}/scalespace.csv" for r in trajectory_runs()],
+    output:
+        png=report(f"{REPORTS}/figures/scalespace.png", caption="../report/scalespace.rst", category="Figures",
+                   subcategory="scalespace"),
+        pdf=f"{REPORTS}/figures/scalespace.pdf",
+        table=report(f"{REPORTS}/tables/scalespace.csv", caption="../report/scalespace.rst", category="Tables",
+                     subcategory="scalespace"),
+    params:
+        runs=f"{RESULTS}/runs",
+        out=REPORTS,
+    log:
+        f"{RESULTS}/logs/scalespace_figure.log",
+    threads: 1
+    shell:
+        "rwbench scalespace --figure --runs-dir {params.runs} --out {params.out} > {log} 2>&1"

@@ -18,7 +18,7 @@ rule prepare:
         runtime=10,
         mem_mb=2000,
     shell:
-        "rwbench prepare --config {CONFIGFILE} --out {params.out} --no-progress > {log} 2>&1"
+        "rwbench prepare --config {EMBEDDED_CONFIG} --out {params.out} --no-progress > {log} 2>&1"
 
 
 rule train:
@@ -35,4 +35,4 @@ rule train:
         runtime=60,
         mem_mb=3000,
     shell:
-        "RWBENCH_NO_PROGRESS=1 rwbench train --config {CONFIGFILE} --model {wildcards.kind} --out {params.out} > {log} 2>&1"
+        "RWBENCH_NO_PROGRESS=1 rwbench train --config {EMBEDDED_CONFIG} --model {wildcards.kind} --out {params.out} > {log} 2>&1"

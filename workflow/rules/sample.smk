@@ -10,7 +10,7 @@ rule plan:
         f"{RESULTS}/logs/plan/{{run_id}}.log",
     localrule: True
     shell:
-        "rwbench plan --config {CONFIGFILE} --run '{wildcards.run_id}' --out '{output.spec}' > '{log}' 2>&1"
+        "rwbench plan --config {CONFIGFILE} --results-dir {RESULTS} --run '{wildcards.run_id}' --out '{output.spec}' > '{log}' 2>&1"
 
 
 rule sample:
@@ -20,6 +20,7 @@ rule sample:
     output:
         shard=f"{RESULTS}/runs/{{run_id}}/shards/shard-{{shard}}.pt",
         provenance=f"{RESULTS}/runs/{{run_id}}/provenance-{{shard}}.json",
+        trajectory=f"{RESULTS}/runs/{{run_id}}/trajectories/shard-{{shard}}.pt",
     params:
         digest=spec_param,
         device=DEVICE,
@@ -32,4 +33,4 @@ rule sample:
         gpu=lambda wildcards: 0 if DEVICE == "cpu" else 1,
     shell:
         "rwbench sample --spec '{input.spec}' --shard {wildcards.shard} --out '{output.shard}' "
-        "--provenance '{output.provenance}' --device {params.device} --threads {threads} --no-progress > '{log}' 2>&1"
+        "--provenance '{output.provenance}' --trajectory '{output.trajectory}' --device {params.device} --threads {threads} --no-progress > '{log}' 2>&1"
