@@ -16,6 +16,16 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    run_id="[^/]+",
+    shard=r"\d{5}",
+    kind="vp|ve|iadb|classifier",
+    reference="[A-Za-z0-9_.=-]+",
+    figure="[a-z-]+",
+
+
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/evaluate.smk"

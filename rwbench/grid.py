@@ -162,6 +162,7 @@ def expand_experiment(config: dict, name: str) -> list[dict]:
         spec = {
             "run_id": run_id, "experiment": name, "figure": figure, "model": model,
             "registry": msettings.get("registry", model), "checkpoint": resolve_checkpoint(config, msettings.get("checkpoint")),
+            "loader_options": dict(msettings.get("loader_options") or {}),
             "family": msettings["family"], "dataset": msettings["dataset"],
             "split": msettings.get("reference_split", "test"), "resolution": int(msettings["resolution"]),
             "channels": int(msettings.get("channels", 1)), "data_range": list(msettings["data_range"]),

@@ -20,7 +20,8 @@ def load_denoiser(spec: dict, device="cpu", dtype=torch.float32):
     """The registered model of a spec, loaded from its checkpoint (None: the model's default location)."""
     from rwbench.registry import get_model
 
-    return get_model(spec["registry"]).loader(spec.get("checkpoint"), device=device, dtype=dtype)
+    options = dict(spec.get("loader_options") or {})
+    return get_model(spec["registry"]).loader(spec.get("checkpoint"), device=device, dtype=dtype, **options)
 
 
 def model_betas(denoiser) -> torch.Tensor:
@@ -119,7 +120,7 @@ def ground_truth_images(spec: dict, targets) -> torch.Tensor:
     """uint8 ground-truth images for target indices: the spec's dataset split, in order."""
     from rwbench.data import load_dataset
 
-    split = "all" if spec["dataset"] == "faces" else spec.get("split", "test")
+    split = "all" if spec["dataset"] in ("faces", "ffhq") else spec.get("split", "test")
     images = load_dataset(spec["dataset"], split, spec["resolution"]).images
     targets = torch.as_tensor(targets, dtype=torch.long)
     if len(targets) and int(targets.max()) >= len(images):

@@ -221,9 +221,52 @@ def build_adm(config: str | ADMConfig = "full", **kwargs) -> ADMUNet:
     return ADMUNet(config, **kwargs)
 
 
+# guided-diffusion create_model options this implementation follows, and the values it requires
+_ADM_REQUIRED = {"use_scale_shift_norm": True, "resblock_updown": True, "class_cond": False,
+                 "use_new_attention_order": False}
+_ADM_IGNORED = ("use_checkpoint", "use_fp16", "num_heads_upsample")  # memory/precision switches, not the function
+_ADM_DEFAULT_MULT = {512: (0.5, 1, 1, 2, 2, 4, 4), 256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4), 64: (1, 2, 3, 4)}
+
+
+def config_from_guided_diffusion_kwargs(**kwargs) -> ADMConfig:
+    """ADMConfig from guided-diffusion's create_model keyword arguments (channel_mult "" = its per-size default)."""
+    known = set(_ADM_REQUIRED) | set(_ADM_IGNORED) | {"image_size", "num_channels", "num_res_blocks", "channel_mult",
+                                                       "learn_sigma", "attention_resolutions", "num_heads",
+                                                       "num_head_channels", "dropout"}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise ValueError(f"create_model kwargs: unknown option(s) {unknown}; known: {sorted(known)}")
+    for key, want in _ADM_REQUIRED.items():
+        if key in kwargs and bool(kwargs[key]) != want:
+            raise ValueError(f"create_model kwargs: {key}={kwargs[key]!r} is not supported (rwbench's ADM needs {want})")
+    size = int(kwargs.get("image_size", 256))
+    mult = kwargs.get("channel_mult", "")
+    if mult in ("", None):
+        if size not in _ADM_DEFAULT_MULT:
+            raise ValueError(f"create_model kwargs: no default channel_mult for image_size {size}; pass channel_mult")
+        mult = _ADM_DEFAULT_MULT[size]
+    elif isinstance(mult, str):
+        mult = tuple(float(m) if "." in m else int(m) for m in mult.split(","))
+    heads = int(kwargs.get("num_head_channels", -1))
+    if heads == -1:
+        raise ValueError("create_model kwargs: num_head_channels=-1 (fixed num_heads) is not supported; "
+                         "rwbench's ADM uses attention heads of num_head_channels channels")
+    res = kwargs.get("attention_resolutions", "16,8")
+    res = tuple(int(r) for r in (res.split(",") if isinstance(res, str) else res))
+    return ADMConfig(image_size=size, in_channels=3, model_channels=int(kwargs.get("num_channels", 128)),
+                     out_channels=6 if kwargs.get("learn_sigma", False) else 3,
+                     num_res_blocks=int(kwargs.get("num_res_blocks", 2)), attention_resolutions=res,
+                     channel_mult=tuple(mult), num_head_channels=heads, dropout=float(kwargs.get("dropout", 0.0)))
+
+
+def from_guided_diffusion_kwargs(**kwargs) -> ADMUNet:
+    """The ADM UNet guided-diffusion's create_model(**kwargs) would build (paste a published config)."""
+    return ADMUNet(config_from_guided_diffusion_kwargs(**kwargs))
+
+
 def config_dict(config: ADMConfig) -> dict:
     """Plain-dict view of a configuration (for provenance records)."""
     return asdict(config)
 
 
-__all__ = ["ADMConfig", "ADMUNet", "AttentionBlock", "ResBlock", "FFHQ256", "SMALL", "CONFIGS", "build_adm", "config_dict"]
+__all__ = ["from_guided_diffusion_kwargs", "config_from_guided_diffusion_kwargs", "ADMConfig", "ADMUNet", "AttentionBlock", "ResBlock", "FFHQ256", "SMALL", "CONFIGS", "build_adm", "config_dict"]

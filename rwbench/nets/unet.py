@@ -74,14 +74,16 @@ class UNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, out_channels: int | None = None, base_channels: int = 64,
                  channel_mult=(1, 2, 2), num_res_blocks: int = 1, patch_size: int = 2, emb_dim: int = 128,
-                 cond_scale: float = 1.0, attention: bool = True, heads: int = 4, groups: int = 8):
+                 cond_scale: float = 1.0, attention: bool = True, heads: int = 4, groups: int = 8,
+                 input_skip: bool = False):
         super().__init__()
         out_channels = in_channels if out_channels is None else out_channels
         if patch_size < 1 or emb_dim % 2 or num_res_blocks < 1 or not channel_mult:
             raise ValueError("UNet: need patch_size >= 1, an even emb_dim, num_res_blocks >= 1 and a channel_mult")
         self.config = dict(in_channels=in_channels, out_channels=out_channels, base_channels=base_channels,
                            channel_mult=list(channel_mult), num_res_blocks=num_res_blocks, patch_size=patch_size,
-                           emb_dim=emb_dim, cond_scale=cond_scale, attention=attention, heads=heads, groups=groups)
+                           emb_dim=emb_dim, cond_scale=cond_scale, attention=attention, heads=heads, groups=groups,
+                           input_skip=bool(input_skip))
         self.cond_scale = float(cond_scale)
         self.emb_dim = emb_dim
         self.emb_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
@@ -117,6 +119,13 @@ class UNet(nn.Module):
         self.head = nn.ConvTranspose2d(ch, out_channels, patch_size, stride=patch_size)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        self.skip_gain = None
+        if input_skip:
+            if in_channels != out_channels:
+                raise ValueError("UNet: input_skip needs out_channels == in_channels")
+            self.skip_gain = nn.Linear(emb_dim, out_channels)
+            nn.init.zeros_(self.skip_gain.weight)
+            nn.init.zeros_(self.skip_gain.bias)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         cond = torch.as_tensor(cond, device=x.device).reshape(-1)
@@ -143,7 +152,10 @@ class UNet(nn.Module):
                 h = block(torch.cat([h, skip], dim=1) if j == 0 else torch.cat([h, skip], dim=1), emb)
             if i < len(self.upsamples):
                 h = self.upsamples[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
-        return self.head(F.silu(self.out_norm(h)))
+        out = self.head(F.silu(self.out_norm(h)))
+        if self.skip_gain is not None:
+            out = out + self.skip_gain(emb)[:, :, None, None] * x
+        return out
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -1,5 +1,5 @@
 # Helpers shared by the rules: the resolved run grid, paths, and what each run needs.
-import json
+import os
 
 from rwbench.grid import expand as expand_grid
 from rwbench.grid import spec_digest
@@ -11,14 +11,6 @@ RUNS = expand_grid(config)
 THREADS = int(config.get("threads", 1))
 DEVICE = config.get("device", "cpu")
 EMBEDDED_KINDS = ("vp", "ve", "iadb")
-
-
-wildcard_constraints:
-    run_id="[^/]+",
-    shard=r"\d{5}",
-    kind="vp|ve|iadb|classifier",
-    reference="[A-Za-z0-9_.=-]+",
-    figure="[a-z-]+",
 
 
 def run_dir(run_id):
@@ -36,7 +28,7 @@ def checkpoint_inputs(wildcards):
     spec = RUNS[wildcards.run_id]
     ckpt = spec.get("checkpoint") or ""
     if ckpt.startswith(f"{RESULTS}/embedded/"):
-        kind = ckpt.rstrip("/").split("/")[-1]
+        kind = Path(ckpt).name
         if kind == "oracle":
             return {"oracle": f"{RESULTS}/embedded/oracle/prepare.json"}
         return {"model": f"{RESULTS}/embedded/{kind}/model.safetensors"}
@@ -81,12 +73,12 @@ def extractor_weights():
 
 
 def reference_name(spec):
-    """File-safe name of a run's reference set for the statistics cache rule."""
+    """File-safe name of a run's reference set for the reference-statistics jobs."""
     ref = spec["reference"]
     if ref["kind"] == "dataset":
         return f"dataset={ref['dataset']}={ref['split']}={ref['resolution']}"
     if ref["kind"] == "file":
-        return "file=" + ref["path"].replace("/", "=")
+        return "=".join(["file", *ref["path"].split(os.sep)])
     return None
 
 
@@ -95,13 +87,13 @@ def reference_args(name):
     kind, *rest = name.split("=")
     if kind == "dataset":
         return f"--dataset {rest[0]} --split {rest[1]} --resolution {rest[2]}"
-    return "--file " + "/".join(rest)
+    return f"--file {os.sep.join(rest)}"
 
 
 def reference_input(name):
     """Files a reference set needs (an oracle's exact samples come from `prepare`)."""
     kind, *rest = name.split("=")
-    return ["/".join(rest)] if kind == "file" else []
+    return [os.sep.join(rest)] if kind == "file" else []
 
 
 def evaluate_inputs(wildcards):
@@ -132,9 +124,47 @@ def figure_names():
 
 
 def all_targets():
-    """rule all: every run's metrics, the aggregated table, the figures and tables."""
+    """Targets of the default target: every run's metrics, the aggregated table, the figures and tables."""
     targets = [f"{RESULTS}/metrics.csv"]
     targets += [f"{REPORTS}/figures/{name}.png" for name in figure_names()]
     if trajectory_runs():
         targets.append(f"{REPORTS}/figures/scalespace.png")
     return targets
+
+
+def evaluate_options():
+    """`rwbench evaluate` options from the `metrics:` section."""
+    m = metrics_settings()
+    opts = [f"--extractor {m['extractor']}", f"--n-boot {m['n_boot']}"]
+    if extractor_weights():
+        opts.append(f"--extractor-weights {extractor_weights()}")
+    if m["kid_subset_size"]:
+        opts.append(f"--kid-subset-size {m['kid_subset_size']}")
+    opts.append(f"--lpips-net {m['lpips_net']}" if m["lpips"] else "--no-lpips")
+    return " ".join(opts)
+
+
+def schedules_table_options():
+    """`rwbench schedules` options from the `schedules_table:` section."""
+    t = config.get("schedules_table") or {}
+    opts = [f"--schedules {','.join(t.get('schedules', ['pretrained', 'sigmoid', 'linear', 'geometric', 'karras']))}"]
+    for key in ("steps", "sigma_min", "sigma_max", "c", "T0", "TK"):
+        if key in t:
+            opts.append(f"--{key.replace('_', '-')} {t[key]}")
+    return " ".join(opts)
+
+
+def equivalence_options():
+    """`rwbench equivalence` options from the `equivalence:` section."""
+    e = config.get("equivalence") or {}
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in e.items())
+
+
+def figure_inputs(wildcards):
+    """A figure reads the aggregated metrics, the sample shards of its runs and its auxiliary table."""
+    inputs = {"metrics": f"{RESULTS}/metrics.csv"}
+    if wildcards.figure in ("schedules", "equivalence"):
+        inputs["table"] = f"{RESULTS}/tables/{wildcards.figure}.csv"
+    inputs["shards"] = [f"{run_dir(r)}/shards/shard-{s}.pt" for r, spec in RUNS.items()
+                        if spec["figure"] == wildcards.figure for s in shard_names(r)]
+    return inputs

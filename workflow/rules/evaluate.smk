@@ -11,7 +11,7 @@ rule reference:
         args=lambda wildcards: reference_args(wildcards.reference),
         extractor=metrics_settings()["extractor"],
         weights=lambda wildcards: f"--extractor-weights {extractor_weights()}" if extractor_weights() else "",
-        cache=f"{RESULTS}/reference",
+        cache=lambda wildcards, output: str(Path(output.record).parent),
         device=DEVICE,
     log:
         f"{RESULTS}/logs/reference/{{reference}}.log",
@@ -20,21 +20,11 @@ rule reference:
         runtime=60,
         mem_mb=4000,
         gpu=lambda wildcards: 0 if DEVICE == "cpu" else 1,
+    conda:
+        "../../environment.yml"
     shell:
         "rwbench reference {params.args} --extractor {params.extractor} {params.weights} "
         "--reference-cache {params.cache} --device {params.device} --record '{output.record}' > '{log}' 2>&1"
-
-
-def evaluate_options():
-    """`rwbench evaluate` options from the `metrics:` section."""
-    m = metrics_settings()
-    opts = [f"--extractor {m['extractor']}", f"--n-boot {m['n_boot']}"]
-    if extractor_weights():
-        opts.append(f"--extractor-weights {extractor_weights()}")
-    if m["kid_subset_size"]:
-        opts.append(f"--kid-subset-size {m['kid_subset_size']}")
-    opts.append(f"--lpips-net {m['lpips_net']}" if m["lpips"] else "--no-lpips")
-    return " ".join(opts)
 
 
 rule evaluate:
@@ -54,6 +44,8 @@ rule evaluate:
         runtime=30,
         mem_mb=4000,
         gpu=lambda wildcards: 0 if DEVICE == "cpu" else 1,
+    conda:
+        "../../environment.yml"
     shell:
         "rwbench evaluate --run '{params.run}' --reference-cache {params.cache} {params.options} "
         "--device {params.device} > '{log}' 2>&1"
@@ -69,5 +61,7 @@ rule aggregate:
     log:
         f"{RESULTS}/logs/aggregate.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     shell:
         "rwbench aggregate {params.runs} --out {output.table} > {log} 2>&1"

@@ -1,16 +1,6 @@
 # Stage 5: auxiliary tables (schedules, template-vs-native equivalence), one rule per figure, scale-space diagnostics.
 
 
-def schedules_table_options():
-    """`rwbench schedules` options from the `schedules_table:` section."""
-    t = config.get("schedules_table") or {}
-    opts = [f"--schedules {','.join(t.get('schedules', ['pretrained', 'sigmoid', 'linear', 'geometric', 'karras']))}"]
-    for key in ("steps", "sigma_min", "sigma_max", "c", "T0", "TK"):
-        if key in t:
-            opts.append(f"--{key.replace('_', '-')} {t[key]}")
-    return " ".join(opts)
-
-
 rule schedules_table:
     output:
         table=f"{RESULTS}/tables/schedules.csv",
@@ -19,14 +9,10 @@ rule schedules_table:
     log:
         f"{RESULTS}/logs/schedules_table.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     shell:
         "rwbench schedules {params.options} --out {output.table} > {log} 2>&1"
-
-
-def equivalence_options():
-    """`rwbench equivalence` options from the `equivalence:` section."""
-    e = config.get("equivalence") or {}
-    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in e.items())
 
 
 rule equivalence_table:
@@ -40,18 +26,10 @@ rule equivalence_table:
     resources:
         runtime=10,
         mem_mb=2000,
+    conda:
+        "../../environment.yml"
     shell:
         "rwbench equivalence {params.options} --out {output.table} > {log} 2>&1"
-
-
-def figure_inputs(wildcards):
-    """A figure reads the aggregated metrics, the sample shards of its runs and its auxiliary table."""
-    inputs = {"metrics": f"{RESULTS}/metrics.csv"}
-    if wildcards.figure in ("schedules", "equivalence"):
-        inputs["table"] = f"{RESULTS}/tables/{wildcards.figure}.csv"
-    inputs["shards"] = [f"{run_dir(r)}/shards/shard-{s}.pt" for r, spec in RUNS.items()
-                        if spec["figure"] == wildcards.figure for s in shard_names(r)]
-    return inputs
 
 
 rule figure:
@@ -66,13 +44,15 @@ rule figure:
     params:
         runs=f"{RESULTS}/runs",
         tables=f"{RESULTS}/tables",
-        out=REPORTS,
+        out=lambda wildcards, output: str(Path(output.png).parent.parent),
     log:
         f"{RESULTS}/logs/figure-{{figure}}.log",
     threads: 1
     resources:
         runtime=10,
         mem_mb=2000,
+    conda:
+        "../../environment.yml"
     shell:
         "rwbench figures --only {wildcards.figure} --metrics {input.metrics} --runs-dir {params.runs} "
         "--tables-dir {params.tables} --out {params.out} > {log} 2>&1"
@@ -96,6 +76,8 @@ rule scalespace:
     resources:
         runtime=10,
         mem_mb=2000,
+    conda:
+        "../../environment.yml"
     shell:
         "rwbench scalespace --run '{params.run}' {params.options} > '{log}' 2>&1"
 
@@ -110,10 +92,12 @@ rule scalespace_figure:
         table=report(f"{REPORTS}/tables/scalespace.csv", caption="../report/scalespace.rst", category="Tables",
                      subcategory="scalespace"),
     params:
-        runs=f"{RESULTS}/runs",
-        out=REPORTS,
+        runs=lambda wildcards, input: str(Path(input.tables[0]).parent.parent) if input.tables else f"{RESULTS}/runs",
+        out=lambda wildcards, output: str(Path(output.png).parent.parent),
     log:
         f"{RESULTS}/logs/scalespace_figure.log",
     threads: 1
+    conda:
+        "../../environment.yml"
     shell:
         "rwbench scalespace --figure --runs-dir {params.runs} --out {params.out} > {log} 2>&1"

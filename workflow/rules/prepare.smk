@@ -10,6 +10,7 @@ rule prepare:
         faces_reference=f"{RESULTS}/embedded/oracle/faces-oracle-reference.safetensors",
     params:
         embedded=embedded_digest(),
+        embedded_config=EMBEDDED_CONFIG,
         out=lambda wildcards, output: str(Path(output.meta).parent),
     log:
         f"{RESULTS}/logs/prepare.log",
@@ -17,8 +18,10 @@ rule prepare:
     resources:
         runtime=10,
         mem_mb=2000,
+    conda:
+        "../../environment.yml"
     shell:
-        "rwbench prepare --config {EMBEDDED_CONFIG} --out {params.out} --no-progress > {log} 2>&1"
+        "rwbench prepare --config {params.embedded_config} --out {params.out} --no-progress > {log} 2>&1"
 
 
 rule train:
@@ -27,6 +30,7 @@ rule train:
         meta=f"{RESULTS}/embedded/{{kind}}/config.json",
     params:
         embedded=embedded_digest(),
+        embedded_config=EMBEDDED_CONFIG,
         out=lambda wildcards, output: str(Path(output.model).parent),
     log:
         f"{RESULTS}/logs/train-{{kind}}.log",
@@ -34,5 +38,7 @@ rule train:
     resources:
         runtime=60,
         mem_mb=3000,
+    conda:
+        "../../environment.yml"
     shell:
-        "RWBENCH_NO_PROGRESS=1 rwbench train --config {EMBEDDED_CONFIG} --model {wildcards.kind} --out {params.out} > {log} 2>&1"
+        "RWBENCH_NO_PROGRESS=1 rwbench train --config {params.embedded_config} --model {wildcards.kind} --out {params.out} > {log} 2>&1"

@@ -6,11 +6,15 @@ rule plan:
         spec=f"{RESULTS}/runs/{{run_id}}/spec.json",
     params:
         digest=spec_param,
+        config=CONFIGFILE,
+        results=lambda wildcards, output: str(Path(output.spec).parents[2]),
     log:
         f"{RESULTS}/logs/plan/{{run_id}}.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     shell:
-        "rwbench plan --config {CONFIGFILE} --results-dir {RESULTS} --run '{wildcards.run_id}' --out '{output.spec}' > '{log}' 2>&1"
+        "rwbench plan --config {params.config} --results-dir {params.results} --run '{wildcards.run_id}' --out '{output.spec}' > '{log}' 2>&1"
 
 
 rule sample:
@@ -31,6 +35,8 @@ rule sample:
         runtime=lambda wildcards: 30 if DEVICE == "cpu" else 60,
         mem_mb=4000,
         gpu=lambda wildcards: 0 if DEVICE == "cpu" else 1,
+    conda:
+        "../../environment.yml"
     shell:
         "rwbench sample --spec '{input.spec}' --shard {wildcards.shard} --out '{output.shard}' "
         "--provenance '{output.provenance}' --trajectory '{output.trajectory}' --device {params.device} --threads {threads} --no-progress > '{log}' 2>&1"
