@@ -146,7 +146,7 @@ def build(tree, name, stems, tables=None):
         assert (tabs / f"{stem}.md").read_text().startswith("|"), stem
         out[stem] = pd.read_csv(tabs / f"{stem}.csv")
     assert not list(figs.glob(".*")) and not list(tabs.glob(".*"))  # atomic writes leave no temp files
-    assert runs_files == [tabs / "runs.csv", tabs / "runs.md"]
+    assert runs_files == []  # the run table is its own target (--only runs)
     return out
 
 
@@ -240,8 +240,11 @@ def test_inverse_figure_panels_match_independent_psnr(tree):
 
 
 def test_cli_prints_figures_and_writes_the_runs_table(tree, tmp_path, capsys):
+    stale = tree["root"] / "runs" / "from-an-older-config"  # a folder without metrics stays out of the table
+    stale.mkdir(exist_ok=True)
+    (stale / "spec.json").write_text('{"run_id": "from-an-older-config", "sampler": "x"}')
     args = argparse.Namespace(metrics=str(tree["metrics"]), runs_dir=str(tree["root"] / "runs"),
-                              tables_dir=str(tree["tables"]), out=str(tmp_path / "rep"), only="ve-vs-vp",
+                              tables_dir=str(tree["tables"]), out=str(tmp_path / "rep"), only="ve-vs-vp,runs",
                               formats="png")
     assert cli.run(args) == 0
     text = capsys.readouterr().out
@@ -258,7 +261,7 @@ def test_cli_prints_figures_and_writes_the_runs_table(tree, tmp_path, capsys):
 def test_missing_inputs_are_skipped_and_bad_input_fails(tree, tmp_path, capsys):
     args = argparse.Namespace(metrics=str(tree["metrics"]), runs_dir=str(tmp_path / "none"),
                               tables_dir=str(tmp_path / "none"), out=str(tmp_path / "rep"),
-                              only="equivalence,schedules,inverse", formats="png")
+                              only="equivalence,schedules,inverse,runs", formats="png")
     assert cli.run(args) == 0
     text = capsys.readouterr().out
     assert "skip equivalence:" in text and "skip inverse:" in text and "skip schedules:" in text

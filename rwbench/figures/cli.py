@@ -9,19 +9,24 @@ from pathlib import Path
 from rwbench.figures import FIGURES
 
 FORMATS = ("png", "pdf", "svg")
+RUNS = "runs"  # pseudo figure: the table of every run's resolved parameters
 RUN_KEYS = ["run_id", "experiment", "figure", "model", "family", "dataset", "resolution", "sampler", "sampler_kind",
             "schedule", "steps", "nfe"]  # leading columns of runs.csv; every other spec key follows in name order
 
 
 def runs_table(runs_dir: Path, run_frame, metric_names=()):
-    """One row per run: flattened spec.json of every run folder, plus metric-table runs whose folder is absent."""
+    """One row per run of the metrics table: its flattened spec.json (or its metric-table columns when the folder is
+    absent); folders of runs that are not in the metrics table (e.g. from an older config) are left out."""
     import pandas as pd
 
     from rwbench.io import read_json
     from rwbench.metrics.aggregate import flatten
 
     rows = {}
+    wanted = set(run_frame["run_id"])
     for spec_path in sorted(Path(runs_dir).glob("*/spec.json")):
+        if spec_path.parent.name not in wanted:
+            continue
         spec = flatten(read_json(spec_path))
         spec["run_id"] = str(spec.get("run_id") or spec_path.parent.name)
         rows[spec["run_id"]] = spec
@@ -41,7 +46,8 @@ def build_figures(metrics_path, runs_dir="results/runs", tables_dir="results/tab
     """Run the chosen figures; returns ({figure: written files}, {figure: skip reason}, notes, runs-table files)."""
     from rwbench.figures.common import Context, SkipFigure, read_metrics
 
-    names = list(FIGURES) if not only else list(only)
+    names = list(FIGURES) if not only else [n for n in only if n != RUNS]
+    with_runs = not only or RUNS in only
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
         raise ValueError(f"--only: unknown figure(s) {', '.join(unknown)}; choose from {', '.join(FIGURES)}")
@@ -57,8 +63,10 @@ def build_figures(metrics_path, runs_dir="results/runs", tables_dir="results/tab
             written[name] = module.build(ctx)
         except SkipFigure as reason:
             skipped[name] = str(reason)
-    runs = runs_table(ctx.runs_dir, ctx.runs, set(metrics["metric"].astype(str)))
-    runs_files = ctx.save_table(runs, "runs")
+    runs_files = []
+    if with_runs:
+        runs = runs_table(ctx.runs_dir, ctx.runs, set(metrics["metric"].astype(str)))
+        runs_files = ctx.save_table(runs, RUNS)
     return written, skipped, ctx.notes, runs_files
 
 
@@ -69,7 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tables-dir", default="results/tables",
                         help="input tables: schedules.csv (rwbench schedules), equivalence.csv (rwbench equivalence)")
     parser.add_argument("--out", default="reports", help="writes <out>/figures/* and <out>/tables/*")
-    parser.add_argument("--only", default=None, help=f"comma list of figures; None builds all of {','.join(FIGURES)}")
+    parser.add_argument("--only", default=None, help=f"comma list of figures (and `runs`, the run-parameter table); default: all of "
+                        f"{','.join(FIGURES)},{RUNS}")
     parser.add_argument("--formats", default="png,pdf", help=f"comma list of figure formats ({','.join(FORMATS)})")
 
 
@@ -85,5 +94,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"skip {name}: {reason}")
     for text in notes:
         print(f"note {text}")
-    print(f"runs table: {', '.join(str(f) for f in runs_files)}")
+    if runs_files:
+        print(f"runs table: {', '.join(str(f) for f in runs_files)}")
     return 0

@@ -125,7 +125,7 @@ def figure_names():
 
 def all_targets():
     """Targets of the default target: every run's metrics, the aggregated table, the figures and tables."""
-    targets = [f"{RESULTS}/metrics.csv"]
+    targets = [f"{RESULTS}/metrics.csv", f"{REPORTS}/tables/runs.csv"]
     targets += [f"{REPORTS}/figures/{name}.png" for name in figure_names()]
     if trajectory_runs():
         targets.append(f"{REPORTS}/figures/scalespace.png")

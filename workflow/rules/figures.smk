@@ -101,3 +101,20 @@ rule scalespace_figure:
         "../../environment.yml"
     shell:
         "rwbench scalespace --figure --runs-dir {params.runs} --out {params.out} > {log} 2>&1"
+
+
+rule runs_table:
+    input:
+        metrics=f"{RESULTS}/metrics.csv",
+    output:
+        table=report(f"{REPORTS}/tables/runs.csv", caption="../report/runs.rst", category="Runs"),
+        markdown=f"{REPORTS}/tables/runs.md",
+    params:
+        runs=f"{RESULTS}/runs",
+        out=lambda wildcards, output: str(Path(output.table).parent.parent),
+    log:
+        f"{RESULTS}/logs/runs_table.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "rwbench figures --only runs --metrics {input.metrics} --runs-dir {params.runs} --out {params.out} > {log} 2>&1"
