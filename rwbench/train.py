@@ -4,11 +4,16 @@ Objectives (one step draws everything from a generator seeded by (seed, model, s
 - vp:   t ~ U{0..T-1}, x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) z, loss ||eps(x_t, t) - z||^2 (DDPM "simple").
 - ve:   sigma = s_min (s_max / s_min)^u, u ~ U(0, 1), loss ||sigma s(x0 + sigma z, sigma) + z||^2 (lambda = sigma^2);
         s_max = the largest pairwise Euclidean distance of training images (score-SDE, technique 1).
-        s(x, sigma) = -net(c_in x, log sigma) / sigma with c_in = 1 / sqrt(sigma_data^2 + sigma^2) (input scaling).
-- iadb: x0 ~ N(0, I), x1 ~ data, a ~ U(0, 1), x_a = (1 - a) x0 + a x1, loss ||D(x_a, a) - (x1 - x0)||^2.
+- iadb: x0 ~ N(0, I), x1 ~ data, a ~ U(0, 1), x_a = (1 - a) x0 + a x1, loss ||blend(x_a, a) - (x1 - x0)||^2.
 - classifier: cross-entropy on the digits train split with random +-1 pixel shifts.
+The losses are fixed; `objective.parameterization` only chooses how the UNet F computes each native output:
+eps / direct: the output is F itself (VE: s = -F(c_in x, log sigma) / sigma, c_in = 1 / sqrt(sigma_data^2 + sigma^2));
+edm: the output is derived from EDM's preconditioned denoiser D = c_skip x + c_out F(c_in x) (Karras et al. 2022,
+Table 1) in VE coordinates (vp_eps, ve_sigma_score, iadb_blend), which gives the network a unit-variance target at
+every noise level and puts the near-identity part of eps / score / blend outside the network.
 Outputs in --out: model.safetensors (EMA weights), config.json (full training config and results),
-state.safetensors (raw weights, EMA, Adam moments, step) for --resume.
+state.safetensors (raw weights, EMA, Adam moments, step) for --resume. `--model all` trains the four models in
+`jobs` concurrent processes (train_all).
 """
 
 from __future__ import annotations
@@ -30,15 +35,15 @@ from rwbench.rng import image_seed
 
 KINDS = ("vp", "ve", "iadb", "classifier")
 FAMILY = {"vp": "vp", "ve": "ve", "iadb": "iadb"}
-TRAIN_DEFAULTS = dict(steps=1000, batch_size=64, lr=2e-3, warmup=50, min_lr_ratio=0.05, ema_decay=0.995,
-                      grad_clip=1.0, checkpoint_every=250, seed=0, threads=2)
+TRAIN_DEFAULTS = dict(steps=1000, batch_size=64, lr=2e-3, adam_betas=[0.9, 0.999], warmup=50, min_lr_ratio=0.05,
+                      ema_decay=0.995, grad_clip=1.0, checkpoint_every=250, seed=0, threads=2)
 NET_DEFAULTS = dict(base_channels=32, channel_mult=[1, 2, 4], num_res_blocks=1, patch_size=2, emb_dim=128,
                     attention=True, heads=4, groups=8)
 OBJECTIVE_DEFAULTS = {
-    "vp": dict(T=1000, beta_min=1e-4, beta_max=0.02, cond_scale=1.0),
+    "vp": dict(T=1000, beta_min=1e-4, beta_max=0.02, cond_scale=1.0, parameterization="eps", sigma_data=0.5),
     "ve": dict(sigma_min=0.01, sigma_max="auto", sigma_data=0.5, input_scaling=True, cond_scale=100.0,
                parameterization="eps"),
-    "iadb": dict(cond_scale=1000.0),
+    "iadb": dict(cond_scale=1000.0, parameterization="direct", sigma_data=0.5),
 }
 CLASSIFIER_DEFAULTS = dict(steps=600, batch_size=128, lr=2e-3, warmup=20, min_lr_ratio=0.05, width=32,
                            feature_dim=128, shift=1, seed=0, threads=2, checkpoint_every=0)
@@ -129,6 +134,60 @@ def ve_sigma_score(net, x: torch.Tensor, sigma: torch.Tensor, obj: dict) -> torc
     raise ValueError(f"objective.parameterization: choose 'eps' or 'edm', got {kind!r}")
 
 
+def vp_sigma(t: torch.Tensor, obj: dict) -> torch.Tensor:
+    """sigma(t) = sqrt((1 - abar_t) / abar_t), piecewise linear between the integer DDPM levels (VPEpsDenoiser's map)."""
+    abar = schedules.alphas_cumprod(schedules.linear_betas(obj["T"], obj["beta_min"], obj["beta_max"]))
+    sig = torch.sqrt((1.0 - abar) / abar).to(t.device)
+    t = t.to(torch.float64).clamp(0, obj["T"] - 1)
+    lo = t.floor().clamp(max=obj["T"] - 2).long()
+    frac = t - lo
+    return sig[lo] * (1 - frac) + sig[lo + 1] * frac
+
+
+def vp_eps(net, x: torch.Tensor, t: torch.Tensor, obj: dict) -> torch.Tensor:
+    """eps(x_t, t) of the VP net (t [B]).
+
+    eps: net(x_t, t). edm: EDM's preconditioning (Karras et al. 2022) written for an eps output: with
+    sigma = sigma(t), eps = sigma sqrt(1 + sigma^2) / (sigma^2 + sigma_data^2) x_t - sigma_data / sqrt(sigma^2 +
+    sigma_data^2) net(c_in x_t, t), c_in = sqrt((1 + sigma^2) / (sigma^2 + sigma_data^2)) (= (x - D) / sigma with
+    D = c_skip x + c_out F in VE coordinates x = x_t sqrt(1 + sigma^2)).
+    """
+    kind = obj.get("parameterization", "eps")
+    if kind == "eps":
+        return net(x, t)
+    if kind != "edm":
+        raise ValueError(f"objective.parameterization: choose 'eps' or 'edm', got {kind!r}")
+    shape = (-1,) + (1,) * (x.dim() - 1)
+    s = vp_sigma(t, obj)
+    sd = float(obj["sigma_data"])
+    norm = s * s + sd * sd
+    skip = (s * torch.sqrt(1 + s * s) / norm).to(x.dtype).view(shape)
+    c_in = torch.sqrt((1 + s * s) / norm).to(x.dtype).view(shape)
+    c_out = (sd / torch.sqrt(norm)).to(x.dtype).view(shape)
+    return skip * x - c_out * net(x * c_in, t)
+
+
+def iadb_blend(net, xa: torch.Tensor, a: torch.Tensor, obj: dict) -> torch.Tensor:
+    """blend(x_a, a) ~ E[x1 - x0 | x_a] of the IADB net (a [B]).
+
+    direct: net(x_a, a). edm: EDM's preconditioning (Karras et al. 2022) in VE coordinates x = x_a / a, sigma =
+    (1 - a) / a, through blend = (D - x_a) / (1 - a): with k = (1 - a)^2 + a^2 sigma_data^2,
+    blend = (a sigma_data^2 - (1 - a)) / k x_a + sigma_data / sqrt(k) net(x_a / sqrt(k), a).
+    """
+    kind = obj.get("parameterization", "direct")
+    if kind == "direct":
+        return net(xa, a)
+    if kind != "edm":
+        raise ValueError(f"objective.parameterization: choose 'direct' or 'edm', got {kind!r}")
+    shape = (-1,) + (1,) * (xa.dim() - 1)
+    a64 = a.to(torch.float64)
+    sd = float(obj["sigma_data"])
+    k = (1 - a64) ** 2 + a64 * a64 * sd * sd
+    skip = ((a64 * sd * sd - (1 - a64)) / k).to(xa.dtype).view(shape)
+    c = torch.rsqrt(k).to(xa.dtype).view(shape)
+    return skip * xa + sd * c * net(xa * c, a)
+
+
 def native_function(kind: str, net, objective: dict):
     """The model's native function: VP eps_fn(x_vp, t), VE score_fn(x, sigma), IADB blend_fn(x_a, a); inputs [B] conds."""
     dtype = next(net.parameters()).dtype
@@ -139,7 +198,7 @@ def native_function(kind: str, net, objective: dict):
 
     if kind == "vp":
         def eps_fn(x, t):
-            return net(x.to(dtype), _cond(t, x).to(dtype)).to(x.dtype)
+            return vp_eps(net, x.to(dtype), _cond(t, x).to(dtype), objective).to(x.dtype)
         return eps_fn
     if kind == "ve":
         def score_fn(x, sigma):
@@ -149,7 +208,7 @@ def native_function(kind: str, net, objective: dict):
         return score_fn
     if kind == "iadb":
         def blend_fn(xa, a):
-            return net(xa.to(dtype), _cond(a, xa).to(dtype)).to(xa.dtype)
+            return iadb_blend(net, xa.to(dtype), _cond(a, xa).to(dtype), objective).to(xa.dtype)
         return blend_fn
     raise ValueError(f"kind: no native function for {kind!r}")
 
@@ -165,7 +224,7 @@ def diffusion_loss(kind: str, net, x0: torch.Tensor, objective: dict, g: torch.G
         t = torch.randint(0, objective["T"], (B,), generator=g)
         ab = abar[t].view(shape)
         xt = ab.sqrt() * x0 + (1 - ab).sqrt() * z
-        return F.mse_loss(net(xt, t.float()), z)
+        return F.mse_loss(vp_eps(net, xt, t.float(), objective), z)
     if kind == "ve":
         smin, smax = float(objective["sigma_min"]), float(objective["sigma_max"])
         u = torch.rand(B, generator=g)
@@ -175,7 +234,7 @@ def diffusion_loss(kind: str, net, x0: torch.Tensor, objective: dict, g: torch.G
     if kind == "iadb":
         a = torch.rand(B, generator=g)
         xa = (1 - a.view(shape)) * z + a.view(shape) * x0
-        return F.mse_loss(net(xa, a), x0 - z)
+        return F.mse_loss(iadb_blend(net, xa, a, objective), x0 - z)
     raise ValueError(f"kind: unknown objective {kind!r}")
 
 
@@ -273,7 +332,7 @@ def train_model(embedded: dict, kind: str, out, *, resume: bool = False, progres
     torch.manual_seed(tc["seed"])
     net = build_net(cfg)
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    opt = torch.optim.Adam(net.parameters(), lr=tc["lr"])
+    opt = torch.optim.Adam(net.parameters(), lr=tc["lr"], betas=tuple(tc["adam_betas"]))
     step = 0
     if resume:
         _require_state(out)
@@ -390,23 +449,81 @@ def _train_classifier(cfg, data, out, resume, progress, stop_after, t_wall, t_cp
     return meta
 
 
+# ---------------------------------------------------------------- all models, in parallel processes
+
+
+def _cost(embedded: dict, kind: str) -> float:
+    """Relative training cost of a model (steps x batch x base width^2) for longest-first scheduling."""
+    cfg = resolve_model_config(embedded, kind)
+    tc = cfg["train"]
+    width = cfg["net"]["base_channels"] if "net" in cfg else tc["width"] / 2
+    return float(tc["steps"] * tc["batch_size"] * width * width)
+
+
+def _train_worker(job: tuple) -> tuple:
+    embedded, kind, out, resume = job
+    meta = train_model(embedded, kind, out, resume=resume, progress=False)
+    return kind, meta
+
+
+def train_all(embedded: dict, root, *, jobs: int | None = None, kinds=("vp", "ve", "iadb", "classifier"),
+              resume: bool = False) -> dict:
+    """Train `kinds` into root/<kind> on `jobs` worker processes (longest first); returns {kind: config.json}."""
+    import multiprocessing as mp
+
+    root = Path(root)
+    jobs = int(jobs if jobs is not None else embedded.get("jobs", 1))
+    if jobs < 1:
+        raise ValueError(f"jobs: need at least one worker process, got {jobs}")
+    order = sorted(kinds, key=lambda k: -_cost(embedded, k))
+    work = [(embedded, k, str(root / k), resume) for k in order]
+    results = {}
+    if jobs == 1:
+        for job in work:
+            kind, meta = _train_worker(job)
+            results[kind] = meta
+            print(_summary(kind, meta, root / kind), flush=True)
+        return results
+    with mp.get_context("spawn").Pool(min(jobs, len(work)), maxtasksperchild=1) as pool:
+        for kind, meta in pool.imap_unordered(_train_worker, work):
+            results[kind] = meta
+            print(_summary(kind, meta, root / kind), flush=True)
+    return results
+
+
 # ---------------------------------------------------------------- CLI
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `rwbench train`."""
     parser.add_argument("--config", required=True, help="YAML file with an `embedded:` section")
-    parser.add_argument("--model", required=True, choices=KINDS, help="which model to train")
-    parser.add_argument("--out", required=True, help="output folder (model.safetensors, config.json, state.safetensors)")
+    parser.add_argument("--model", required=True, choices=KINDS + ("all",),
+                        help="which model to train; `all` trains vp, ve, iadb and the classifier into --out/<model>")
+    parser.add_argument("--out", required=True, help="output folder (model.safetensors, config.json, state.safetensors); "
+                                                     "with --model all, the parent of one folder per model")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="with --model all: worker processes, one model each (default: the config's embedded.jobs)")
     parser.add_argument("--resume", action="store_true", help="continue from --out/state.safetensors")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train one model and print a one-line summary."""
-    meta = train_model(load_embedded_config(args.config), args.model, args.out, resume=args.resume,
-                       progress=not args.no_progress and not os.environ.get("RWBENCH_NO_PROGRESS"))
+def _summary(kind: str, meta: dict, out) -> str:
     extra = f" test_accuracy={meta['test_accuracy']:.4f}" if "test_accuracy" in meta else f" loss={meta['loss_ema']:.4f}"
-    print(f"model={args.model} steps={meta['step']} parameters={meta['parameters']} seconds={meta['seconds']} "
-          f"cpu_seconds={meta['cpu_seconds']}{extra} out={args.out}")
+    return (f"model={kind} steps={meta['step']} parameters={meta['parameters']} seconds={meta['seconds']} "
+            f"cpu_seconds={meta['cpu_seconds']}{extra} out={out}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train one model (or all of them) and print a one-line summary per model."""
+    embedded = load_embedded_config(args.config)
+    if args.model == "all":
+        t_wall = time.perf_counter()
+        metas = train_all(embedded, args.out, jobs=args.jobs, resume=args.resume)
+        print(f"models={len(metas)} jobs={args.jobs or embedded.get('jobs', 1)} "
+              f"wall_seconds={time.perf_counter() - t_wall:.1f} "
+              f"cpu_seconds={sum(m['cpu_seconds'] for m in metas.values()):.1f} out={args.out}")
+        return 0
+    meta = train_model(embedded, args.model, args.out, resume=args.resume,
+                       progress=not args.no_progress and not os.environ.get("RWBENCH_NO_PROGRESS"))
+    print(_summary(args.model, meta, args.out))
     return 0

@@ -58,7 +58,9 @@ def test_learned_models_load_as_core_adapters(root):
     a = 1 / 1.7
     blend = ia.blend_fn(a * x, torch.full((2,), a, dtype=torch.float64))
     assert torch.allclose(ia(x, sigma), a * x + (1 - a) * blend, atol=1e-6)
-    assert ve.sigma_max == pytest.approx(ve.config["objective"]["sigma_max"]) and ve.sigma_min == 0.01
+    assert ve.sigma_max == pytest.approx(ve.config["objective"]["sigma_max"])
+    smoke_ve = train.load_embedded_config(SMOKE)["models"]["ve"]["objective"]
+    assert ve.sigma_min == ve.config["objective"]["sigma_min"] == smoke_ve["sigma_min"]
     assert vp.betas.numel() == 1000 and vp.config["kind"] == "vp" and ia.net is not None
 
 

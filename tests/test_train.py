@@ -35,7 +35,7 @@ def test_ve_sigma_max_is_max_pairwise_train_distance(smoke, tmp_path):
     x = to_model_range(train.training_images(meta["dataset"]).images, "ve")
     flat = x.reshape(len(x), -1).double()
     assert meta["objective"]["sigma_max"] == pytest.approx(float(torch.cdist(flat, flat).max()), rel=1e-9)
-    assert meta["objective"]["sigma_min"] == 0.01
+    assert meta["objective"]["sigma_min"] == smoke["models"]["ve"]["objective"]["sigma_min"]
 
 
 @pytest.mark.parametrize("kind", ["vp", "classifier"])
@@ -60,10 +60,12 @@ def test_resume_refuses_a_different_config(smoke, tmp_path):
         train.train_model(smoke, "iadb", tmp_path / "empty", progress=False, resume=True)
 
 
-def _net(kind, smoke):
+def _net(kind, smoke, parameterization=None):
     cfg = train.resolve_model_config(smoke, kind)
     if kind == "ve":
         cfg["objective"]["sigma_max"] = 12.0
+    if parameterization is not None:
+        cfg["objective"]["parameterization"] = parameterization
     torch.manual_seed(0)
     net = train.build_net(cfg)
     for p in net.parameters():
@@ -71,22 +73,57 @@ def _net(kind, smoke):
     return net, cfg["objective"]
 
 
-def test_ve_loss_is_lambda_weighted_score_matching(smoke):
-    net, obj = _net("ve", smoke)
+@pytest.mark.parametrize("parameterization", ["eps", "edm"])
+def test_ve_loss_is_lambda_weighted_score_matching(smoke, parameterization):
+    net, obj = _net("ve", smoke, parameterization)
     x0 = torch.rand(8, 1, 16, 16)
     loss = train.diffusion_loss("ve", net, x0, obj, torch.Generator().manual_seed(3))
     g = torch.Generator().manual_seed(3)
     z = torch.randn(x0.shape, generator=g)
-    sigma = 0.01 * (12.0 / 0.01) ** torch.rand(8, generator=g)
+    smin = obj["sigma_min"]
+    sigma = smin * (12.0 / smin) ** torch.rand(8, generator=g)
     score = train.native_function("ve", net, obj)(x0 + sigma.view(-1, 1, 1, 1) * z, sigma)
     ref = (sigma.view(-1, 1, 1, 1) * score + z).square().mean()
     assert loss.item() == pytest.approx(ref.item(), rel=1e-4)
 
 
-def test_vp_and_iadb_losses_match_their_definitions(smoke):
+def _edm_denoiser(net, x, sigma, cond, sigma_data=0.5):
+    """Karras et al. 2022, Table 1: D = c_skip x + c_out F(c_in x, c_noise) in VE coordinates."""
+    s = sigma.view(-1, 1, 1, 1)
+    norm = s * s + sigma_data ** 2
+    return sigma_data ** 2 / norm * x + s * sigma_data / norm.sqrt() * net(x / norm.sqrt(), cond)
+
+
+def test_edm_parameterizations_are_preconditioned_denoisers(smoke):
+    x = torch.rand(3, 1, 16, 16, dtype=torch.float64) * 3
+    net, obj = _net("ve", smoke, "edm")
+    net = net.double()
+    sigma = torch.tensor([0.05, 0.7, 9.0], dtype=torch.float64)
+    score = train.native_function("ve", net, obj)(x, sigma)
+    d = x + sigma.view(-1, 1, 1, 1) ** 2 * score
+    assert torch.allclose(d, _edm_denoiser(net, x, sigma, torch.log(sigma)), atol=1e-10)
+
+    net, obj = _net("vp", smoke, "edm")
+    net = net.double()
+    t = torch.tensor([0.0, 250.5, 999.0], dtype=torch.float64)  # fractional t: sigma(t) interpolates like the adapter
+    sigma = train.vp_sigma(t, obj)
     from rwbench import schedules
 
-    net, obj = _net("vp", smoke)
+    abar = schedules.alphas_cumprod(schedules.linear_betas())
+    assert sigma[0].item() == pytest.approx(((1 - abar[0]) / abar[0]).sqrt().item())
+    assert sigma[1].item() == pytest.approx(0.5 * sum(((1 - abar[i]) / abar[i]).sqrt().item() for i in (250, 251)))
+    s = sigma.view(-1, 1, 1, 1)
+    eps = train.native_function("vp", net, obj)(x / (1 + s * s).sqrt(), t)  # x_t = sqrt(abar) x
+    assert torch.allclose(x - s * eps, _edm_denoiser(net, x, sigma, t), atol=1e-10)
+    with pytest.raises(ValueError, match="parameterization"):
+        train.native_function("vp", net, dict(obj, parameterization="v"))(x, t)
+
+
+@pytest.mark.parametrize("parameterization", ["eps", "edm"])
+def test_vp_and_iadb_losses_match_their_definitions(smoke, parameterization):
+    from rwbench import schedules
+
+    net, obj = _net("vp", smoke, parameterization)
     x0 = torch.rand(8, 1, 16, 16) * 2 - 1
     loss = train.diffusion_loss("vp", net, x0, obj, torch.Generator().manual_seed(4))
     g = torch.Generator().manual_seed(4)
@@ -126,3 +163,24 @@ def test_cli_reads_the_embedded_section(tmp_path, capsys):
     assert "model=iadb steps=20" in capsys.readouterr().out
     with pytest.raises(FileNotFoundError, match="missing.yaml"):
         train.load_embedded_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.slow
+def test_train_all_in_parallel_matches_one_by_one(smoke, tmp_path):
+    """Two spawned workers (a few seconds of interpreter start-up each) give the weights of one-by-one training."""
+    metas = train.train_all(smoke, tmp_path / "par", jobs=2, kinds=("iadb", "classifier"))
+    assert set(metas) == {"iadb", "classifier"}
+    for kind in ("iadb", "classifier"):
+        train.train_model(smoke, kind, tmp_path / "seq" / kind, progress=False)
+        a = load_file(str(tmp_path / "par" / kind / "model.safetensors"))
+        b = load_file(str(tmp_path / "seq" / kind / "model.safetensors"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), kind
+
+
+def test_train_all_runs_longest_first_and_checks_jobs(smoke, tmp_path, capsys):
+    cfg = dict(smoke, models=dict(smoke["models"], vp=dict(smoke["models"]["vp"], train={"steps": 3})))
+    metas = train.train_all(cfg, tmp_path, jobs=1, kinds=("vp", "iadb"))
+    assert [ln.split()[0] for ln in capsys.readouterr().out.splitlines()] == ["model=iadb", "model=vp"]
+    assert metas["vp"]["step"] == 3 and (tmp_path / "iadb" / "model.safetensors").is_file()
+    with pytest.raises(ValueError, match="jobs"):
+        train.train_all(smoke, tmp_path / "x", jobs=0)

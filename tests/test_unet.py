@@ -51,3 +51,22 @@ def test_scalar_embedding():
     e = scalar_embedding(torch.tensor([0.0, 1.0]), 8)
     assert e.shape == (2, 8)
     assert torch.allclose(e[0], torch.tensor([1.0] * 4 + [0.0] * 4))
+
+
+def test_input_skip_adds_a_learned_gain_times_the_input():
+    torch.manual_seed(0)
+    kw = dict(base_channels=8, channel_mult=(1, 2), emb_dim=32, heads=2, groups=4)
+    plain = _randomise_head(UNet(**kw))
+    skip = UNet(**kw, input_skip=True)
+    missing, unexpected = skip.load_state_dict(plain.state_dict(), strict=False)
+    assert set(missing) == {"skip_gain.weight", "skip_gain.bias"} and not unexpected
+    x, c = torch.randn(2, 1, 16, 16), torch.tensor([3.0, 7.0])
+    assert torch.equal(skip(x, c), plain(x, c))  # zero-initialised gain: starts as the plain UNet
+    with torch.no_grad():
+        skip.skip_gain.bias.fill_(0.5)
+    assert torch.allclose(skip(x, c) - plain(x, c), 0.5 * x, atol=1e-6)
+    skip(x, c).square().mean().backward()
+    assert skip.skip_gain.weight.grad.abs().sum() > 0
+    assert UNet(**skip.config).config == skip.config
+    with pytest.raises(ValueError, match="input_skip"):
+        UNet(**kw, out_channels=2, input_skip=True)

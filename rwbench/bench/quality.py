@@ -5,8 +5,9 @@
 fid_floor=<n train images vs test> nn_ratio=<median NN distance samples->train / test->train>`.
 FID is the Frechet distance of the classifier's penultimate features (the digits-cnn extractor's "features").
 Samplers: VP DDPM ancestral (1000 steps, variance beta), VE-SDE reverse-diffusion predictor (1000 geometric
-levels s_max -> s_min, final noise removed; quality.ve_corrector_snr / --ve-snr adds score-SDE's Langevin
-corrector), IADB deterministic (128 uniform steps). Missing checkpoints under --root are trained first.
+levels s_max -> s_min, the last step the noise-free denoising x + s_min^2 s; quality.ve_corrector_snr / --ve-snr adds
+score-SDE's Langevin corrector before each predictor step), IADB deterministic (128 uniform steps). Missing
+checkpoints under --root are trained first (all together, `embedded.jobs` processes).
 """
 
 from __future__ import annotations
@@ -97,13 +98,16 @@ def score_samples(samples: torch.Tensor, classifier, train: torch.Tensor, test: 
 
 
 def ensure_trained(embedded: dict, root: Path, kinds) -> None:
-    """Train every model of `kinds` (and the classifier) whose folder under `root` has no model.safetensors."""
-    from rwbench.train import train_model
+    """Train every model of `kinds` (and the classifier) whose folder under `root` has no model.safetensors.
 
-    for kind in list(kinds) + ["classifier"]:
-        if not (root / kind / "model.safetensors").is_file():
-            print(f"training {kind} into {root / kind}", flush=True)
-            train_model(embedded, kind, root / kind)
+    The missing ones train together in `embedded.jobs` processes (rwbench.train.train_all).
+    """
+    from rwbench.train import train_all
+
+    missing = [k for k in list(kinds) + ["classifier"] if not (root / k / "model.safetensors").is_file()]
+    if missing:
+        print(f"training {', '.join(missing)} into {root}", flush=True)
+        train_all(embedded, root, kinds=missing)
 
 
 def main(argv: list[str] | None = None) -> int:
