@@ -74,7 +74,9 @@ def test_smoke_dag_resumes_only_what_is_missing(smoke):
     base, cfg = smoke
     shard = next((base / "results/runs").glob("temperature__*/shards/shard-00000.pt"))
     before = torch.load(shard, weights_only=True)
-    shard.unlink()
+    # as if the DAG was stopped before this shard: no shard, no run metrics, no aggregated table
+    for path in (shard, shard.parent.parent / "metrics.csv", base / "results/metrics.csv"):
+        path.unlink()
     dry = snakemake("-n", *cfg).stdout
     assert "\nsample " in dry and "\ntrain " not in dry and "\nprepare " not in dry
     jobs = [line.split()[0] for line in dry.split("Job stats:")[1].splitlines()[3:] if line.strip()]
