@@ -99,7 +99,11 @@ def test_smoke_run_through_the_slurm_profile(tmp_path):
     run = "temperature__digits-oracle__simplified__geometric__K10__T0=0.4__TK=0.2__c=0.5__init=sigma__uncond__s0"
     target = f"{tmp_path}/results/runs/{run}/metrics.csv"
     os.environ.setdefault("RWBENCH_SLURM_PARTITION", "debug")
-    res = snakemake(target, "--workflow-profile", "workflow/profiles/slurm", "--slurm-no-account",
+    slurm_logs = ROOT / ".snakemake" / "slurm_logs"
+    before = set(slurm_logs.rglob("*.log")) if slurm_logs.is_dir() else set()
+    res = snakemake(target, "--workflow-profile", "workflow/profiles/slurm", "--slurm-no-account", "--slurm-keep-successful-logs",
                     "--slurm-init-seconds-before-status-checks", "1", *cfg, timeout=900)
     assert Path(target).is_file(), res.stdout[-2000:]
-    assert "sbatch" in res.stdout + res.stderr or "external_jobid" in res.stdout + res.stderr
+    new = set(slurm_logs.rglob("*.log")) - before                             # sbatch logs: rule_<name>/<wildcards>/<id>.log
+    jobs = {part for p in new for part in p.relative_to(slurm_logs).parts if part.startswith("rule_")}
+    assert {"rule_prepare", "rule_sample", "rule_evaluate"} <= jobs, jobs
