@@ -332,7 +332,7 @@ def train_model(embedded: dict, kind: str, out, *, resume: bool = False, progres
     torch.manual_seed(tc["seed"])
     net = build_net(cfg)
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    opt = torch.optim.Adam(net.parameters(), lr=tc["lr"], betas=tuple(tc["adam_betas"]))
+    opt = torch.optim.Adam(net.parameters(), lr=tc["lr"], betas=tuple(tc["adam_betas"]), fused=True)
     step = 0
     if resume:
         _require_state(out)
@@ -341,6 +341,8 @@ def train_model(embedded: dict, kind: str, out, *, resume: bool = False, progres
     from tqdm.auto import tqdm
 
     params = dict(net.named_parameters())
+    ema_keys = [k for k in ema if k in params]  # buffers (none in this UNet) are not averaged
+    ema_avg, ema_src = [ema[k] for k in ema_keys], [params[k].detach() for k in ema_keys]
     last = tc["steps"] if stop_after is None else min(tc["steps"], stop_after)
     bar = tqdm(total=tc["steps"], initial=step, disable=not progress, desc=f"train {kind}")
     loss_avg = None
@@ -356,12 +358,9 @@ def train_model(embedded: dict, kind: str, out, *, resume: bool = False, progres
         if tc["grad_clip"]:
             torch.nn.utils.clip_grad_norm_(net.parameters(), tc["grad_clip"])
         opt.step()
-        decay = min(tc["ema_decay"], (1 + step) / (10 + step))
+        decay = min(tc["ema_decay"], (1 + step) / (10 + step))  # EMA with the (1 + n) / (10 + n) warm-up
         with torch.no_grad():
-            for k, v in ema.items():
-                src = params.get(k)
-                if src is not None:
-                    v.mul_(decay).add_(src.detach(), alpha=1 - decay)
+            torch._foreach_lerp_(ema_avg, ema_src, 1.0 - decay)  # ema <- decay ema + (1 - decay) theta
         step += 1
         loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
         bar.update()

@@ -69,7 +69,9 @@ class UNet(nn.Module):
     """UNet f(x, c) conditioned on one scalar c per sample (VP: t, VE: log sigma, IADB: alpha), times `cond_scale`.
 
     A patch stem (conv, kernel = stride = patch_size) and a transposed-conv head work on patches, so a 16x16
-    image is processed at 8x8, 4x4, 2x2 for channel_mult of length 3 and patch_size 2.
+    image is processed at 8x8, 4x4, 2x2 for channel_mult of length 3 and patch_size 2. With input_skip the output
+    is head(h) + g(c) x, g a zero-initialised linear map of the conditioning embedding (one gain per channel): the
+    near-identity part of eps / score / blend targets is then one learned scalar per noise level.
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int | None = None, base_channels: int = 64,
@@ -108,7 +110,7 @@ class UNet(nn.Module):
         for i in reversed(range(len(widths))):
             w = widths[i]
             blocks = nn.ModuleList()
-            for j in range(num_res_blocks):
+            for _ in range(num_res_blocks):
                 blocks.append(ResBlock(ch + w, w, emb_dim, groups))
                 ch = w
             self.up_blocks.append(blocks)
@@ -148,8 +150,8 @@ class UNet(nn.Module):
         h = self.mid2(self.mid_attn(self.mid1(h, emb)), emb)
         for i, blocks in enumerate(self.up_blocks):
             skip = skips.pop()
-            for j, block in enumerate(blocks):
-                h = block(torch.cat([h, skip], dim=1) if j == 0 else torch.cat([h, skip], dim=1), emb)
+            for block in blocks:  # every up block sees the level's skip features
+                h = block(torch.cat([h, skip], dim=1), emb)
             if i < len(self.upsamples):
                 h = self.upsamples[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
         out = self.head(F.silu(self.out_norm(h)))
