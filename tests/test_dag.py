@@ -65,6 +65,9 @@ def test_smoke_dag_builds_metrics_figures_and_provenance(smoke):
     for name in ("schedules", "cross", "temperature", "inverse", "equivalence", "scalespace"):
         assert (base / f"reports/figures/{name}.png").stat().st_size > 1000
         assert (base / f"reports/figures/{name}.pdf").is_file()
+    scalespace = pd.concat(pd.read_csv(p) for p in (base / "results/runs").glob("*/scalespace.csv"))
+    fid = scalespace[scalespace["quantity"] == "fid"]
+    assert set(fid["curve"]) == {"sampler", "forward"} and fid["value"].gt(0).all()   # scalespace.fid_points: 2
     run = base / "results/runs" / runs[0]
     prov = pd.read_json(run / "provenance-00000.json", typ="series")
     assert prov["nfe_per_image"] > 0 and prov["seconds"] > 0 and "torch" in prov["packages"]

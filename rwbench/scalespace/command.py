@@ -3,7 +3,8 @@ scale-space figure and monotonicity table over all runs.
 
 Per run writes <run>/scalespace.csv (tidy: run_id, curve, step, sigma, quantity, value; curve = sampler | forward |
 heat | osmosis; rows whose value is not finite, e.g. cond_entropy at sigma = 0, are left out) and
-<run>/scalespace-monotonicity.csv (run_id, curve, quantity, expected, score).
+<run>/scalespace-monotonicity.csv (run_id, curve, quantity, expected, score). With --fid-points N the sampler and exact
+forward curves also get `fid` (extractor features against the reference statistics) at N evenly spread points.
 """
 
 from __future__ import annotations
@@ -79,8 +80,12 @@ def load_reference(reference: dict, data_range, shape, max_images: int) -> torch
 
 def scalespace_run(run_dir: str | Path, reference: dict | None = None, max_reference: int = 2000, seed: int = 0,
                    baselines: bool = True, osmosis_steps: int = 50, osmosis_relax: float = 5.0,
-                   dense_limit: int = DENSE_LIMIT, frechet_resolution: int = 32) -> tuple[list[dict], list[dict]]:
-    """Compute D1-D5 of the run's trajectory and of its D7 curves, write scalespace.csv and scalespace-monotonicity.csv."""
+                   dense_limit: int = DENSE_LIMIT, frechet_resolution: int = 32, fid_points: int = 0,
+                   fid_options: dict | None = None) -> tuple[list[dict], list[dict]]:
+    """Compute D1-D5 of the run's trajectory and of its D7 curves, write scalespace.csv and scalespace-monotonicity.csv.
+
+    fid_points > 0 adds feature FID at that many points of the sampler and exact-forward curves; fid_options are the
+    keyword arguments of rwbench.scalespace.fid.FeatureFID.load (extractor, weights, cache_dir, device, batch_size)."""
     from rwbench.data import family_range
 
     run_dir = Path(run_dir)
@@ -113,13 +118,26 @@ def scalespace_run(run_dir: str | Path, reference: dict | None = None, max_refer
             ref = load_reference(reference, data_range, x.shape[2:], max_reference)
             frechet = FrechetReference.for_images(ref, dense_limit, frechet_resolution)   # shared by every curve
 
-        def diagnose(traj: torch.Tensor) -> dict[str, torch.Tensor]:
-            return trajectory_diagnostics(traj, sigmas, data_range, frechet, dense_limit, frechet_resolution)
+        fid = None
+        if fid_points > 0:
+            if reference is None:
+                raise ValueError("--fid-points: FID needs a reference set; the run's spec.json has none (pass --dataset)")
+            from rwbench.scalespace.fid import FeatureFID
 
-        add_curve("sampler", diagnose(x), int(x.shape[1]))
+            fid = FeatureFID.load(reference, data_range, int(x.shape[2]), **(fid_options or {}))
+
+        def diagnose(traj: torch.Tensor, with_fid: bool = False) -> dict[str, torch.Tensor]:
+            diag = trajectory_diagnostics(traj, sigmas, data_range, frechet, dense_limit, frechet_resolution)
+            if with_fid and fid is not None:
+                from rwbench.scalespace.fid import trajectory_fid
+
+                diag["fid"] = trajectory_fid(traj, fid, fid_points)
+            return diag
+
+        add_curve("sampler", diagnose(x, with_fid=True), int(x.shape[1]))
         if baselines and ref is not None:
             sub = ref[: x.shape[1]]
-            add_curve("forward", diagnose(d7.forward_trajectory(sub, sigmas, seed)), len(sub))
+            add_curve("forward", diagnose(d7.forward_trajectory(sub, sigmas, seed), with_fid=True), len(sub))
             add_curve("heat", diagnose(d7.heat_trajectory(sub, sigmas)), len(sub))
         if baselines:
             path, _ = d7.osmosis_trajectory(x[0], x[-1], steps, data_range, osmosis_steps, osmosis_relax)
@@ -156,6 +174,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dense-limit", type=int, default=DENSE_LIMIT,
                         help="above this many dimensions: diagonal-DCT entropy, Frechet on downsampled images")
     parser.add_argument("--frechet-resolution", type=int, default=32, help="Frechet resolution above --dense-limit")
+    parser.add_argument("--fid-points", type=int, default=0,
+                        help="feature FID at this many evenly spread trajectory points (0: none; about 10 at 256 px)")
+    parser.add_argument("--extractor", default=None,
+                        help="FID feature extractor (default: digits-cnn for digits, inception-v3-compat otherwise)")
+    parser.add_argument("--extractor-weights", default=None, help="weights file of the FID extractor")
+    parser.add_argument("--reference-cache", default="results/reference",
+                        help="cache directory of reference feature statistics (shared with rwbench evaluate)")
+    parser.add_argument("--device", default="cpu", help="device of the FID extractor (cpu, cuda)")
+    parser.add_argument("--batch-size", type=int, default=64, help="FID feature extraction batch size")
     parser.add_argument("--figure", action="store_true", help="build the figure and table from all runs instead")
     parser.add_argument("--runs-dir", type=Path, default=Path("results/runs"), help="with --figure: runs to read")
     parser.add_argument("--out", type=Path, default=Path("reports"),
@@ -176,10 +203,21 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--run: give a run directory (or --figure to build the figure)")
     if args.max_reference < 2:
         raise ValueError(f"--max-reference: need at least 2 images, got {args.max_reference}")
+    if args.fid_points < 0:
+        raise ValueError(f"--fid-points: need 0 (no FID) or more points, got {args.fid_points}")
     spec = read_json(Path(args.run) / "spec.json")
+    fid_options = None
+    if args.fid_points:
+        from rwbench.devices import pin_device
+        from rwbench.metrics.evaluate import default_extractor
+
+        args.device = pin_device(args.device)
+
+        fid_options = {"extractor": args.extractor or default_extractor(spec), "weights": args.extractor_weights,
+                       "cache_dir": args.reference_cache, "device": args.device, "batch_size": args.batch_size}
     rows, mono = scalespace_run(args.run, _reference_spec(spec, args), args.max_reference, args.seed,
                                 not args.no_baselines, args.osmosis_steps, args.osmosis_relax,
-                                args.dense_limit, args.frechet_resolution)
+                                args.dense_limit, args.frechet_resolution, args.fid_points, fid_options)
     curves = sorted({r["curve"] for r in rows})
     print(f"scalespace {spec.get('run_id', Path(args.run).name)}: {len(rows)} rows, curves {', '.join(curves)}, "
           f"{len(mono)} monotonicity scores -> {Path(args.run) / 'scalespace.csv'} ({time.perf_counter() - start:.2f} s)")

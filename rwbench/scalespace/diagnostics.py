@@ -19,7 +19,8 @@ F64 = torch.float64
 LOG_2PI_E = math.log(2.0 * math.pi * math.e)
 DENSE_LIMIT = 4096
 # quantity -> direction expected along the sampler order (sigma decreasing), used by D6
-EXPECTED = {"variance": "decrease", "gaussian_entropy": "decrease", "kl_vp": "increase", "fd_reference": "decrease"}
+EXPECTED = {"variance": "decrease", "gaussian_entropy": "decrease", "kl_vp": "increase", "fd_reference": "decrease",
+            "fid": "decrease"}
 
 
 def _flat(X: torch.Tensor, name: str = "X") -> torch.Tensor:

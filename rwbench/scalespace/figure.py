@@ -10,7 +10,7 @@ from rwbench.io import atomic_path, atomic_write, read_json
 PANELS = [("mean", "D1 mean grey value", "linear"), ("variance", "D1 per-pixel variance", "log"),
           ("gaussian_entropy", "D2 Gaussian entropy / dim", "linear"), ("kl_vp", "D2 KL to N(0,(1+s^2)I) / dim", "log"),
           ("grey_entropy_mean", "D4 grey-histogram entropy", "linear"), ("fd_reference", "D5 Frechet to data", "log"),
-          ("fd_forward", "D5 Frechet to forward marginal", "log")]
+          ("fd_forward", "D5 Frechet to forward marginal", "log"), ("fid", "FID (features) to data", "log")]
 REFERENCE_STYLE = {"forward": ("black", "--", "exact forward marginal"), "heat": ("0.45", ":", "homogeneous diffusion (D7)"),
                    "osmosis": ("0.45", "-.", "osmosis noise -> sample (D7)")}
 GROUP = ["family", "sampler", "schedule", "T0", "TK", "c", "steps", "curve"]
@@ -70,7 +70,9 @@ def plot_figure(diag, figure_base: Path) -> list[Path]:
     from matplotlib.ticker import NullLocator
 
     families = sorted(diag["family"].astype(str).unique())
-    fig, axes = plt.subplots(len(PANELS), len(families), figsize=(3.6 * len(families) + 0.8, 2.1 * len(PANELS)),
+    present = set(diag["quantity"])
+    panels = [p for p in PANELS if p[0] in present]            # FID only when the runs computed it
+    fig, axes = plt.subplots(len(panels), len(families), figsize=(3.6 * len(families) + 0.8, 2.1 * len(panels)),
                              squeeze=False, sharex="col")
     positive = diag.loc[diag["sigma"] > 0, "sigma"]
     linthresh = float(positive.min()) if len(positive) else 1e-2
@@ -81,7 +83,7 @@ def plot_figure(diag, figure_base: Path) -> list[Path]:
         runs = list(dict.fromkeys(samp["run_id"]))
         counts = fam[fam["curve"] != "sampler"].groupby("run_id")["step"].nunique()
         rep = counts.idxmax() if len(counts) else None      # the run whose reference curves are drawn
-        for row, (quantity, title, scale) in enumerate(PANELS):
+        for row, (quantity, title, scale) in enumerate(panels):
             ax = axes[row, col]
             for i, run_id in enumerate(runs):
                 cur = samp[(samp["run_id"] == run_id) & (samp["quantity"] == quantity)].sort_values("sigma")
@@ -103,7 +105,7 @@ def plot_figure(diag, figure_base: Path) -> list[Path]:
                 ax.set_ylabel(title, fontsize=8)
             if row == 0:
                 ax.set_title(f"family: {family}", fontsize=9)
-            if row == len(PANELS) - 1:
+            if row == len(panels) - 1:
                 ax.set_xlabel("noise level sigma (VE)")
             ax.tick_params(labelsize=7)
         axes[0, col].invert_xaxis()                         # sampler order (sigma decreasing) reads left to right
@@ -138,7 +140,7 @@ def build_figure_and_table(runs_dir: str | Path, out_dir: str | Path) -> list[Pa
     body = table.to_markdown(index=False, floatfmt=".3f") if len(table) else "(no monotonicity scores)"
     with atomic_write(md_path, "w") as handle:
         handle.write("# Monotonicity scores M(q) along the sampler order (0 = monotone as expected, 1 = reversed)\n\n")
-        handle.write("Expected: variance, Gaussian entropy and Frechet distance to the data decrease; KL to the VP "
+        handle.write("Expected: variance, Gaussian entropy, Frechet distance and FID to the data decrease; KL to the VP "
                      "invariant law increases. Mean over runs (seeds) per row.\n\n")
         handle.write(body + "\n")
     return written + [csv_path, md_path]

@@ -132,6 +132,32 @@ def all_targets():
     return targets
 
 
+def scalespace_inputs(wildcards):
+    """Trajectory shards and the reference images; with `scalespace.fid_points` also what FID needs (as evaluate)."""
+    spec = RUNS[wildcards.run_id]
+    name = reference_name(spec) or "dataset"
+    inputs = {"spec": f"{run_dir(wildcards.run_id)}/spec.json",
+              "trajectories": [f"{run_dir(wildcards.run_id)}/trajectories/shard-{s}.pt"
+                               for s in shard_names(wildcards.run_id)],
+              "reference": reference_input(name)}
+    if (config.get("scalespace") or {}).get("fid_points") and reference_name(spec):
+        inputs["statistics"] = f"{RESULTS}/reference/{reference_name(spec)}.json"
+        if extractor_weights():
+            inputs["weights"] = extractor_weights()
+    return inputs
+
+
+def scalespace_options():
+    """`rwbench scalespace` options: the `scalespace:` section, plus the metrics extractor when FID is asked for."""
+    options = dict(config.get("scalespace") or {})
+    opts = [f"--{k.replace('_', '-')} {v}" for k, v in options.items()]
+    if options.get("fid_points"):
+        opts += [f"--extractor {metrics_settings()['extractor']}", f"--reference-cache {RESULTS}/reference"]
+        if extractor_weights():
+            opts.append(f"--extractor-weights {extractor_weights()}")
+    return " ".join(opts)
+
+
 def evaluate_options():
     """`rwbench evaluate` options from the `metrics:` section."""
     m = metrics_settings()

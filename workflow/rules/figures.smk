@@ -60,26 +60,25 @@ rule figure:
 
 rule scalespace:
     input:
-        spec=f"{RESULTS}/runs/{{run_id}}/spec.json",
-        trajectories=lambda wildcards: [f"{run_dir(wildcards.run_id)}/trajectories/shard-{s}.pt"
-                                        for s in shard_names(wildcards.run_id)],
-        reference=lambda wildcards: reference_input(reference_name(RUNS[wildcards.run_id]) or "dataset"),
+        unpack(scalespace_inputs),
     output:
         table=f"{RESULTS}/runs/{{run_id}}/scalespace.csv",
         monotonicity=f"{RESULTS}/runs/{{run_id}}/scalespace-monotonicity.csv",
     params:
         run=lambda wildcards: run_dir(wildcards.run_id),
-        options=" ".join(f"--{k.replace('_', '-')} {v}" for k, v in (config.get("scalespace") or {}).items()),
+        options=scalespace_options(),
+        device=DEVICE,
     log:
         f"{RESULTS}/logs/scalespace/{{run_id}}.log",
     threads: 1
     resources:
         runtime=10,
         mem_mb=2000,
+        gpu=lambda wildcards: 0 if DEVICE == "cpu" or not (config.get("scalespace") or {}).get("fid_points") else 1,
     conda:
         "../../environment.yml"
     shell:
-        "rwbench scalespace --run '{params.run}' {params.options} > '{log}' 2>&1"
+        "rwbench scalespace --run '{params.run}' {params.options} --device {params.device} > '{log}' 2>&1"
 
 
 rule scalespace_figure:
