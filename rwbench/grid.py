@@ -176,6 +176,8 @@ def expand_experiment(config: dict, name: str) -> list[dict]:
             "reference": reference_for(config, model, msettings) if task == "uncond" else
             {"kind": "ground_truth", "dataset": msettings["dataset"], "split": msettings.get("reference_split", "test")},
         }
+        if spec["trajectory_points"] and exp.get("trajectory_images"):   # only when set: specs of other runs unchanged
+            spec["trajectory_images"] = int(exp["trajectory_images"])
         if run_id in specs and specs[run_id] != spec:
             raise ValueError(f"experiment {name!r}: two different runs would share the name {run_id!r}")
         specs[run_id] = spec

@@ -154,20 +154,28 @@ def initial_noise(spec: dict, indices, device="cpu") -> tuple[torch.Tensor, list
 
 @dataclass
 class Trajectory:
-    """Records (step, sigma, x, denoised) of a template walk at chosen iterations (docs/run-layout.md)."""
+    """Records (step, sigma, x, denoised) of a template walk at chosen iterations (docs/run-layout.md); with `keep`
+    (bool [B]) only those images of the batch are recorded."""
 
     steps: list[int]
     K: int
+    keep: torch.Tensor | None = None
     rows: list = field(default_factory=list)
+
+    def _pick(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.float().cpu()
+        return t if self.keep is None else t[self.keep]
 
     def __call__(self, info: dict) -> None:
         if info["k"] in self.steps:
-            self.rows.append((info["k"], float(info["sigma"]), info["x"].float().cpu(), info["denoised"].float().cpu()))
+            self.rows.append((info["k"], float(info["sigma"]), self._pick(info["x"]), self._pick(info["denoised"])))
 
     def finish(self, x: torch.Tensor, indices) -> dict:
-        out = x.float().cpu()
+        out = self._pick(x)
         self.rows.append((self.K, 0.0, out, out))
-        return {"index": torch.as_tensor(indices, dtype=torch.long), "step": torch.tensor([r[0] for r in self.rows]),
+        index = torch.as_tensor(indices, dtype=torch.long)
+        index = index if self.keep is None else index[self.keep]
+        return {"index": index, "step": torch.tensor([r[0] for r in self.rows]),
                 "sigma": torch.tensor([r[1] for r in self.rows], dtype=F64),
                 "x": torch.stack([r[2] for r in self.rows]), "denoised": torch.stack([r[3] for r in self.rows])}
 
@@ -193,7 +201,9 @@ def run_sampler(spec: dict, denoiser, indices, *, device="cpu", dtype=torch.floa
     if kind == "template":
         wp = walk_params(spec, denoiser)
         if spec.get("trajectory_points"):
-            callback = Trajectory(trajectory_steps(wp.K, int(spec["trajectory_points"])), wp.K)
+            limit = int(spec.get("trajectory_images") or 0)      # record images 0..limit-1 only (0: all)
+            keep = torch.tensor([i < limit for i in indices]) if limit else None
+            callback = Trajectory(trajectory_steps(wp.K, int(spec["trajectory_points"])), wp.K, keep)
         x0 = wp.init_scale * x_T
         if inv is None:
             from rwbench.walk import random_walk

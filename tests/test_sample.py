@@ -180,6 +180,25 @@ def test_cli_shards_match_one_big_shard(tmp_path):
         cli.main(["sample", "--spec", str(four), "--shard", "4"])
 
 
+def test_trajectory_images_records_only_the_first_images(tmp_path):
+    full = write_run(tmp_path / "a", shard_size=4, trajectory_points=4)
+    part = write_run(tmp_path / "b", shard_size=4, trajectory_points=4, trajectory_images=3)
+    assert "trajectory_images" not in json.loads(full.read_text())         # unset: other runs' specs are unchanged
+    for spec in (full, part):
+        for s in range(2):
+            assert cli.main(["sample", "--spec", str(spec), "--shard", str(s), "--no-progress"]) == 0
+    load = lambda spec, s: torch.load(spec.parent / "trajectories" / f"shard-{s:05d}.pt", weights_only=True)  # noqa: E731
+    kept, empty, whole = load(part, 0), load(part, 1), load(full, 0)
+    assert kept["index"].tolist() == [0, 1, 2] and torch.equal(kept["x"], whole["x"][:, :3])
+    assert torch.equal(kept["denoised"], whole["denoised"][:, :3])
+    assert empty["index"].numel() == 0 and empty["x"].shape == (4, 0, 1, 8, 8)
+    from rwbench.scalespace.command import load_trajectories
+
+    assert load_trajectories(part.parent)["x"].shape == (4, 3, 1, 8, 8)
+    shards = [torch.load(spec.parent / "shards" / "shard-00001.pt", weights_only=True) for spec in (full, part)]
+    assert torch.equal(shards[0]["sample"], shards[1]["sample"])           # samples do not depend on the recording
+
+
 def test_killed_sample_leaves_no_shard(tmp_path, monkeypatch):
     spec_path = write_run(tmp_path)
 
