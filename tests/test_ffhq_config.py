@@ -1,5 +1,6 @@
 """config/ffhq.yaml at a tiny scale on CPU: the paper's two registry models with random weights in the upstream file
-layouts (small architectures, 64 px), every experiment planned and sampled, inverse runs evaluated."""
+layouts (small architectures, 64 px), every experiment planned and sampled, inverse runs evaluated, trajectory runs
+through the high-dimensional scale-space path (diagonal-DCT entropy, downsampled Frechet, FID at trajectory points)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,26 @@ import yaml
 from PIL import Image
 
 from rwbench import cli, grid
+from rwbench.metrics import extractors as ex
 from rwbench.nets.pretrained import write_random_checkpoint
+
+TOY = "rwbench-test-toy-ffhq"
+
+
+class ToyRGB(torch.nn.Module):
+    """A fixed random conv feature net standing in for Inception (its weights are not on this machine)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(1, 6, 5, stride=4)
+        self.head = torch.nn.Linear(6, 10)
+
+    def features(self, x):
+        return torch.tanh(self.conv(x)).mean(dim=(2, 3))
+
+    def forward(self, x):
+        return self.head(self.features(x))
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +41,7 @@ def tiny_ffhq(tmp_path_factory):
     faces = base / "ffhq"
     faces.mkdir()
     rng = np.random.default_rng(0)
-    for i in range(2):
+    for i in range(4):
         Image.fromarray(rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)).save(faces / f"{i:05d}.png")
     config = grid.load_config("config/ffhq.yaml")
     config = copy.deepcopy(config)
@@ -31,7 +51,7 @@ def tiny_ffhq(tmp_path_factory):
     for name, model in config["models"].items():
         model.update(checkpoint=str(paths[name]), resolution=64, loader_options={"config": "small"})
     for exp in config["experiments"].values():
-        exp.update(steps=[2], n_images=2, n_targets=1, samples_per_target=2)
+        exp.update(steps=[2], n_images=4 if exp.get("trajectory_points") else 2, n_targets=1, samples_per_target=2)
         exp["TK"] = exp.get("TK", [1.0])[:1]
         exp["trajectory_points"] = min(exp.get("trajectory_points", 0), 2)
     path = base / "ffhq-tiny.yaml"
@@ -45,14 +65,34 @@ def test_every_ffhq_experiment_samples_at_tiny_scale(tiny_ffhq, monkeypatch):
     runs = grid.expand(config)
     assert {s["sampler"] for s in runs.values()} >= {"simplified", "dps", "native-ddpm", "native-ve-sde"}
     assert {s["task"] for s in runs.values()} == {"uncond", "inpaint", "sr", "deblur"}
+    assert any(s["trajectory_points"] for s in runs.values())
     for run_id, spec in runs.items():
         spec_path = base / "results/runs" / run_id / "spec.json"
         assert cli.main(["plan", "--config", str(path), "--run", run_id, "--out", str(spec_path)]) == 0
         assert cli.main(["sample", "--spec", str(spec_path), "--shard", "0", "--no-progress"]) == 0
         shard = torch.load(spec_path.parent / "shards/shard-00000.pt", weights_only=True)
         assert shard["sample"].shape == (2, 3, 64, 64), run_id
+        if spec["trajectory_points"]:
+            assert cli.main(["sample", "--spec", str(spec_path), "--shard", "1", "--no-progress"]) == 0
+            scalespace_at_256px_settings(spec_path.parent, base)
         assert shard["diverged"].dtype == torch.bool
         if spec["task"] != "uncond":
             assert shard["ground_truth"].shape == (2, 3, 64, 64)
             assert cli.main(["evaluate", "--run", str(spec_path.parent), "--no-lpips", "--n-boot", "50"]) == 0
             assert (spec_path.parent / "metrics.csv").is_file()
+
+
+def scalespace_at_256px_settings(run_dir, base):
+    """`rwbench scalespace` as config/ffhq.yaml runs it: 12,288 dimensions > dense_limit, so D2 is the diagonal-DCT
+    entropy and D5 runs on downsampled images; FID at trajectory points with a stand-in extractor."""
+    import pandas as pd
+
+    ex.make_module_extractor(TOY, lambda path: ToyRGB())
+    assert cli.main(["scalespace", "--run", str(run_dir), "--fid-points", "2", "--extractor", TOY,
+                     "--reference-cache", str(base / "cache"), "--frechet-resolution", "16",
+                     "--osmosis-steps", "5"]) == 0
+    frame = pd.read_csv(run_dir / "scalespace.csv")
+    samp = frame[frame["curve"] == "sampler"]
+    assert {"gaussian_entropy", "fd_reference", "fd_forward", "fid", "grey_entropy_mean"} <= set(samp["quantity"])
+    assert (samp.loc[samp["quantity"] == "n_images", "value"] == 4).all()
+    assert samp.loc[samp["quantity"] == "fid", "value"].gt(0).all()
