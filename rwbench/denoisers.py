@@ -8,7 +8,6 @@ from typing import Callable, Protocol, Sequence
 
 import torch
 
-from rwbench import schedules
 
 F64 = torch.float64
 

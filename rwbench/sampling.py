@@ -3,7 +3,6 @@ IADB or DPS, unconditional or on an inverse task, with image i's noise and measu
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch

@@ -13,26 +13,10 @@ import yaml
 from PIL import Image
 
 from rwbench import cli, grid
-from rwbench.metrics import extractors as ex
 from rwbench.nets.pretrained import write_random_checkpoint
+from toy_extractor import register_toy_extractor
 
 TOY = "rwbench-test-toy-ffhq"
-
-
-class ToyRGB(torch.nn.Module):
-    """A fixed random conv feature net standing in for Inception (its weights are not on this machine)."""
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = torch.nn.Conv2d(1, 6, 5, stride=4)
-        self.head = torch.nn.Linear(6, 10)
-
-    def features(self, x):
-        return torch.tanh(self.conv(x)).mean(dim=(2, 3))
-
-    def forward(self, x):
-        return self.head(self.features(x))
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +71,7 @@ def scalespace_at_256px_settings(run_dir, base):
     entropy and D5 runs on downsampled images; FID at trajectory points with a stand-in extractor."""
     import pandas as pd
 
-    ex.make_module_extractor(TOY, lambda path: ToyRGB())
+    register_toy_extractor(TOY, kernel=5, stride=4)   # stands in for Inception (weights not on this machine)
     assert cli.main(["scalespace", "--run", str(run_dir), "--fid-points", "2", "--extractor", TOY,
                      "--reference-cache", str(base / "cache"), "--frechet-resolution", "16",
                      "--osmosis-steps", "5"]) == 0

@@ -13,27 +13,14 @@ from rwbench.metrics import evaluate as ev
 from rwbench.metrics import extractors as ex
 from rwbench.metrics import fidelity
 from rwbench.metrics import image_quality as iq
+from toy_extractor import register_toy_extractor
 
 TOY = "rwbench-test-toy-eval"
 
 
-class Toy(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = torch.nn.Conv2d(1, 6, 3, padding=1)
-        self.head = torch.nn.Linear(6, 10)
-
-    def features(self, x):
-        return torch.tanh(self.conv(x)).mean(dim=(2, 3))
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
-
 @pytest.fixture(scope="module", autouse=True)
 def toy_extractor():
-    ex.make_module_extractor(TOY, lambda path: Toy())
+    register_toy_extractor(TOY)
 
 
 def write_run(root, run_id, shards, spec_extra):

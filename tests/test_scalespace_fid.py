@@ -10,27 +10,14 @@ from rwbench.metrics.fidelity import feature_statistics, fid_from_statistics
 from rwbench.scalespace import command
 from rwbench.scalespace.fid import FeatureFID, fid_point_indices, trajectory_fid
 from test_scalespace_command import SIGMAS, _make_run, _parse, _reference
+from toy_extractor import register_toy_extractor
 
 TOY = "rwbench-test-toy-scalespace"
 
 
-class Toy(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = torch.nn.Conv2d(1, 8, 3, padding=1)
-        self.head = torch.nn.Linear(8, 10)
-
-    def features(self, x):
-        return torch.tanh(3 * self.conv(x)).mean(dim=(2, 3))
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
-
 @pytest.fixture(scope="module", autouse=True)
 def toy_extractor():
-    ex.make_module_extractor(TOY, lambda path: Toy())
+    register_toy_extractor(TOY, width=8, gain=3.0)
 
 
 @pytest.mark.parametrize("n_points, fid_points, expected", [
