@@ -41,15 +41,25 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
 
 
+def psd_eigenvalues(w: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a PSD matrix with round-off removed: those below n eps max|w| (and negative ones) set to 0, so a
+    rank-deficient covariance's null space adds no sqrt(eps)-sized terms to a trace of a square root."""
+    w = np.asarray(w, np.float64)
+    if w.size == 0:
+        return w
+    tol = w.size * np.finfo(np.float64).eps * float(np.abs(w).max())
+    return np.where(w > tol, w, 0.0)
+
+
 def frechet_distance_symmetric(mu1, sigma1, mu2, sigma2) -> float:
     """Frechet distance with tr (S1 S2)^{1/2} = sum sqrt(eig(S1^{1/2} S2 S1^{1/2})) (symmetric eigh, PSD-clipped)."""
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
     w, v = np.linalg.eigh(sigma1)
-    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    root = (v * np.sqrt(psd_eigenvalues(w))) @ v.T
     inner = np.linalg.eigvalsh(root @ sigma2 @ root)
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.sqrt(np.clip(inner, 0, None)).sum())
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.sqrt(psd_eigenvalues(inner)).sum())
 
 
 def kid(features_1: torch.Tensor, features_2: torch.Tensor, subset_size: int | None = None,

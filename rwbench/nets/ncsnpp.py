@@ -47,8 +47,12 @@ CONFIGS = {"full": FFHQ256, "small": SMALL}
 
 
 def vesde_sigmas(sigma_min: float, sigma_max: float, n: int) -> torch.Tensor:
-    """Discrete VE levels exp(linspace(log sigma_max, log sigma_min, n)) (float64, decreasing, numpy's linspace)."""
-    return torch.from_numpy(np.exp(np.linspace(np.log(sigma_max), np.log(sigma_min), n))).to(torch.float64)
+    """Discrete VE levels exp(linspace(log sigma_max, log sigma_min, n)) (float64, decreasing, numpy's linspace).
+
+    The exponential is libm's (math.exp), not numpy's: numpy's SIMD exp differs in the last bit on some CPUs (AVX-512),
+    and math.exp reproduces the published buffer bit for bit everywhere we measured."""
+    logs = np.linspace(np.log(sigma_max), np.log(sigma_min), n)
+    return torch.tensor([math.exp(float(v)) for v in logs], dtype=torch.float64)
 
 
 class GaussianFourierProjection(nn.Module):
