@@ -101,7 +101,7 @@ def test_quality_bench_prints_one_line_per_model(root, capsys):
     from rwbench.bench import quality
 
     assert quality.main(["--config", SMOKE, "--root", str(root), "--n", "12", "--models", "ve,iadb", "--oracle"]) == 0
-    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("model=")]
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("model=") and "confident=" in ln]
     pattern = (r"model=(\S+) confident=([\d.]+) class_entropy=([\d.]+) fid=(-?[\d.]+) fid_floor=(-?[\d.]+) "
                r"nn_ratio=([\d.]+)")
     names = [re.match(pattern, ln).group(1) for ln in lines]
@@ -126,7 +126,7 @@ def test_default_models_pass_the_quality_floor(tmp_path, capsys):
     from rwbench.bench import quality
 
     assert quality.main(["--config", "config/embedded-default.yaml", "--root", str(tmp_path), "--n", "200"]) == 0
-    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("model=")]
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("model=") and "confident=" in ln]
     assert len(lines) == 3
     for ln in lines:
         fields = dict(kv.split("=") for kv in ln.split())
