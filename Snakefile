@@ -30,6 +30,7 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/packs.smk"
 
 
 rule all:

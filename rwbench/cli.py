@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "aggregate": ("rwbench.metrics.aggregate", "collect per-run metrics into one table"),
     "figures": ("rwbench.figures.cli", "build figures and tables from aggregated results"),
     "info": ("rwbench.commands.info", "environment, devices, checkpoints and metric weights"),
+    "batch": ("rwbench.commands.batch", "run several of these commands in one process (the DAG's packed jobs)"),
 }
 
 

@@ -4,6 +4,7 @@ and the SLURM profile against a local single-node SLURM (started by .ci/run or .
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def test_every_config_validates_and_expands(configfile, tmp_path):
     res = snakemake("-n", "--configfile", configfile, "--config", f"results_dir={tmp_path}/r", f"reports_dir={tmp_path}/p")
     out = res.stdout
     for rule in ("plan", "sample", "evaluate", "aggregate", "figure"):
-        assert f"\n{rule} " in out, f"{configfile}: no {rule} jobs"
+        assert re.search(rf"\n{rule}(_p\d+)? ", out), f"{configfile}: no {rule} jobs"   # packed: sample_p00, ...
 
 
 def test_bad_config_fails_with_the_schema_message(tmp_path):
@@ -81,7 +82,7 @@ def test_smoke_dag_resumes_only_what_is_missing(smoke):
     for path in (shard, shard.parent.parent / "metrics.csv", base / "results/metrics.csv"):
         path.unlink()
     dry = snakemake("-n", *cfg).stdout
-    assert "\nsample " in dry and "\ntrain " not in dry and "\nprepare " not in dry
+    assert re.search(r"\nsample(_p\d+)? ", dry) and "\ntrain " not in dry and "\nprepare " not in dry
     jobs = [line.split()[0] for line in dry.split("Job stats:")[1].splitlines()[3:] if line.strip()]
     assert "plan" not in jobs
     snakemake("--cores", "2", *cfg)
@@ -98,7 +99,8 @@ def slurm_available() -> bool:
 @pytest.mark.skipif(not slurm_available(), reason="no running SLURM (source .ci/slurm-up.sh as root)")
 def test_smoke_run_through_the_slurm_profile(tmp_path):
     """prepare -> plan -> sample -> reference statistics -> evaluate for one oracle run, each job an sbatch job."""
-    cfg = ("--configfile", "config/smoke.yaml", "--config", f"results_dir={tmp_path}/results", f"reports_dir={tmp_path}/reports")
+    cfg = ("--configfile", "config/smoke.yaml", "--config", f"results_dir={tmp_path}/results", f"reports_dir={tmp_path}/reports",
+           "packs=0")                                                 # clusters: one job per shard and run
     run = "temperature__digits-oracle__simplified__geometric__K10__T0=0.4__TK=0.2__c=0.5__init=sigma__uncond__s0"
     target = f"{tmp_path}/results/runs/{run}/metrics.csv"
     os.environ.setdefault("RWBENCH_SLURM_PARTITION", "debug")

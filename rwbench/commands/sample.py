@@ -11,6 +11,18 @@ import torch
 from rwbench.io import atomic_path, read_json, write_json
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
+_DENOISERS: dict = {}   # (registry, checkpoint, loader options, device, dtype) -> denoiser, for `rwbench batch`
+
+
+def cached_denoiser(spec: dict, device, dtype):
+    """The spec's denoiser, loaded once per process (a batch of sample commands shares it)."""
+    from rwbench.sampling import load_denoiser
+
+    key = (spec["registry"], str(spec.get("checkpoint")), repr(sorted((spec.get("loader_options") or {}).items())),
+           str(device), str(dtype))
+    if key not in _DENOISERS:
+        _DENOISERS[key] = load_denoiser(spec, device, dtype)
+    return _DENOISERS[key]
 
 
 def shard_indices(spec: dict, shard: int) -> list[int]:
@@ -24,10 +36,10 @@ def shard_indices(spec: dict, shard: int) -> list[int]:
 def sample_images(spec: dict, indices, *, device="cpu", batch_size: int | None = None, denoiser=None, progress=False) -> dict:
     """The shard dict for `indices` (sampled in batches of `batch_size`; images do not depend on it)."""
     from rwbench.data import to_uint8
-    from rwbench.sampling import load_denoiser, run_sampler, to_unit
+    from rwbench.sampling import run_sampler, to_unit
 
     dtype = DTYPES[spec.get("dtype", "float32")]
-    denoiser = denoiser if denoiser is not None else load_denoiser(spec, device, dtype)
+    denoiser = denoiser if denoiser is not None else cached_denoiser(spec, device, dtype)
     batch_size = batch_size or len(indices)
     parts = []
     for start in range(0, len(indices), batch_size):

@@ -1,8 +1,10 @@
 # Helpers shared by the rules: the resolved run grid, paths, and what each run needs.
 import os
+from types import SimpleNamespace
 
 from rwbench.grid import expand as expand_grid
 from rwbench.grid import spec_digest
+from rwbench.packs import pack_runs
 
 RESULTS = config["results_dir"]
 REPORTS = config["reports_dir"]
@@ -11,6 +13,10 @@ RUNS = expand_grid(config)
 THREADS = int(config.get("threads", 1))
 DEVICE = config.get("device", "cpu")
 EMBEDDED_KINDS = ("vp", "ve", "iadb")
+# `packs: N` (rwbench.packs): runs grouped into about N jobs per stage (workflow/rules/packs.smk); the per-run rules
+# then match no run. 0: one job per shard and per run.
+PACKS = pack_runs(RUNS, int(config.get("packs") or 0)) if config.get("packs") else []
+UNPACKED_RUNS = "(?!)" if PACKS else "[^/]+"
 
 
 def run_dir(run_id):

@@ -15,6 +15,8 @@ rule reference:
         device=DEVICE,
     log:
         f"{RESULTS}/logs/reference/{{reference}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/reference/{{reference}}.tsv",
     threads: THREADS
     resources:
         runtime=60,
@@ -28,6 +30,8 @@ rule reference:
 
 
 rule evaluate:
+    wildcard_constraints:
+        run_id=UNPACKED_RUNS,
     input:
         unpack(evaluate_inputs),
     output:
@@ -39,6 +43,8 @@ rule evaluate:
         device=DEVICE,
     log:
         f"{RESULTS}/logs/evaluate/{{run_id}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/{{run_id}}.tsv",
     threads: THREADS
     resources:
         runtime=30,
@@ -60,6 +66,8 @@ rule aggregate:
         runs=" ".join(f"--run '{run_dir(r)}'" for r in RUNS),
     log:
         f"{RESULTS}/logs/aggregate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/aggregate.tsv",
     localrule: True
     conda:
         "../../environment.yml"

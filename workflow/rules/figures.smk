@@ -8,6 +8,8 @@ rule schedules_table:
         options=schedules_table_options(),
     log:
         f"{RESULTS}/logs/schedules_table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/schedules_table.tsv",
     localrule: True
     conda:
         "../../environment.yml"
@@ -22,6 +24,8 @@ rule equivalence_table:
         options=equivalence_options(),
     log:
         f"{RESULTS}/logs/equivalence_table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/equivalence_table.tsv",
     threads: 1
     resources:
         runtime=10,
@@ -47,6 +51,8 @@ rule figure:
         out=lambda wildcards, output: str(Path(output.png).parent.parent),
     log:
         f"{RESULTS}/logs/figure-{{figure}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figure-{{figure}}.tsv",
     threads: 1
     resources:
         runtime=10,
@@ -59,6 +65,8 @@ rule figure:
 
 
 rule scalespace:
+    wildcard_constraints:
+        run_id=UNPACKED_RUNS,
     input:
         unpack(scalespace_inputs),
     output:
@@ -70,6 +78,8 @@ rule scalespace:
         device=DEVICE,
     log:
         f"{RESULTS}/logs/scalespace/{{run_id}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/scalespace/{{run_id}}.tsv",
     threads: 1
     resources:
         runtime=10,
@@ -95,6 +105,8 @@ rule scalespace_figure:
         out=lambda wildcards, output: str(Path(output.png).parent.parent),
     log:
         f"{RESULTS}/logs/scalespace_figure.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/scalespace_figure.tsv",
     threads: 1
     conda:
         "../../environment.yml"
@@ -113,6 +125,8 @@ rule runs_table:
         out=lambda wildcards, output: str(Path(output.table).parent.parent),
     log:
         f"{RESULTS}/logs/runs_table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/runs_table.tsv",
     conda:
         "../../environment.yml"
     shell:

@@ -14,6 +14,8 @@ rule prepare:
         out=lambda wildcards, output: str(Path(output.meta).parent),
     log:
         f"{RESULTS}/logs/prepare.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/prepare.tsv",
     threads: 1
     resources:
         runtime=10,
@@ -34,6 +36,8 @@ rule train:
         out=lambda wildcards, output: str(Path(output.model).parent),
     log:
         f"{RESULTS}/logs/train-{{kind}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train-{{kind}}.tsv",
     threads: 1
     resources:
         runtime=60,

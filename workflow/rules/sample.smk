@@ -10,6 +10,8 @@ rule plan:
         results=lambda wildcards, output: str(Path(output.spec).parents[2]),
     log:
         f"{RESULTS}/logs/plan/{{run_id}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plan/{{run_id}}.tsv",
     localrule: True
     conda:
         "../../environment.yml"
@@ -18,6 +20,8 @@ rule plan:
 
 
 rule sample:
+    wildcard_constraints:
+        run_id=UNPACKED_RUNS,
     input:
         unpack(checkpoint_inputs),
         spec=f"{RESULTS}/runs/{{run_id}}/spec.json",
@@ -30,6 +34,8 @@ rule sample:
         device=DEVICE,
     log:
         f"{RESULTS}/logs/sample/{{run_id}}-{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/sample/{{run_id}}-{{shard}}.tsv",
     threads: THREADS
     resources:
         runtime=lambda wildcards: 30 if DEVICE == "cpu" else 60,

@@ -1,0 +1,89 @@
+"""Packed DAG jobs: rwbench.packs groups whole runs without mixing inputs; `rwbench batch` runs commands in one process;
+the DAG benchmark reads job times."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from rwbench.bench import dag
+from rwbench.commands import batch
+from rwbench.grid import expand, load_config
+from rwbench.packs import pack_runs, run_cost
+
+
+def _spec(n, nfe, family="vp", checkpoint="results/embedded/vp"):
+    return {"n_images": n, "nfe": nfe, "family": family, "checkpoint": checkpoint}
+
+
+def test_packs_cover_every_run_once_and_never_mix_checkpoints():
+    runs = expand(load_config("config/default.yaml"))
+    packs = pack_runs(runs, 8)
+    flat = [r for p in packs for r in p]
+    assert sorted(flat) == sorted(runs) and len(flat) == len(set(flat))
+    for pack in packs:
+        assert len({str(runs[r]["checkpoint"]) for r in pack}) == 1
+    assert len(packs) < len(runs) / 3                 # the point: far fewer jobs than runs
+    assert pack_runs(runs, 8) == packs                 # deterministic
+
+
+def test_packs_zero_is_one_run_per_pack_and_negative_is_refused():
+    runs = {"a": _spec(4, 10), "b": _spec(4, 10)}
+    assert pack_runs(runs, 0) == [["a"], ["b"]]
+    with pytest.raises(ValueError, match="packs"):
+        pack_runs(runs, -1)
+
+
+def test_longest_processing_time_first_balances_a_group():
+    runs = {f"r{i}": _spec(1, c) for i, c in enumerate([7, 5, 4, 3, 3, 2])}   # total 24 -> two bins of 12
+    packs = pack_runs(runs, 2)
+    loads = sorted(sum(run_cost(runs[r]) for r in p) for p in packs)
+    assert loads == [12.0, 12.0]
+    # a group gets packs in proportion to its cost: the cheap oracle group one, the VP group the rest
+    runs["o1"] = _spec(1, 1, "oracle", "results/embedded/oracle")
+    packs = pack_runs(runs, 2)
+    assert ["o1"] in packs and len(packs) == 3
+
+
+def test_batch_runs_each_command_and_prints_timing(tmp_path, capsys):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    code = batch.run(batch.argparse.Namespace(commands=[f"schedules --schedules geometric --steps 3 --out {a}",
+                                                        f"schedules --schedules karras --steps 3 --out {b}"]))
+    out = capsys.readouterr().out
+    assert code == 0 and a.is_file() and b.is_file()
+    assert "[1/2] rwbench schedules" in out and "[2/2] rwbench schedules" in out
+    line = [l for l in out.splitlines() if l.startswith(batch.TIMING_PREFIX)]
+    assert len(line) == 1 and "commands=2" in line[0]
+
+
+def test_batch_refuses_unknown_and_nested_commands():
+    with pytest.raises(ValueError, match="does not start with a command"):
+        batch.parse_commands(["smaple --spec x"])
+    with pytest.raises(ValueError, match="does not start with a command"):
+        batch.parse_commands(["batch 'sample --spec x'"])
+
+
+def test_batch_stops_at_the_first_failing_command(tmp_path, capsys):
+    out = tmp_path / "never.csv"
+    code = batch.run(batch.argparse.Namespace(commands=["schedules --no-such-option", f"schedules --out {out}"]))
+    assert code == 2 and not out.exists()                     # argparse rejected the first command: nothing more ran
+    assert "command 1 of 2 failed" in capsys.readouterr().err
+
+
+def test_dag_bench_reads_job_seconds_and_rules(tmp_path):
+    root = tmp_path / "benchmarks"
+    now = time.time()
+    for rel, seconds, end in [("sample/pack-p00.tsv", 30.0, now), ("train-vp.tsv", 100.0, now - 20),
+                              ("figure-nfe.tsv", 2.0, now + 5), ("plan/run1.tsv", 0.5, now - 130)]:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:{seconds}\t1.0\n")
+        os.utime(path, (end, end))
+    jobs = {j["rule"]: j for j in dag.read_jobs(root)}
+    assert set(jobs) == {"sample", "train", "figure", "plan"}
+    assert jobs["sample"]["packed"] and not jobs["train"]["packed"]
+    assert jobs["train"]["start"] == pytest.approx(now - 120)
+    wall = max(j["end"] for j in jobs.values()) - min(j["start"] for j in jobs.values())
+    assert wall == pytest.approx(135.5)
