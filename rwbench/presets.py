@@ -1,4 +1,5 @@
-"""Table II: the classic samplers (DDPM, NCSN, VE-SDE, VP-SDE) and the paper's simplified scheme as walk parameters."""
+"""Table II: the classic samplers (DDPM, NCSN, VE-SDE, VP-SDE), the paper's simplified scheme, and Euler, Euler-ancestral
+and DDIM (every eta) as walk parameters (docs/solvers.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from dataclasses import dataclass
 import torch
 
 from rwbench import schedules
+from rwbench.baselines.ncsn import initial_state as ncsn_initial_state
+from rwbench.baselines.ncsn import langevin_step_size
+from rwbench.baselines.solvers import ancestral_step, check_sigmas
 from rwbench.walk import check_walk_params
 
 F64 = torch.float64
@@ -14,13 +18,17 @@ F64 = torch.float64
 
 @dataclass(frozen=True)
 class WalkParams:
-    """Parameters of one random walk: levels, steps, temperatures, x_0 = init_scale * N(0, I), last-step noise."""
+    """Parameters of one random walk: levels, steps, temperatures, x_0 = init_scale * N(0, I), last-step noise.
+
+    init="uniform" starts from U(0, 1) instead (the released NCSN code), as Phi(z) of the same normal draw z.
+    """
 
     sigmas: torch.Tensor
     taus: torch.Tensor
     temperatures: torch.Tensor
     init_scale: float
     final_noise: bool
+    init: str = "normal"
 
     def __post_init__(self):
         s, t, T = check_walk_params(self.sigmas, self.taus, self.temperatures)
@@ -29,6 +37,14 @@ class WalkParams:
         object.__setattr__(self, "temperatures", T)
         if not self.init_scale > 0:
             raise ValueError(f"init_scale: need a positive scale, got {self.init_scale}")
+        if self.init not in ("normal", "uniform"):
+            raise ValueError(f"init: choose 'normal' (init_scale N(0, I)) or 'uniform' (U(0, 1)), got {self.init!r}")
+
+    def initial(self, z: torch.Tensor) -> torch.Tensor:
+        """x_0 from a standard normal draw z: init_scale z, or Phi(z) ~ U(0, 1) for init="uniform"."""
+        if self.init == "uniform":
+            return ncsn_initial_state(z, self.init_scale, "released")
+        return self.init_scale * z
 
     @property
     def K(self) -> int:
@@ -68,17 +84,25 @@ def vp_sde(betas: torch.Tensor) -> WalkParams:
     return ddpm(betas, variance="beta")
 
 
-def ncsn(levels, n_steps_each: int, eps: float) -> WalkParams:
-    """NCSN annealed Langevin (Song & Ermon 2019, Alg. 1): tau = eps sigma_i^2 / (2 sigma_L^2), T = 1, noise every step."""
+def ncsn(levels, n_steps_each: int, eps: float, convention: str = "paper") -> WalkParams:
+    """NCSN annealed Langevin (Song & Ermon 2019): tau = alpha_i / 2, T = 1, noise every step.
+
+    convention="paper" (Alg. 1): tau = eps sigma_i^2 / (2 sigma_L^2), x_0 ~ N(0, sigma_1^2 I); "released"
+    (ermongroup/ncsn's code): tau = eps (sigma_i / sigma_L)^2, twice Alg. 1's at the same eps, x_0 ~ U(0, 1).
+    """
     levels = torch.as_tensor(levels, dtype=F64).reshape(-1)
     if int(n_steps_each) != n_steps_each or n_steps_each < 1:
         raise ValueError(f"n_steps_each: need a positive integer, got {n_steps_each!r}")
     if not eps > 0:
         raise ValueError(f"eps: need a positive step factor, got {eps}")
     sigmas = levels.repeat_interleave(int(n_steps_each))
-    taus = eps * sigmas**2 / (2.0 * levels[-1] ** 2)
+    # tau = alpha / 2 with alpha = langevin_step_size(...) = eps sigma^2 / sigma_L^2 times 1 (paper) or 2 (released)
+    half_alpha_factor = langevin_step_size(1.0, 1.0, 1.0, convention) / 2.0
+    taus = eps * sigmas**2 * half_alpha_factor / levels[-1] ** 2
     temps = torch.ones_like(sigmas)
-    return WalkParams(sigmas, taus, temps, init_scale=float(levels[0]), final_noise=True)
+    init = "normal" if convention == "paper" else "uniform"
+    scale = float(levels[0]) if convention == "paper" else 1.0
+    return WalkParams(sigmas, taus, temps, init_scale=scale, final_noise=True, init=init)
 
 
 def ve_sde(sigmas) -> WalkParams:
@@ -105,6 +129,48 @@ def simplified(sigmas, c: float, T0: float, TK: float = 1.0, init: str = "sigma"
     else:
         raise ValueError(f"init: choose 'sigma' (N(0, sigma_0^2 I)) or 'unit' (paper-code N(0, I)), got {init!r}")
     return WalkParams(sigmas, taus, temps, init_scale=scale, final_noise=False)
+
+
+def euler_ancestral(sigmas, eta: float = 1.0, s_noise: float = 1.0, init_scale: float | None = None) -> WalkParams:
+    """Euler-ancestral (k-diffusion) as a walk: tau_k = sigma_k (sigma_k - sigma_down), T_k = s_noise^2 sigma_up^2 / (2 tau_k).
+
+    `sigmas` is a solver ladder sigma_0 > ... > sigma_N (the last may be 0): the walk has N levels sigma_0..sigma_{N-1}.
+    The walk step x + (tau/sigma^2)(D - x) + sqrt(2 tau T) n equals the solver's x + (sigma_down - sigma)(x - D)/sigma
+    + s_noise sigma_up n when tau/sigma^2 = (sigma - sigma_down)/sigma and 2 tau T = s_noise^2 sigma_up^2. tau_k = 0
+    only where sigma_{k+1} = sigma_k (then sigma_up = 0 too) and T_k = 0 wherever sigma_up = 0: eta = 0 (Euler), the
+    last step to sigma = 0. The last step draws noise only when sigma_N > 0 (final_noise). x_0 = sigma_0 N(0, I)
+    unless `init_scale` is given.
+    """
+    sig = check_sigmas(sigmas)
+    if not s_noise >= 0:
+        raise ValueError(f"s_noise: need s_noise >= 0, got {s_noise}")
+    taus, temps = [], []
+    for k in range(len(sig) - 1):
+        sigma_down, sigma_up = ancestral_step(sig[k], sig[k + 1], eta)
+        tau = sig[k] * (sig[k] - sigma_down)
+        taus.append(tau)
+        temps.append((s_noise * sigma_up) ** 2 / (2.0 * tau) if tau > 0 and sigma_up > 0 else 0.0)
+    scale = float(sig[0]) if init_scale is None else float(init_scale)
+    return WalkParams(torch.tensor(sig[:-1], dtype=F64), torch.tensor(taus, dtype=F64), torch.tensor(temps, dtype=F64),
+                      init_scale=scale, final_noise=sig[-1] > 0)
+
+
+def euler(sigmas, init_scale: float | None = None) -> WalkParams:
+    """Euler's PF-ODE solver as a walk: euler_ancestral with eta = 0 (tau_k = sigma_k (sigma_k - sigma_{k+1}), T_k = 0)."""
+    return euler_ancestral(sigmas, 0.0, init_scale=init_scale)
+
+
+def ddim(betas: torch.Tensor, eta: float = 0.0) -> WalkParams:
+    """DDIM(eta) on a (respaced) DDPM chain as a walk: Euler-ancestral(eta) on its VE levels sigma_t, then 0.
+
+    In VE coordinates x = x_VP / sqrt(abar_t), DDIM's sigma_t(eta)^2 / abar_{t-1} equals the ancestral sigma_up^2
+    between sigma_t and sigma_{t-1} (and 1 - abar_{t-1} - sigma_t(eta)^2 matches sigma_down^2 abar_{t-1}), abar_{-1} = 1
+    gives the final level 0; x_0 = x_T / sqrt(abar_{T-1}) as for DDPM.
+    """
+    abar = schedules.alphas_cumprod(torch.as_tensor(betas, dtype=F64))
+    sig = torch.sqrt((1.0 - abar) / abar).flip(0)  # walk order: t = T-1 .. 0
+    ladder = torch.cat([sig, torch.zeros(1, dtype=F64)])
+    return euler_ancestral(ladder, eta, init_scale=float(1.0 / abar[-1].sqrt()))
 
 
 # The official configurations (paper.md section 6); "ladder" names rwbench.schedules builders.
