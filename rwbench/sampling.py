@@ -153,7 +153,8 @@ def initial_noise(spec: dict, indices, device="cpu") -> tuple[torch.Tensor, list
 
 @dataclass
 class Trajectory:
-    """Records (step, sigma, x, denoised) of a template walk at chosen iterations (docs/run-layout.md); with `keep`
+    """Records (step, sigma, x, denoised) of a template walk at chosen iterations (docs/run-layout.md): sigma is the
+    level of the walk step that produced x_k (sigma_{k-1}; sigma_0 at k = 0; 0 for the output); with `keep`
     (bool [B]) only those images of the batch are recorded."""
 
     steps: list[int]
@@ -167,7 +168,8 @@ class Trajectory:
 
     def __call__(self, info: dict) -> None:
         if info["k"] in self.steps:
-            self.rows.append((info["k"], float(info["sigma"]), self._pick(info["x"]), self._pick(info["denoised"])))
+            # x_k is tagged with the level it was produced at (sigma_{k-1}; sigma_0 for x_0), not sigma_k
+            self.rows.append((info["k"], float(info["x_sigma"]), self._pick(info["x"]), self._pick(info["denoised"])))
 
     def finish(self, x: torch.Tensor, indices) -> dict:
         out = self._pick(x)

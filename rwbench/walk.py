@@ -55,7 +55,9 @@ def random_walk(
 
     `noise` [K, *x.shape] gives n_k explicitly; otherwise `generator` is one torch.Generator per
     image (a list of len B; image i then never depends on its batch) or a single generator for the
-    whole batch. `final_noise=False` omits (and does not draw) the noise of the last iteration.
+    whole batch. `final_noise=False` omits (and does not draw) the noise of the last iteration. `callback` gets
+    after each step k, x (= x_k), x_next, sigma (= sigma_k), x_sigma (sigma_{k-1}, the level at which x_k was produced;
+    sigma_0 for x_0) and denoised (= D(x_k, sigma_k)).
     """
     sigmas, taus, temperatures = check_walk_params(sigmas, taus, temperatures)
     K = sigmas.numel()
@@ -77,7 +79,9 @@ def random_walk(
             n_k = step_noise(noise, k, x, generator)
             x_next = x_next + noise_w[k] * n_k
         if callback is not None:
-            callback({"k": k, "x": x, "x_next": x_next, "sigma": sigma, "denoised": denoised})
+            # sigma: the level of this step (D's); x_sigma: the level of the step that produced x (sigma_0 for x_0)
+            callback({"k": k, "x": x, "x_next": x_next, "sigma": sigma, "x_sigma": sigmas[max(k - 1, 0)],
+                      "denoised": denoised})
         x = x_next
     return x
 
