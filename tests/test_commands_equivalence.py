@@ -10,14 +10,17 @@ from rwbench import presets, schedules
 from rwbench.commands import equivalence as cmd
 from rwbench.denoisers import GaussianMixtureDenoiser
 
-EXACT = ["ddpm_beta", "ddpm_beta_tilde", "ncsn", "ve_sde"]
+EXACT = ["ddpm_beta", "ddpm_beta_tilde", "ncsn", "ve_sde", "euler", "euler_ancestral", "euler_ancestral_eta0.5", "ddim",
+         "ddim_eta0.5", "ddim_eta1", "ncsn_released"]
 
 
 def test_exact_pairs_agree_to_rounding_error_at_every_step():
     table = cmd.equivalence_table(cmd.synthetic_mixture(3), steps=40, batch=3, seed=3, progress=False)
     assert list(table.columns) == cmd.COLUMNS and set(table["pair"]) == set(cmd.PAIRS)
+    assert set(EXACT) | {"vp_sde"} == set(cmd.PAIRS)
     for pair, part in table.groupby("pair"):
         assert list(part["k"]) == list(range(40)), pair
+        assert (part["group"] == ("table2" if pair in cmd.TABLE2_PAIRS else "solvers")).all(), pair
         if pair in EXACT:
             assert part["exact"].all() and part["max_rel_dev"].max() <= 1e-9, pair
             assert part["max_abs_dev"].max() <= 1e-9, pair
@@ -35,6 +38,19 @@ def test_sigma_column_is_the_walk_ladder():
     assert ddpm == pytest.approx(presets.ddpm(schedules.linear_betas(20)).sigmas.numpy(), rel=1e-15)
     ncsn = table[table["pair"] == "ncsn"]["sigma"].to_numpy()
     assert len(ncsn) == 20 and ncsn[0] == pytest.approx(1.0) and ncsn[-1] == pytest.approx(0.01)
+
+
+def test_solver_rows_use_their_ladders_and_every_eta_is_exact():
+    table = cmd.equivalence_table(cmd.synthetic_mixture(2), steps=15, batch=2, seed=4, sigma_max=30.0,
+                                  pairs=["euler_ancestral", "ddim_eta0.5", "ncsn_released"], progress=False)
+    ea = table[table["pair"] == "euler_ancestral"]["sigma"].to_numpy()
+    assert ea == pytest.approx(schedules.geometric(15, 0.01, 30.0).numpy(), rel=1e-15)
+    full = schedules.linear_betas()
+    chain = cmd.respaced_betas(full, cmd.respaced_timesteps(1000, 15))
+    ddim = table[table["pair"] == "ddim_eta0.5"]["sigma"].to_numpy()
+    assert ddim == pytest.approx(presets.ddim(chain, 0.5).sigmas.numpy(), rel=1e-15) and ddim[0] > 150
+    assert table["exact"].all() and table["max_rel_dev"].max() <= 1e-9
+    assert list(table["group"].unique()) == ["solvers"]
 
 
 def test_deviations_measure_abs_and_relative_norms():
@@ -67,7 +83,7 @@ def test_bad_arguments_fail_with_one_line(tmp_path):
     with pytest.raises(ValueError, match="--steps"):
         cmd.equivalence_table(oracle, steps=1, progress=False)
     with pytest.raises(ValueError, match="--pairs: unknown pair"):
-        cmd.equivalence_table(oracle, steps=5, pairs=["ddim"], progress=False)
+        cmd.equivalence_table(oracle, steps=5, pairs=["lms"], progress=False)
     with pytest.raises(FileNotFoundError, match="rwbench prepare"):
         cmd.run(argparse.Namespace(out=str(tmp_path / "x.csv"), steps=5, batch=1, seed=0,
                                    oracle=str(tmp_path / "missing.safetensors"), sigma_max=50.0, pairs="ncsn",

@@ -215,6 +215,9 @@ def test_equivalence_figure(tree):
         assert eq.loc[pair, "final_abs_dev"] == part["max_abs_dev"].iloc[-1]
         assert eq.loc[pair, "steps"] == len(part)
     assert eq.loc["ve_sde", "max_rel_dev"] < 1e-9 and not eq.loc["vp_sde", "exact"]
+    groups = eq["group"].tolist()  # Table II's rows first, then the solver rows beside them
+    assert groups == sorted(groups, key=lambda g: g != "table2") and eq.loc["ddim_eta1", "group"] == "solvers"
+    assert eq.loc["euler_ancestral", "max_rel_dev"] < 1e-9
 
 
 def _psnr(x, gt):

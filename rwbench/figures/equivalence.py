@@ -1,4 +1,5 @@
-"""Template vs native samplers: max absolute and relative deviation of the iterates per step (log y), one line per pair."""
+"""Template vs native samplers: max absolute and relative deviation of the iterates per step (log y), one line per pair;
+Table II's rows solid, the solver rows (Euler, Euler-ancestral, DDIM, released NCSN; docs/solvers.md) dash-dotted."""
 
 from __future__ import annotations
 
@@ -14,17 +15,25 @@ COLUMNS = ["pair", "k", "max_abs_dev", "max_rel_dev"]
 FLOOR = 1e-20  # exact zeros are drawn at this value on the log axis
 
 
+def _group(part: pd.DataFrame) -> str:
+    """The row group of a pair ("table2" | "solvers"); tables written before the column existed are Table II's."""
+    return str(part["group"].iloc[0]) if "group" in part.columns else "table2"
+
+
 def summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per pair: steps, max over k of both deviations (and where), and the deviation of the final iterate."""
+    """Per pair (Table II's rows first): steps, max over k of both deviations (and where), the final iterate's."""
     rows = []
     for pair, part in table.groupby("pair", sort=False):
         part = part.sort_values("k")
-        rows.append({"pair": pair, "exact": bool(part["exact"].iloc[0]) if "exact" in part.columns else np.nan,
+        rows.append({"pair": pair, "group": _group(part),
+                     "exact": bool(part["exact"].iloc[0]) if "exact" in part.columns else np.nan,
                      "steps": len(part), "max_abs_dev": part["max_abs_dev"].max(),
                      "k_of_max_abs": int(part.loc[part["max_abs_dev"].idxmax(), "k"]),
                      "max_rel_dev": part["max_rel_dev"].max(),
                      "final_abs_dev": part["max_abs_dev"].iloc[-1], "final_rel_dev": part["max_rel_dev"].iloc[-1]})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    order = out["group"].map({"table2": 0}).fillna(1)
+    return out.assign(_order=order).sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
 def build(ctx: Context) -> list[Path]:
@@ -38,8 +47,8 @@ def build(ctx: Context) -> list[Path]:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; regenerate it with `rwbench equivalence`")
     if table.empty:
         raise SkipFigure(f"{path} has no rows")
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6), squeeze=False)
-    colors = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.2), squeeze=False)
+    colors = plt.get_cmap("tab20")
     zeros = False
     for ax, metric, name in zip(axes[0], ("max_abs_dev", "max_rel_dev"),
                                 ("max |template - native|", "max ||template - native|| / ||native||")):
@@ -48,7 +57,8 @@ def build(ctx: Context) -> list[Path]:
             y = part[metric].to_numpy(float)
             zeros |= bool((y <= 0).any())
             exact = bool(part["exact"].iloc[0]) if "exact" in part.columns else True
-            ax.plot(part["k"], np.clip(y, FLOOR, None), color=colors(i % 10), lw=1.2, ls="-" if exact else "--",
+            style = "--" if not exact else ("-" if _group(part) == "table2" else "-.")
+            ax.plot(part["k"], np.clip(y, FLOOR, None), color=colors(i % 20), lw=1.2, ls=style,
                     label=pair if exact else f"{pair} (not exact)")
         if metric == "max_rel_dev":
             ax.axhline(np.finfo(np.float64).eps, color="grey", lw=0.8, ls=":", label="float64 eps")
@@ -56,7 +66,7 @@ def build(ctx: Context) -> list[Path]:
         ax.set_xlabel("iteration k")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+    axes[0][0].legend(fontsize=6, ncol=2)
     axes[0][1].legend(handles=axes[0][1].get_lines()[-1:], fontsize=7, loc="center right")
     if zeros:
         axes[0][1].annotate(f"exact zeros drawn at {FLOOR:g}", xy=(0.98, 0.02), xycoords="axes fraction", ha="right",
