@@ -13,6 +13,17 @@ def test_walk_bench_prints_one_overhead_line_per_case(capsys):
     assert {l.split()[0] for l in lines} == {"model=oracle-gmm10-d256", "model=cnn64", "model=embedded-unet-vp"}
 
 
+def test_walk_bench_compares_the_template_with_euler_ancestral(capsys):
+    from rwbench.baselines import kdiffusion
+
+    assert walk.main(["--batch-sizes", "3", "--steps", "3", "--repeats", "1", "--threads", "1", "--compare-only"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("compare=euler_ancestral batch=3 dtype=float32 reference=")
+    assert ("reference=k-diffusion " in lines[0]) == (kdiffusion.sampling()[0] is not None)
+    assert re.search(r"reference_ms=[\d.]+ template_batch_noise_ms=[\d.]+ template_per_image_noise_ms=[\d.]+ "
+                     r"solver_per_image_noise_ms=[\d.]+ ratio_batch=[\d.]+ ratio_per_image=[\d.]+$", lines[0])
+
+
 def test_nets_bench_runs_small_configs_on_cpu(capsys):
     assert nets.main(["--config", "small", "--size", "32", "--batch-sizes", "1", "--dtypes", "fp32", "--repeats", "1",
                       "--warmup", "0", "--device", "cpu"]) == 0

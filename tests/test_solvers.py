@@ -8,10 +8,9 @@ import pytest
 import torch
 
 from rwbench.baselines import solvers
+from rwbench.baselines.kdiffusion import StepNoise, sampling as kdiffusion_sampling
 from rwbench.denoisers import GaussianDenoiser, GaussianMixtureDenoiser
 from rwbench.rng import image_generators
-
-from kdiffusion_oracle import StepNoise, sampling as kdiffusion_sampling
 
 F64 = torch.float64
 SHAPE = (3, 1, 2, 3)  # 3 images of 6 values

@@ -1,4 +1,6 @@
-"""Template overhead: wall time per random-walk step minus one denoiser call, relative to that call."""
+"""Template overhead: wall time per random-walk step minus one denoiser call, relative to that call; and the template's
+per-step cost against k-diffusion's Euler-ancestral (rwbench's own euler_ancestral where k-diffusion is absent) on the
+same free denoiser (one that returns a precomputed tensor), the same Euler-ancestral walk and batch."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import torch
 from torch import nn
 
 from rwbench import presets, schedules
+from rwbench.baselines import kdiffusion, solvers
 from rwbench.denoisers import GaussianMixtureDenoiser, VEScoreDenoiser
 from rwbench.rng import image_generators
 from rwbench.walk import random_walk
@@ -68,6 +71,44 @@ def measure(name: str, denoiser, x0: torch.Tensor, K: int, repeats: int, per_ima
             f"template_ms={1e3 * t_own:.3f} overhead={100 * t_own / t_call:.1f}%")
 
 
+def against_euler_ancestral(x0: torch.Tensor, K: int, repeats: int) -> list[str]:
+    """Per-step ms of Euler-ancestral (eta = 1) on a free denoiser: the template (presets.euler_ancestral) with batch
+    and per-image noise, rwbench's solver with per-image noise, and k-diffusion's sample_euler_ancestral (its default
+    noise: one randn_like per step from the global generator). ratio = template / k-diffusion (or / rwbench solver)."""
+    ladder = torch.cat([schedules.geometric(K, 0.01, 10.0), torch.zeros(1, dtype=torch.float64)])
+    p = presets.euler_ancestral(ladder, 1.0)
+    cached = (0.5 * x0).clone()
+
+    def free(x, sigma):
+        return cached
+
+    def per_image():
+        return image_generators(0, "bench", range(x0.shape[0]))
+
+    def template(gens):
+        with torch.no_grad():
+            random_walk(free, x0, generator=gens, **p.walk_kwargs())
+
+    def native():
+        with torch.no_grad():
+            solvers.euler_ancestral(free, x0, ladder, generator=per_image())
+
+    t_batch = _time(lambda: template(torch.Generator().manual_seed(0)), repeats) / K
+    t_image = _time(lambda: template(per_image()), repeats) / K
+    t_native = _time(native, repeats) / K
+    kd, reason = kdiffusion.sampling()
+    if kd is not None:
+        torch.manual_seed(0)
+        t_ref = _time(lambda: kd.sample_euler_ancestral(free, x0, ladder.to(x0.dtype), disable=True), repeats) / K
+        ref = "k-diffusion"
+    else:
+        t_ref, ref = t_native, f"rwbench-euler_ancestral ({reason})"
+    head = f"compare=euler_ancestral batch={x0.shape[0]} dtype={str(x0.dtype).replace('torch.', '')} reference={ref}"
+    return [f"{head} reference_ms={1e3 * t_ref:.4f} template_batch_noise_ms={1e3 * t_batch:.4f} "
+            f"template_per_image_noise_ms={1e3 * t_image:.4f} solver_per_image_noise_ms={1e3 * t_native:.4f} "
+            f"ratio_batch={t_batch / t_ref:.2f} ratio_per_image={t_image / t_ref:.2f}"]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the template's overhead for the oracle and a small CNN at a few batch sizes."""
     parser = argparse.ArgumentParser(prog="python -m rwbench.bench walk", description=__doc__)
@@ -76,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     parser.add_argument("--config", default="config/embedded-default.yaml", help="embedded config whose UNet is timed")
+    parser.add_argument("--compare-only", action="store_true",
+                        help="only the template-vs-k-diffusion Euler-ancestral lines (free denoiser)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -85,9 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     oracle = GaussianMixtureDenoiser(torch.ones(10), torch.randn(10, d), A @ A.transpose(1, 2) + 0.01 * torch.eye(d), sample_shape=(1, 16, 16))
     net = SmallCNN().eval()
     cnn = VEScoreDenoiser(net)
-    unet = embedded_unet(args.config)
+    unet = None if args.compare_only else embedded_unet(args.config)
     for bs in [int(b) for b in args.batch_sizes.split(",")]:
         x64 = torch.randn(bs, 1, 16, 16, dtype=torch.float64)
+        for line in against_euler_ancestral(x64.float(), args.steps, args.repeats):
+            print(line, flush=True)
+        if args.compare_only:
+            continue
         print(measure("oracle-gmm10-d256", oracle, x64, args.steps, args.repeats, True), flush=True)
         for per_image in (True, False):
             print(measure("cnn64", cnn, x64.float(), args.steps, args.repeats, per_image), flush=True)

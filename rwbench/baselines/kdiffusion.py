@@ -1,5 +1,6 @@
-"""Optional test oracle: k-diffusion's samplers module (crowsonkb/k-diffusion), loaded without its package __init__.
+"""Optional upstream reference: k-diffusion's samplers module (crowsonkb/k-diffusion), loaded without its package __init__.
 
+Used only as a test oracle and in `python -m rwbench.bench walk`; nothing in rwbench's samplers depends on it.
 k-diffusion's __init__ imports its training stack (scikit-image, clean-fid, ...); its samplers module needs only
 scipy, torchdiffeq, torchsde and its utils. `sampling()` returns that module, or None with the reason.
 """
@@ -16,12 +17,12 @@ _ALIAS = "_kdiffusion_oracle"
 
 
 def sampling():
-    """(module, None) when k_diffusion's samplers import, else (None, reason)."""
+    """(k_diffusion.sampling, None) when it imports, else (None, the reason in one line)."""
     if _ALIAS + ".sampling" in sys.modules:
         return sys.modules[_ALIAS + ".sampling"], None
     spec = importlib.util.find_spec("k_diffusion")
     if spec is None or not spec.submodule_search_locations:
-        return None, "k-diffusion is not installed (pip install k-diffusion --no-deps torchsde torchdiffeq)"
+        return None, "k-diffusion is not installed (pip install --no-deps k-diffusion torchsde torchdiffeq trampoline)"
     pkg = types.ModuleType(_ALIAS)
     pkg.__path__ = [str(Path(p)) for p in spec.submodule_search_locations]
     sys.modules[_ALIAS] = pkg
