@@ -7,7 +7,7 @@ Conventions (those of k-diffusion's samplers module, so results are comparable w
   is one torch.Generator per image (rwbench.rng.image_generators) so that image b never depends on its batch,
   or a single generator for the whole batch. Stochastic steps without either raise ValueError (no global RNG).
 - The PF-ODE is dx/dsigma = (x - D(x, sigma)) / sigma (Karras et al. 2022, eq. 3 with sigma(t) = t, s(t) = 1).
-- `callback` (optional) receives after every step a dict with k (= i), x (the step's input), x_next, sigma
+- `callback` (optional) receives after every step a dict with k and i (the step), x (its input), x_next, sigma
   (sigma_i as a 0-d float64 tensor), sigma_hat (the level D was evaluated at first), sigma_next and denoised.
 - Every function returns the final x. The denoiser gets sigma as a 0-d float64 tensor (CONTRIBUTING.md).
 """
@@ -83,7 +83,7 @@ def _level(value: float) -> torch.Tensor:
 
 def _report(callback, i: int, x, x_next, sigma: float, sigma_hat: float, sigma_next: float, denoised) -> None:
     if callback is not None:
-        callback({"k": i, "x": x, "x_next": x_next, "sigma": _level(sigma), "sigma_hat": _level(sigma_hat),
+        callback({"k": i, "i": i, "x": x, "x_next": x_next, "sigma": _level(sigma), "sigma_hat": _level(sigma_hat),
                   "sigma_next": _level(sigma_next), "denoised": denoised})
 
 
