@@ -20,7 +20,10 @@ def sampling():
     """(k_diffusion.sampling, None) when it imports, else (None, the reason in one line)."""
     if _ALIAS + ".sampling" in sys.modules:
         return sys.modules[_ALIAS + ".sampling"], None
-    spec = importlib.util.find_spec("k_diffusion")
+    try:
+        spec = importlib.util.find_spec("k_diffusion")
+    except (ImportError, ValueError):
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         return None, "k-diffusion is not installed (pip install --no-deps k-diffusion torchsde torchdiffeq trampoline)"
     pkg = types.ModuleType(_ALIAS)
