@@ -11,9 +11,11 @@ eps / direct: the output is F itself (VE: s = -F(c_in x, log sigma) / sigma, c_i
 edm: the output is derived from EDM's preconditioned denoiser D = c_skip x + c_out F(c_in x) (Karras et al. 2022,
 Table 1) in VE coordinates (vp_eps, ve_sigma_score, iadb_blend), which gives the network a unit-variance target at
 every noise level and puts the near-identity part of eps / score / blend outside the network.
-Outputs in --out: model.safetensors (EMA weights), config.json (full training config and results),
-state.safetensors (raw weights, EMA, Adam moments, step) for --resume. `--model all` trains the four models in
-`jobs` concurrent processes (train_all).
+Outputs in --out: model.safetensors (EMA weights), config.json (full training config and results), both written
+only when training has finished, and state.safetensors (raw weights, EMA, Adam moments, step) for --resume.
+Intermediate checkpoints (every `checkpoint_every` steps, or a `stop_after` cut) write state.safetensors and
+checkpoint.json only, so a killed or partial training never looks finished. `--model all` trains the four models
+in `jobs` concurrent processes (train_all).
 """
 
 from __future__ import annotations
@@ -296,19 +298,33 @@ def _load_state(out: Path, net, ema, opt) -> int:
     return int(t["step"])
 
 
-def _save_model(out: Path, weights: dict, meta: dict) -> None:
+FINAL_WEIGHTS, FINAL_META, CHECKPOINT_META = "model.safetensors", "config.json", "checkpoint.json"
+
+
+def _start_fresh(out: Path) -> None:
+    """A new (not resumed) training removes a previous run's final files, so a killed run cannot look finished."""
+    for name in (FINAL_WEIGHTS, FINAL_META, CHECKPOINT_META):
+        (out / name).unlink(missing_ok=True)
+
+
+def _save_model(out: Path, weights: dict, meta: dict, final: bool) -> None:
+    """Final: EMA weights as model.safetensors + config.json. Intermediate: checkpoint.json only (weights in state)."""
     from safetensors.torch import save_file
 
-    with atomic_path(out / "model.safetensors") as tmp:
+    if not final:
+        write_json(out / CHECKPOINT_META, meta)
+        return
+    with atomic_path(out / FINAL_WEIGHTS) as tmp:
         save_file({k: v.detach().clone().contiguous() for k, v in weights.items()}, str(tmp))
-    write_json(out / "config.json", meta)
+    write_json(out / FINAL_META, meta)
+    (out / CHECKPOINT_META).unlink(missing_ok=True)
 
 
 def _check_resume_config(out: Path, cfg: dict) -> None:
-    old = read_json(out / "config.json")
+    old = read_json(out / CHECKPOINT_META if (out / CHECKPOINT_META).is_file() else out / FINAL_META)
     for key in ("kind", "net", "objective", "dataset", "train"):
         if key in cfg and old.get(key) != cfg[key]:
-            raise ValueError(f"{out}/config.json: `{key}` differs from the given config; resume with the same config "
+            raise ValueError(f"{out}: `{key}` of the saved training differs from the given config; resume with the same config "
                              f"or use a new --out")
 
 
@@ -338,6 +354,8 @@ def train_model(embedded: dict, kind: str, out, *, resume: bool = False, progres
         _require_state(out)
         _check_resume_config(out, cfg)
         step = _load_state(out, net, ema, opt)
+    else:
+        _start_fresh(out)
     from tqdm.auto import tqdm
 
     params = dict(net.named_parameters())
@@ -385,7 +403,7 @@ def _write_checkpoint(out, cfg, net, ema, opt, step, loss, t_wall, t_cpu) -> dic
     _save_state(out, net, ema, opt, step)
     meta = _meta(cfg, step, count_parameters(net), loss, t_wall, t_cpu)
     meta["net_config"] = net.config
-    _save_model(out, ema, meta)
+    _save_model(out, ema, meta, final=step >= cfg["train"]["steps"])
     return meta
 
 
@@ -421,6 +439,8 @@ def _train_classifier(cfg, data, out, resume, progress, stop_after, t_wall, t_cp
         _require_state(out)
         _check_resume_config(out, cfg)
         step = _load_state(out, net, None, opt)
+    else:
+        _start_fresh(out)
     x, y = to_model_range(data.images, "ve"), data.labels
     last = tc["steps"] if stop_after is None else min(tc["steps"], stop_after)
     bar = tqdm(total=tc["steps"], initial=step, disable=not progress, desc="train classifier")
@@ -444,7 +464,7 @@ def _train_classifier(cfg, data, out, resume, progress, stop_after, t_wall, t_cp
     meta.update(net=net.config, test_accuracy=classifier_accuracy(net, test.images, test.labels),
                 train_accuracy=classifier_accuracy(net, data.images, data.labels), n_test=len(test))
     _save_state(out, net, None, opt, step)
-    _save_model(out, net.state_dict(), meta)
+    _save_model(out, net.state_dict(), meta, final=step >= tc["steps"])
     return meta
 
 

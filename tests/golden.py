@@ -1,4 +1,4 @@
-"""Locate and read the shared golden data (shared/golden next to the repository root) for network tests."""
+"""Locate and read the golden data of the FFHQ networks (tests/golden/, provenance in tests/golden/README.md)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ import pytest
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-GOLDEN_DIR = REPO_ROOT.parent / "shared" / "golden"
+GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
 
 
 def golden_path(name: str) -> Path:
     """Path of a golden file, skipping the test with a clear message when the folder or file is absent."""
     path = GOLDEN_DIR / name
     if not path.is_file():
-        pytest.skip(f"golden data {path} not found: put the shared/golden folder next to the repository root")
+        pytest.skip(f"golden data {path} not found: it ships with the repository (tests/golden/); restore it with "
+                    f"`git checkout -- tests/golden`")
     return path
 
 

@@ -9,7 +9,7 @@ import torch
 
 from rwbench.nets import adm, ncsnpp
 
-GOLDEN = Path(__file__).resolve().parent.parent.parent / "shared" / "golden"
+GOLDEN = Path(__file__).resolve().parent / "golden"
 pytestmark = pytest.mark.skipif(not GOLDEN.is_dir(), reason=f"golden data folder {GOLDEN} is absent")
 
 DPS_FFHQ_KWARGS = {"image_size": 256, "num_channels": 128, "num_res_blocks": 1, "channel_mult": "", "learn_sigma": True,

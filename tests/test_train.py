@@ -184,3 +184,21 @@ def test_train_all_runs_longest_first_and_checks_jobs(smoke, tmp_path, capsys):
     assert metas["vp"]["step"] == 3 and (tmp_path / "iadb" / "model.safetensors").is_file()
     with pytest.raises(ValueError, match="jobs"):
         train.train_all(smoke, tmp_path / "x", jobs=0)
+
+
+@pytest.mark.parametrize("kind", ["iadb", "classifier"])
+def test_partial_training_never_writes_the_final_model(kind, smoke, tmp_path):
+    """Intermediate checkpoints go to state.safetensors + checkpoint.json; model.safetensors only at the end."""
+    steps = smoke["train" if kind != "classifier" else "classifier"]["steps"]
+    half = dict(smoke, train=dict(smoke["train"], checkpoint_every=2))
+    (tmp_path / "model.safetensors").write_bytes(b"a previous run's model")   # a re-training removes it first
+    train.train_model(half, kind, tmp_path, progress=False, stop_after=3)
+    assert not (tmp_path / "model.safetensors").exists() and not (tmp_path / "config.json").exists()
+    assert json.loads((tmp_path / "checkpoint.json").read_text())["step"] == 3
+    from rwbench.commands.info import embedded_status
+
+    assert embedded_status(tmp_path, kind).startswith("partial (step 3 of")
+    train.train_model(half, kind, tmp_path, progress=False, resume=True)
+    assert json.loads((tmp_path / "config.json").read_text())["step"] == steps
+    assert (tmp_path / "model.safetensors").is_file() and not (tmp_path / "checkpoint.json").exists()
+    assert embedded_status(tmp_path, kind) == "present"

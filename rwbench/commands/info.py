@@ -57,16 +57,37 @@ def collect(results_dir: str = "results") -> list[dict]:
         rows.append({"group": "metric weights", "item": f"lpips-{net}", "status": "present" if path.is_file() else "missing",
                      "path": str(path), "get": LPIPS_SOURCES.get(net, "torchvision model zoo")})
     for kind in ("oracle", "vp", "ve", "iadb", "classifier"):
-        marker = Path(results_dir) / "embedded" / kind / ("prepare.json" if kind == "oracle" else "model.safetensors")
-        rows.append({"group": "embedded", "item": kind, "status": "present" if marker.is_file() else "missing",
-                     "path": str(marker), "get": "built by `snakemake` (rwbench prepare / rwbench train)"})
+        folder = Path(results_dir) / "embedded" / kind
+        marker = folder / ("prepare.json" if kind == "oracle" else "model.safetensors")
+        status = ("present" if marker.is_file() else "missing") if kind == "oracle" else embedded_status(folder, kind)
+        rows.append({"group": "embedded", "item": kind, "status": status, "path": str(marker),
+                     "get": "built by `snakemake` (rwbench prepare / rwbench train)" if status == "missing" else
+                     f"finish it: rwbench train --config <embedded config> --model {kind} --out {folder} --resume" if status != "present" else ""})
     return rows
+
+
+def embedded_status(folder, kind: str) -> str:
+    """present (training finished: model.safetensors), partial (step n of N: only an intermediate checkpoint), missing."""
+    import json
+
+    folder = Path(folder)
+    if (folder / "model.safetensors").is_file():
+        return "present"
+    checkpoint = folder / "checkpoint.json"
+    if checkpoint.is_file():
+        meta = json.loads(checkpoint.read_text())
+        return f"partial (step {meta.get('step')} of {(meta.get('train') or {}).get('steps')}, not usable yet)"
+    return "missing"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """CLI options of `rwbench info`."""
     parser.add_argument("--results-dir", default="results", help="where the DAG writes embedded models")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _needs_action(status: str) -> bool:
+    return status.split(" ", 1)[0] in ("missing", "not", "partial", "empty")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,6 +102,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"[{group}]")
         for r in (r for r in rows if r["group"] == group):
             extra = f"  {r['path']}" if r["path"] else ""
-            hint = f"\n      -> {r['get']}" if r["get"] and (r["status"] == "missing" or r["status"] == "not available") else ""
+            hint = f"\n      -> {r['get']}" if r["get"] and _needs_action(r["status"]) else ""
             print(f"  {r['item']:22s} {r['status']}{extra}{hint}")
     return 0
