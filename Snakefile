@@ -1,6 +1,8 @@
 # rwbench: the whole benchmark grid from one command (`snakemake --cores N`). Stages live in workflow/rules/*.smk;
 # every rule calls one `rwbench` CLI command that also works by hand. See README.md.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from rwbench.config import validate_config
 
 min_version("9.0")
 
@@ -12,7 +14,8 @@ if not workflow.overwrite_configfiles:
     configfile: "config/default.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# the one validation `rwbench plan` uses too: unknown keys (with the closest valid one), bounds, defaults filled in
+validate_config(config, str((workflow.overwrite_configfiles or ["config/default.yaml"])[-1]))
 
 
 include: "workflow/rules/common.smk"

@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse `argv`, import the chosen command's module and run it."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = False
+    while argv and argv[0] == "--debug":   # `rwbench --debug <command>`: full tracebacks (also RWBENCH_DEBUG=1)
+        debug, argv = True, argv[1:]
     if not argv or argv[0] in ("-h", "--help"):
         build_parser().print_help()
         print("\ncommands:")
@@ -49,7 +52,15 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     module.add_arguments(parser)
     args = parser.parse_args(rest)
-    return int(module.run(args) or 0)
+    from rwbench.errors import USER_ERRORS, debug_enabled
+
+    try:
+        return int(module.run(args) or 0)
+    except USER_ERRORS as err:   # bad input: one line naming the file and what to do
+        if debug or debug_enabled():
+            raise
+        print(f"rwbench {name}: {err} (traceback: rwbench --debug {name} ... or RWBENCH_DEBUG=1)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -156,14 +156,33 @@ def load_image_folder(root: str | os.PathLike | None, resolution: int = 256, *, 
     if not files:
         raise FileNotFoundError(f"{root}: image folder missing or holds no PNG/JPEG files; put the {name} images there "
                                 f"or set {FFHQ_ENV}")
+    out = torch.empty(len(files), 3, resolution, resolution, dtype=torch.uint8)
+    for i, path in enumerate(files):
+        out[i] = read_image_rgb(path, resolution)
+    return ImageSet(name, split, out, None, FOLDER_FILTER, str(root))
+
+
+# PIL modes of 16-bit greyscale PNGs (and the 32-bit integer mode older Pillows decode them to): 0..65535
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def read_image_rgb(path: str | os.PathLike, resolution: int | None = None) -> torch.Tensor:
+    """One image file as uint8 RGB [3, r, r]: 16-bit grey scaled by 255/65535 (v8 = round(v16 / 257)), then LANCZOS."""
     import numpy as np
     from PIL import Image
 
-    out = torch.empty(len(files), 3, resolution, resolution, dtype=torch.uint8)
-    for i, path in enumerate(files):
+    from rwbench.errors import UserError, first_line
+
+    try:
         with Image.open(path) as im:
+            im.load()
+            if im.mode in SIXTEEN_BIT_MODES:
+                grey = np.rint(np.asarray(im, dtype=np.float64) / 257.0).clip(0, 255).astype(np.uint8)
+                im = Image.fromarray(grey, "L")
             im = im.convert("RGB")
-            if im.size != (resolution, resolution):
+            if resolution is not None and im.size != (resolution, resolution):
                 im = im.resize((resolution, resolution), Image.LANCZOS)
-            out[i] = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)
-    return ImageSet(name, split, out, None, FOLDER_FILTER, str(root))
+            rgb = np.asarray(im, dtype=np.uint8).copy()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise UserError(f"{path}: not a readable image ({first_line(err)}); replace or remove the file") from err
+    return torch.from_numpy(rgb).permute(2, 0, 1)

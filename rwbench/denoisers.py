@@ -264,12 +264,12 @@ class GaussianMixtureDenoiser:
     @classmethod
     def load(cls, path: str | Path) -> "GaussianMixtureDenoiser":
         """Read a mixture written by save()."""
-        from safetensors.torch import load_file
+        from rwbench.io import load_safetensors
 
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: oracle file missing; run `rwbench prepare` to fit it")
-        t = load_file(str(path))
+        t = load_safetensors(path, "oracle file", "delete it and refit it with `rwbench prepare` (or snakemake)")
         return cls(t["weights"], t["means"], t["covs"], sample_shape=tuple(int(v) for v in t["sample_shape"]))
 
 

@@ -35,7 +35,7 @@ def _folder(checkpoint_dir, sub: str) -> Path:
 
 def load_trained_net(checkpoint_dir, kind: str, device="cpu", dtype=torch.float32):
     """(net in eval mode with EMA weights, training config) from a `rwbench train` output folder."""
-    from safetensors.torch import load_file
+    from rwbench.io import load_safetensors
 
     from rwbench.nets.unet import UNet
 
@@ -48,7 +48,8 @@ def load_trained_net(checkpoint_dir, kind: str, device="cpu", dtype=torch.float3
     if meta.get("kind") != kind:
         raise ValueError(f"{meta_path}: holds a {meta.get('kind')!r} model, expected {kind!r}")
     net = UNet(**meta["net_config"])
-    net.load_state_dict(load_file(str(weights)))
+    net.load_state_dict(load_safetensors(weights, f"digits-{kind} checkpoint",
+                                         f"delete {folder} and retrain it (snakemake, or rwbench train --model {kind})"))
     return net.to(device=device, dtype=dtype).eval().requires_grad_(False), meta
 
 

@@ -81,6 +81,41 @@ def read_json(path: str | os.PathLike) -> Any:
     return json.loads(path.read_text())
 
 
+def load_tensors(path: str | os.PathLike, what: str = "file", remedy: str = "delete it and rebuild it") -> Any:
+    """torch.load(path, map_location='cpu', weights_only=True); a truncated or corrupt file is one UserError line."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    from rwbench.errors import UserError, first_line
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {what} not found; {remedy}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+        raise UserError(f"{path}: truncated or corrupt {what} ({first_line(err)}); {remedy}") from err
+
+
+def load_safetensors(path: str | os.PathLike, what: str = "safetensors file",
+                     remedy: str = "delete it and rebuild it") -> dict:
+    """safetensors.torch.load_file(path); a truncated or corrupt file is one UserError line naming it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from rwbench.errors import UserError, first_line
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {what} not found; {remedy}")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, RuntimeError, ValueError) as err:
+        raise UserError(f"{path}: truncated or corrupt {what} ({first_line(err)}); {remedy}") from err
+
+
 def _json_default(obj: Any) -> Any:
     import numpy as np
     import torch

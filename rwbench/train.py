@@ -277,12 +277,12 @@ def _require_state(out: Path) -> None:
 
 
 def _load_state(out: Path, net, ema, opt) -> int:
-    from safetensors.torch import load_file
+    from rwbench.io import load_safetensors
 
     path = out / "state.safetensors"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: nothing to resume from; run without --resume first")
-    t = load_file(str(path))
+    t = load_safetensors(path, "training state", "delete it and train without --resume")
     net.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("net.")})
     if ema is not None:
         for k in ema:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rwbench.grid import expand, load_config
+from rwbench.config import load_and_validate
+from rwbench.grid import expand
 from rwbench.io import write_json
 
 
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     """Expand the grid; print run ids or write the requested run's spec atomically."""
     import json
 
-    config = load_config(args.config)
+    config = load_and_validate(args.config)
     if args.results_dir:
         config["results_dir"] = args.results_dir
     names = args.experiments.split(",") if args.experiments else None

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from rwbench.io import atomic_path, atomic_write  # noqa: E402
+from rwbench.io import atomic_path, atomic_write, load_tensors  # noqa: E402
 
 METRIC_COLUMNS = ["metric", "value", "n", "reference", "extractor", "conversion"]  # long-format columns besides run_id
 CONFIDENT = ("confident", "confident_share")  # digits-classifier confident share (evaluate writes confident_share)
@@ -115,7 +115,7 @@ def shard_files(run_dir: Path) -> list[Path]:
 
 def load_shard(path: Path) -> dict[str, torch.Tensor]:
     """One shard dict (torch.load with weights_only=True: a shard never executes code)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return load_tensors(path, "sample shard", f"delete it and rebuild it: snakemake --cores 1 {path}")
 
 
 def first_images(run_dir: Path, n: int = SHOWN) -> torch.Tensor | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rwbench.io import atomic_write, read_json
+from rwbench.io import atomic_write, load_tensors, read_json
 from rwbench.metrics import aggregation
 from rwbench.metrics import extractors as ex
 
@@ -35,7 +35,7 @@ def load_shards(run_dir: str | Path, allow_partial: bool = False) -> tuple[dict,
     expected = spec.get("n_shards")
     if expected is not None and len(files) != int(expected) and not allow_partial:
         raise ValueError(f"{run_dir}: {len(files)} of {expected} shards present; finish sampling or pass --allow-partial")
-    shards = [torch.load(f, map_location="cpu", weights_only=True) for f in files]
+    shards = [load_tensors(f, "sample shard", f"delete it and rebuild it: snakemake --cores 1 {f}") for f in files]
     keys = [k for k in shards[0] if all(k in s for s in shards)]
     data = {k: torch.cat([s[k] for s in shards]) for k in keys}
     for key in ("index", "sample_uint8"):

@@ -47,7 +47,7 @@ def _config_path(path: Path) -> Path:
 
 def load_classifier(path, device="cpu") -> DigitsClassifier:
     """Load a classifier in eval mode from a directory (model.safetensors + config.json) or a safetensors file."""
-    from safetensors.torch import load_file
+    from rwbench.io import load_safetensors
 
     path = Path(path)
     weights = path / "model.safetensors" if path.is_dir() else path
@@ -56,6 +56,7 @@ def load_classifier(path, device="cpu") -> DigitsClassifier:
                                 f"`rwbench train --model classifier --out DIR`")
     meta = json.loads(_config_path(weights).read_text())
     net = DigitsClassifier(**meta["net"])
-    net.load_state_dict(load_file(str(weights)))
+    net.load_state_dict(load_safetensors(weights, "digits classifier checkpoint",
+                                         "delete it and retrain it (snakemake, or rwbench train --model classifier)"))
     net.test_accuracy = meta.get("test_accuracy")
     return net.to(device).eval().requires_grad_(False)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from rwbench.io import atomic_write, read_json
+from rwbench.io import atomic_write, load_tensors, read_json
 from rwbench.scalespace import baselines as d7
 from rwbench.scalespace.diagnostics import (DENSE_LIMIT, EXPECTED, FrechetReference, monotonicity_scores,
                                             trajectory_diagnostics)
@@ -37,7 +37,7 @@ def load_trajectories(run_dir: str | Path) -> dict[str, torch.Tensor]:
                                 f"trajectory_points > 0 (template samplers only)")
     parts = []
     for path in files:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data = load_tensors(path, "trajectory shard", f"delete it and rebuild it: snakemake --cores 1 {path}")
         missing = [k for k in TRAJECTORY_KEYS if not isinstance(data, dict) or k not in data]
         if missing:
             raise ValueError(f"{path}: trajectory file lacks {missing} (docs/run-layout.md)")

@@ -1,0 +1,104 @@
+"""Validate an rwbench config against workflow/schemas/config.schema.yaml (JSON Schema 2020-12, defaults filled in).
+
+One function for every entry point: the Snakefile and `rwbench plan` both call validate_config, so a config the DAG
+refuses is refused by hand too, and both see the same defaults. Torch-free (the Snakefile imports it).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_schema(path=SCHEMA_PATH) -> dict:
+    """The config schema (YAML)."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: config schema not found; run rwbench from its source checkout "
+                                f"(pip install -e .) so that workflow/schemas/ is next to the package")
+    return yaml.safe_load(path.read_text())
+
+
+def _validator_class():
+    """Draft 2020-12 validator that also fills in each listed property's `default` (a deep copy) when absent."""
+    from jsonschema import Draft202012Validator, validators
+
+    check_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from check_properties(validator, properties, instance, schema)
+
+    return validators.extend(Draft202012Validator, {"properties": properties_with_defaults})
+
+
+def _where(path) -> str:
+    return ".".join(str(p) for p in path) or "top level"
+
+
+def _unknown_keys(error) -> list[str]:
+    """One message per key an `additionalProperties: false` object does not list, with the closest valid key."""
+    known = list((error.schema.get("properties") or {}))
+    messages = []
+    for key in sorted(k for k in error.instance if k not in known):
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(known)}"
+        messages.append(f"{_where(error.absolute_path)}: unknown key {key!r} ({hint})")
+    return messages
+
+
+def _semantic_errors(config: dict) -> list[str]:
+    """Checks the schema cannot express: sampler_options keys are samplers, and their options ones the sampler uses."""
+    from rwbench.grid import SAMPLERS
+
+    messages = []
+    for name, exp in (config.get("experiments") or {}).items():
+        for sampler, options in (exp.get("sampler_options") or {}).items():
+            where = f"experiments.{name}.sampler_options"
+            if sampler not in SAMPLERS:
+                close = difflib.get_close_matches(sampler, list(SAMPLERS), n=1, cutoff=0.5)
+                hint = f"did you mean {close[0]!r}?" if close else f"samplers: {', '.join(SAMPLERS)}"
+                messages.append(f"{where}: unknown sampler {sampler!r} ({hint})")
+                continue
+            used = [a for a in SAMPLERS[sampler][1] if a not in ("schedule", "steps")]
+            for key in options:
+                if key not in used:
+                    close = difflib.get_close_matches(str(key), used, n=1, cutoff=0.5)
+                    hint = f"did you mean {close[0]!r}?" if close else f"{sampler} uses: {', '.join(used) or 'none'}"
+                    messages.append(f"{where}.{sampler}: unknown key {key!r} ({hint})")
+    return messages
+
+
+def validate_config(config: dict, source: str = "config", schema: dict | None = None) -> dict:
+    """Check `config` against the schema, fill in its defaults in place and return it; ValueError lists every problem."""
+    schema = load_schema() if schema is None else schema
+    validator = _validator_class()(schema)
+    messages = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+        if error.validator == "additionalProperties" and error.schema.get("additionalProperties") is False:
+            messages += _unknown_keys(error)
+        else:
+            messages.append(f"{_where(error.absolute_path)}: {error.message}")
+    if not messages:
+        messages = _semantic_errors(config)
+    if messages:
+        raise ValueError(f"{source}: " + "; ".join(messages) + " (see workflow/schemas/config.schema.yaml)")
+    return config
+
+
+def load_and_validate(path) -> dict:
+    """Read a YAML config file and validate it (defaults filled in)."""
+    from rwbench.grid import load_config
+
+    return validate_config(load_config(path), str(path))
+
+
+__all__ = ["SCHEMA_PATH", "load_schema", "validate_config", "load_and_validate"]
