@@ -36,6 +36,7 @@ def shard_indices(spec: dict, shard: int) -> list[int]:
 def sample_images(spec: dict, indices, *, device="cpu", batch_size: int | None = None, denoiser=None, progress=False) -> dict:
     """The shard dict for `indices` (sampled in batches of `batch_size`; images do not depend on it)."""
     from rwbench.data import to_uint8
+    from rwbench.divergence import diverged as diverged_samples
     from rwbench.sampling import run_sampler, to_unit
 
     dtype = DTYPES[spec.get("dtype", "float32")]
@@ -47,7 +48,7 @@ def sample_images(spec: dict, indices, *, device="cpu", batch_size: int | None =
                                  progress=progress))
     x = torch.cat([p["x"].detach().float().cpu() for p in parts])
     unit = to_unit(x, spec["data_range"]).float()
-    diverged = ~torch.isfinite(unit.flatten(1)).all(1)
+    diverged = diverged_samples(unit)   # non-finite or far outside [0, 1] (rwbench.divergence: one threshold)
     shard = {"index": torch.tensor(indices, dtype=torch.long), "sample": unit,
              "sample_uint8": to_uint8(torch.where(diverged[:, None, None, None], torch.zeros_like(unit), unit)),
              "diverged": diverged}

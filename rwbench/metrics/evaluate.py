@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rwbench.divergence import diverged
 from rwbench.io import atomic_write, load_tensors, read_json
 from rwbench.metrics import aggregation
 from rwbench.metrics import extractors as ex
@@ -47,7 +48,10 @@ def load_shards(run_dir: str | Path, allow_partial: bool = False) -> tuple[dict,
         raise ValueError(f"{run_dir}: duplicate image indices across shards")
     if "diverged" not in data:
         data["diverged"] = torch.zeros(len(data["index"]), dtype=torch.bool)
-    data["diverged"] = data["diverged"].bool()
+    # the shard's flag, or the one threshold (rwbench.divergence) on the [0, 1] samples: also flags shards written
+    # before a blow-up without inf (|x| ~ 1e21) counted as diverged
+    data["diverged"] = data["diverged"].bool() | diverged((data["sample"] if "sample" in data else
+                                                          data["sample_uint8"].float() / 255), (0.0, 1.0))
     if "target" not in data:
         data["target"] = data["index"].clone()
     return spec, data

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from rwbench.divergence import diverged
 from rwbench.io import atomic_write, load_tensors, read_json
 from rwbench.scalespace import baselines as d7
 from rwbench.scalespace.diagnostics import (DENSE_LIMIT, EXPECTED, FrechetReference, monotonicity_scores,
@@ -94,9 +95,12 @@ def scalespace_run(run_dir: str | Path, reference: dict | None = None, max_refer
     data_range = tuple(spec.get("data_range") or family_range(spec["family"]))
     traj = load_trajectories(run_dir)
     x = traj["x"].to(F64)
-    finite = torch.isfinite(x).flatten(2).all(dim=2).all(dim=0)
-    x = x[:, finite]
     steps, sigmas = traj["step"], traj["sigma"]
+    # drop images that diverged at any recorded point (non-finite or far outside the data range: rwbench.divergence)
+    bad = torch.zeros(x.shape[1], dtype=torch.bool)
+    for k in range(x.shape[0]):
+        bad |= diverged(x[k], data_range, float(sigmas[k]) if torch.isfinite(sigmas[k]) else 0.0)
+    x = x[:, ~bad]
     rows: list[dict] = []
     mono: list[dict] = []
 
