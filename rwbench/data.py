@@ -15,14 +15,14 @@ from pathlib import Path
 
 import torch
 
-FFHQ_ENV = "RWBENCH_FFHQ_DIR"
+from rwbench.inputs import FFHQ_ENV, IMAGE_SUFFIXES, image_files  # noqa: F401 (re-exported)
+
 DEFAULT_RESOLUTION = {"digits": 16, "faces": 16, "ffhq": 256}
 DATASETS = tuple(DEFAULT_RESOLUTION)
 SPLITS = ("train", "test", "all")
 EMBEDDED_FILTER = "torch bilinear antialias (align_corners=False) on [0,1] floats, then to_uint8"
 FOLDER_FILTER = "PIL LANCZOS on uint8 RGB"
 FAMILY_RANGES = {"vp": (-1.0, 1.0), "ve": (0.0, 1.0), "oracle": (0.0, 1.0), "iadb": (-1.0, 1.0)}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def to_uint8(x: torch.Tensor, data_range: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
@@ -152,7 +152,7 @@ def load_image_folder(root: str | os.PathLike | None, resolution: int = 256, *, 
     if root is None:
         raise FileNotFoundError(f"{name}: no image folder given; pass root=... or set {FFHQ_ENV}")
     root = Path(root)
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if root.is_dir() else []
+    files = image_files(root)
     if not files:
         raise FileNotFoundError(f"{root}: image folder missing or holds no PNG/JPEG files; put the {name} images there "
                                 f"or set {FFHQ_ENV}")

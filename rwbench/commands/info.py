@@ -19,7 +19,7 @@ def collect(results_dir: str = "results") -> list[dict]:
 
     import torch
 
-    from rwbench.data import FFHQ_ENV
+    from rwbench.inputs import FFHQ_ENV, image_folder_status
     from rwbench.metrics.extractors import INCEPTION_WEIGHTS_FILE, hub_checkpoint
     from rwbench.metrics.lpips_metric import BACKBONE_FILES
     from rwbench.nets.pretrained import CHECKPOINT_ENV, SOURCES, default_checkpoint
@@ -45,7 +45,7 @@ def collect(results_dir: str = "results") -> list[dict]:
         rows.append({"group": "checkpoint", "item": name, "status": "present" if path.is_file() else "missing",
                      "path": str(path), "get": f"download from {source}; folder from ${CHECKPOINT_ENV}"})
     ffhq = os.environ.get(FFHQ_ENV)
-    rows.append({"group": "dataset", "item": "ffhq", "status": "present" if ffhq and Path(ffhq).is_dir() else "missing",
+    rows.append({"group": "dataset", "item": "ffhq", "status": image_folder_status(ffhq),   # counts the images
                  "path": ffhq or f"(set ${FFHQ_ENV})", "get": FFHQ_SOURCE})
     rows.append({"group": "dataset", "item": "digits, faces", "status": "present (scikit-learn, scikit-image)",
                  "path": "", "get": ""})

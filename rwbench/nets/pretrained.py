@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
 from rwbench import schedules
 from rwbench.denoisers import VEScoreDenoiser, VPEpsDenoiser
+from rwbench.inputs import CHECKPOINT_ENV, CHECKPOINT_FILES, checkpoint_dir, default_checkpoint  # noqa: F401 (re-exported)
 from rwbench.nets import checkpoints as ckpt
 from rwbench.registry import register_model
 
-CHECKPOINT_ENV = "RWBENCH_CHECKPOINTS"
-CHECKPOINT_FILES = {
-    "ffhq-vp-adm": "ffhq_10m.pt",
-    "ffhq-ve-ncsnpp": "ffhq_256_ncsnpp_continuous/checkpoint_48.pth",
-}
 SOURCES = {"ffhq-vp-adm": ckpt.ADM_SOURCE, "ffhq-ve-ncsnpp": ckpt.NCSNPP_SOURCE}
 KINDS = {"ffhq-vp-adm": "adm", "ffhq-ve-ncsnpp": "ncsnpp"}
-
-
-def checkpoint_dir() -> Path:
-    """Folder holding the downloaded checkpoints: $RWBENCH_CHECKPOINTS, default ./checkpoints."""
-    return Path(os.environ.get(CHECKPOINT_ENV) or "checkpoints")
-
-
-def default_checkpoint(name: str) -> Path:
-    """Expected path of a registered model's checkpoint: $RWBENCH_CHECKPOINTS/<file>."""
-    if name not in CHECKPOINT_FILES:
-        raise ValueError(f"name: no checkpoint file is known for {name!r}; known: {', '.join(CHECKPOINT_FILES)}")
-    return checkpoint_dir() / CHECKPOINT_FILES[name]
 
 
 def _resolve(name: str, checkpoint) -> Path:

@@ -1,9 +1,11 @@
 # Helpers shared by the rules: the resolved run grid, paths, and what each run needs.
 import os
+import sys
 from types import SimpleNamespace
 
 from rwbench.grid import expand as expand_grid
 from rwbench.grid import spec_digest
+from rwbench.inputs import missing_inputs
 from rwbench.packs import pack_runs
 
 RESULTS = config["results_dir"]
@@ -17,6 +19,19 @@ EMBEDDED_KINDS = ("vp", "ve", "iadb")
 # then match no run. 0: one job per shard and per run.
 PACKS = pack_runs(RUNS, int(config.get("packs") or 0)) if config.get("packs") else []
 UNPACKED_RUNS = "(?!)" if PACKS else "[^/]+"
+
+
+def report_missing_inputs():
+    """Before any job runs: one warning listing the external inputs (images, checkpoints) the runs need but lack."""
+    missing = missing_inputs(RUNS, RESULTS)
+    if missing and workflow.is_main_process:
+        lines = "\n".join(f"  - {m}" for m in missing)
+        print(f"rwbench: {CONFIGFILE} needs inputs that are missing; jobs using them will fail "
+              f"(`rwbench info` says where to get them):\n{lines}", file=sys.stderr)
+    return missing
+
+
+MISSING_INPUTS = report_missing_inputs()
 
 
 def run_dir(run_id):
@@ -129,9 +144,28 @@ def figure_names():
     return sorted(names)
 
 
+def missing_intermediates():
+    """Sample outputs deleted after their run was evaluated. Snakemake does not rebuild a missing intermediate while
+    the outputs made from it exist, so the default target requests them: they are resampled (same seeds, same
+    images) and everything downstream re-runs because its input is newer."""
+    missing = []
+    for run_id in RUNS:
+        if not os.path.exists(f"{run_dir(run_id)}/metrics.csv"):
+            continue  # not evaluated yet: the normal DAG builds its shards
+        for s in shard_names(run_id):
+            outputs = [f"{run_dir(run_id)}/shards/shard-{s}.pt", f"{run_dir(run_id)}/provenance-{s}.json",
+                       f"{run_dir(run_id)}/trajectories/shard-{s}.pt"]
+            if not all(os.path.exists(p) for p in outputs):
+                missing.append(outputs[0])
+    if missing and workflow.is_main_process:
+        print(f"rwbench: {len(missing)} deleted sample shard(s) will be rebuilt, e.g. {missing[0]}", file=sys.stderr)
+    return missing
+
+
 def all_targets():
-    """Targets of the default target: every run's metrics, the aggregated table, the figures and tables."""
-    targets = [f"{RESULTS}/metrics.csv", f"{REPORTS}/tables/runs.csv"]
+    """Targets of the default target: every run's metrics, the aggregated table, the figures and tables, and any
+    sample shard deleted after its run was evaluated (missing_intermediates)."""
+    targets = [f"{RESULTS}/metrics.csv", f"{REPORTS}/tables/runs.csv"] + missing_intermediates()
     targets += [f"{REPORTS}/figures/{name}.png" for name in figure_names()]
     if trajectory_runs():
         targets.append(f"{REPORTS}/figures/scalespace.png")
