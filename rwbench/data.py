@@ -178,7 +178,7 @@ def read_image_rgb(path: str | os.PathLike, resolution: int | None = None) -> to
             im.load()
             if im.mode in SIXTEEN_BIT_MODES:
                 grey = np.rint(np.asarray(im, dtype=np.float64) / 257.0).clip(0, 255).astype(np.uint8)
-                im = Image.fromarray(grey, "L")
+                im = Image.fromarray(grey)   # 2-D uint8: mode L
             im = im.convert("RGB")
             if resolution is not None and im.size != (resolution, resolution):
                 im = im.resize((resolution, resolution), Image.LANCZOS)

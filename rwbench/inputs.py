@@ -49,6 +49,18 @@ def image_folder_status(root) -> str:
     return f"present ({n} images)" if n else "empty (no PNG/JPEG files)"
 
 
+def folder_identity(root) -> str:
+    """sha256 (16 hex) of a folder's resolved path and, per image file, its relative path, size and mtime (ns)."""
+    import hashlib
+
+    root = Path(root).resolve()
+    digest = hashlib.sha256(str(root).encode())
+    for path in image_files(root):
+        st = path.stat()
+        digest.update(f"\n{path.relative_to(root).as_posix()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
 def missing_inputs(runs: dict, results_dir: str = "results") -> list[str]:
     """One line per external file or folder the runs need that is absent (images, pretrained checkpoints)."""
     lines: dict[str, None] = {}
@@ -73,4 +85,4 @@ def missing_inputs(runs: dict, results_dir: str = "results") -> list[str]:
 
 
 __all__ = ["FFHQ_ENV", "IMAGE_SUFFIXES", "CHECKPOINT_ENV", "CHECKPOINT_FILES", "checkpoint_dir", "default_checkpoint",
-           "image_files", "image_folder_status", "missing_inputs"]
+           "image_files", "image_folder_status", "folder_identity", "missing_inputs"]

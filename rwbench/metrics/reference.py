@@ -1,6 +1,7 @@
 """Reference statistics (FID mu/sigma and features) cached once per (dataset, split, resolution, extractor, conversion).
 
-Cache file `<cache_dir>/<dataset>-<split>-r<res>__<extractor>__<conversion tag>.pt` (torch.save, weights_only-loadable)
+Cache file `<cache_dir>/<dataset>-<split>-r<res>[-folder<identity>]__<extractor>__<conversion tag>.pt` (torch.save,
+weights_only-loadable; image-folder datasets such as FFHQ add the folder's identity: path, file names, sizes, times)
 holds mu, sigma (float64), features (float32 [N, D], for KID and precision/recall), count, conversion, resize_filter,
 extractor, layer, weights_sha256 and the reference spec; a `.json` sidecar repeats the metadata for people.
 """
@@ -81,13 +82,24 @@ def conversion_for(extractor: str, channels: int) -> str:
     return ex.prepare_uint8(torch.zeros(1, channels, 1, 1, dtype=torch.uint8), extractor)[1]
 
 
+def folder_tag(reference: dict) -> str:
+    """'' for packaged datasets; for image-folder datasets (ffhq, read from $RWBENCH_FFHQ_DIR) '-folder<16 hex>', the
+    folder's identity (rwbench.inputs.folder_identity: its path and every image's name, size and mtime)."""
+    from rwbench.inputs import FFHQ_ENV, FOLDER_DATASETS, folder_identity
+
+    if reference.get("kind") != "dataset" or reference.get("dataset") not in FOLDER_DATASETS:
+        return ""
+    root = os.environ.get(FFHQ_ENV)
+    return f"-folder{folder_identity(root)}" if root else ""
+
+
 def reference_cache_path(reference: dict, extractor: str, channels: int,
                          cache_dir: str | os.PathLike = DEFAULT_CACHE_DIR) -> Path:
-    """Cache file for (reference, extractor, conversion of `channels`-channel uint8 images)."""
+    """Cache file for (reference, its image folder's identity, extractor, conversion of `channels`-channel images)."""
     conversion = conversion_for(extractor, channels)
     tag = hashlib.sha256(conversion.encode()).hexdigest()[:8]
     kind = "gray2rgb" if "gray->rgb" in conversion else f"{channels}ch"
-    return Path(cache_dir) / f"{reference_key(reference)}__{extractor}__{kind}-{tag}.pt"
+    return Path(cache_dir) / f"{reference_key(reference)}{folder_tag(reference)}__{extractor}__{kind}-{tag}.pt"
 
 
 def _stale(cached: dict, info: ex.ExtractorInfo, conversion: str) -> str | None:
@@ -118,6 +130,13 @@ def reference_statistics(reference: dict, info: ex.ExtractorInfo, cache_dir: str
             cached["path"] = str(path)
             return cached
         ex.warn(f"{path}: stale reference cache ({reason}); recomputing")
+    elif folder_tag(reference):
+        others = [p.name for p in path.parent.glob(f"{reference_key(reference)}-folder*{path.name.split('__', 1)[1]}")]
+        from rwbench.inputs import FFHQ_ENV
+
+        ex.warn(f"{path.name}: no statistics cached for this image folder ({os.environ.get(FFHQ_ENV)}: its "
+                f"path, file names, sizes or times differ from {', '.join(others) if others else 'any cached one'}); "
+                f"computing them")
     if images is None:
         images = load_reference_images(reference)
     if images.shape[1] != channels:
