@@ -46,7 +46,7 @@ def image_folder_status(root) -> str:
     if not Path(root).is_dir():
         return "missing (no such folder)"
     n = len(image_files(root))
-    return f"present ({n} images)" if n else "empty (no PNG/JPEG files)"
+    return f"present ({n} image{'s' if n != 1 else ''})" if n else "empty (no PNG/JPEG files)"
 
 
 def folder_identity(root) -> str:
