@@ -21,9 +21,9 @@ def diverged(x: torch.Tensor, data_range=(0.0, 1.0), sigma: float = 0.0, factor:
     """bool [N]: image n of x [N, ...] is non-finite or beyond lo - F (w + sigma) .. hi + F (w + sigma) anywhere."""
     lo, hi = float(data_range[0]), float(data_range[1])
     margin = factor * ((hi - lo) + float(sigma))
-    flat = x.detach().reshape(len(x), -1)
-    if flat.shape[1] == 0:
+    if x.numel() == 0:
         return torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    flat = x.detach().reshape(len(x), -1)
     finite = torch.isfinite(flat).all(1)
     big = torch.nan_to_num(flat.double(), nan=0.0, posinf=0.0, neginf=0.0)
     outside = (big.amin(1) < lo - margin) | (big.amax(1) > hi + margin)

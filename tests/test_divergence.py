@@ -28,6 +28,7 @@ def test_threshold_is_ten_range_widths_plus_the_noise_level():
     assert diverged(x, (lo, hi)).tolist() == [False, False, True, True, True, True]
     assert not diverged(x[2:3], (lo, hi), sigma=0.1).any()          # a noisy iterate gets F sigma more room
     assert diverged(torch.full((1, 3), 1e21), (0.0, 1.0)).all()
+    assert diverged(torch.zeros(0, 1, 4, 4)).shape == (0,)                 # a trajectory file with no images
 
 
 @pytest.fixture()

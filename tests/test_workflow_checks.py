@@ -73,10 +73,11 @@ def test_missing_ffhq_images_and_checkpoints_are_listed_before_any_job(tmp_path)
 
 
 @pytest.mark.slow
-def test_deleted_shard_of_an_evaluated_run_is_rebuilt(tmp_path):
+@pytest.mark.parametrize("packs", [0, 3])
+def test_deleted_shard_of_an_evaluated_run_is_rebuilt(tmp_path, packs):
     """Fake a finished smoke DAG (every output present, equal times), delete one shard: a plain dry run resamples it
-    and re-evaluates its run (Snakemake alone would report nothing to be done)."""
-    args = ("-n", "--configfile", "config/smoke.yaml", *scratch(tmp_path))
+    and re-evaluates its run (Snakemake alone would report nothing to be done). packs > 0: its pack job does."""
+    args = ("-n", "--configfile", "config/smoke.yaml", *scratch(tmp_path), f"packs={packs}")
     rc, out = snakemake(*args)
     assert rc == 0, out[-3000:]
     outputs = {p.strip() for line in re.findall(r"^\s+output: (.*)$", out, re.M) for p in line.split(",")}
@@ -92,4 +93,7 @@ def test_deleted_shard_of_an_evaluated_run_is_rebuilt(tmp_path):
     assert rc == 0, out[-3000:]
     assert "deleted sample shard(s) will be rebuilt" in out
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", out.split("Job stats:")[1], re.M))
-    assert jobs["sample"] == "1" and jobs["evaluate"] == "1", out[-3000:]
+    sample = {k: v for k, v in jobs.items() if k.startswith("sample")}
+    evaluate = {k: v for k, v in jobs.items() if k.startswith("evaluate")}
+    assert list(sample.values()) == ["1"] and list(evaluate.values()) == ["1"], out[-3000:]
+    assert (next(iter(sample)) == "sample") == (packs == 0)
