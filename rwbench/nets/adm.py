@@ -1,6 +1,6 @@
 """ADM (guided-diffusion) UNet, state-dict compatible with the DPS FFHQ-256 checkpoint `ffhq_10m.pt`."""
 
-# Written from the architecture facts in shared/golden/README.md (section A) and the manifests; module
+# Written from the architecture facts in tests/golden/README.md (section A) and the manifests; module
 # and parameter names follow the published state dict, so the file loads with strict=True.
 
 from __future__ import annotations

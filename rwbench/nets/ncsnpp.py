@@ -1,6 +1,6 @@
 """NCSN++ (score_sde, continuous VE), state-dict compatible with `ve/ffhq_256_ncsnpp_continuous` checkpoint_48.pth."""
 
-# Written from the architecture facts in shared/golden/README.md (section B) and the manifests' module maps
+# Written from the architecture facts in tests/golden/README.md (section B) and the manifests' module maps
 # and call traces. Parameters live in one flat `all_modules` list, indexed as in the published file.
 
 from __future__ import annotations
