@@ -61,6 +61,19 @@ def test_sixteen_bit_png_is_scaled_not_saturated(tmp_path):
     assert rgb.shape == (3, 8, 8) and rgb.dtype == torch.uint8
     assert torch.equal(rgb[0], torch.from_numpy(v8.astype(np.uint8))) and torch.equal(rgb[0], rgb[2])
     assert abs(float(rgb.double().mean()) - float(v8.mean())) < 1e-9
+    # 48-bit RGB (written by hand: 16-bit truecolour PNG) also maps v16 = 257 v8 back to v8
+    import struct
+    import zlib
+
+    rgb8 = (np.arange(48).reshape(4, 4, 3) * 5 + 3).astype(np.uint16)
+    rows = b"".join(b"\x00" + (rgb8[y] * 257).astype(">u2").tobytes() for y in range(4))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    (tmp_path / "rgb48.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 16, 2, 0, 0, 0))
+                                         + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    assert torch.equal(read_image_rgb(tmp_path / "rgb48.png"), torch.from_numpy(rgb8.astype(np.uint8)).permute(2, 0, 1))
 
 
 def test_truncated_shard_is_one_line_naming_the_file(tmp_path, capsys):
