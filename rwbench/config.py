@@ -55,6 +55,14 @@ def _unknown_keys(error) -> list[str]:
     return messages
 
 
+def _sampler_parameters(row) -> list[str]:
+    """Keys a sampler accepts in sampler_options: a (kind, axes) row takes its scalar axes (not schedule or steps);
+    a row object with .axes / .inverse_axes (a sampler table) takes all of them."""
+    if hasattr(row, "axes"):
+        return list(row.axes) + list(getattr(row, "inverse_axes", ()))
+    return [a for a in row[1] if a not in ("schedule", "steps")]
+
+
 def _semantic_errors(config: dict) -> list[str]:
     """Checks the schema cannot express: sampler_options keys are samplers, and their options ones the sampler uses."""
     from rwbench.grid import SAMPLERS
@@ -68,7 +76,7 @@ def _semantic_errors(config: dict) -> list[str]:
                 hint = f"did you mean {close[0]!r}?" if close else f"samplers: {', '.join(SAMPLERS)}"
                 messages.append(f"{where}: unknown sampler {sampler!r} ({hint})")
                 continue
-            used = [a for a in SAMPLERS[sampler][1] if a not in ("schedule", "steps")]
+            used = _sampler_parameters(SAMPLERS[sampler])
             for key in options:
                 if key not in used:
                     close = difflib.get_close_matches(str(key), used, n=1, cutoff=0.5)
