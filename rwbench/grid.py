@@ -1,8 +1,8 @@
 """Expand a configuration's named experiments into fully resolved run specs (torch-free: the Snakefile imports it).
 
-An experiment crosses its axes (models x samplers x schedules x steps x c x T0 x TK x tasks); axes that do not
-apply to a sampler are dropped before de-duplication, and sampler/task pairs that make no sense (a native
-unconditional sampler on an inverse task) are skipped, so the full cross product is never forced.
+An experiment crosses its axes (models x samplers x the list axes of rwbench.samplers.AXES x tasks); per sampler only
+the axes its row in the sampler table uses are crossed, and tasks it does not solve (a native unconditional sampler
+on an inverse task) are skipped. `nfe: [...]` instead of `steps` gives each sampler the most steps within the budget.
 """
 
 from __future__ import annotations
@@ -12,30 +12,12 @@ import itertools
 import json
 import math
 
-# sampler name -> (kind, axes it uses). kind: template (rwbench.walk with a preset), native (rwbench.baselines), iadb.
-SAMPLERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "simplified": ("template", ("schedule", "steps", "c", "T0", "TK", "init")),
-    "ddpm": ("template", ("steps", "variance")),
-    "vp-sde": ("template", ("steps",)),
-    "ncsn": ("template", ("schedule", "steps", "n_steps_each", "eps")),
-    "ve-sde": ("template", ("schedule", "steps")),
-    "native-ddpm": ("native", ("steps", "variance")),
-    "native-vp-sde": ("native", ("steps", "corrector_snr")),
-    "native-ncsn": ("native", ("schedule", "steps", "n_steps_each", "eps")),
-    "native-ve-sde": ("native", ("schedule", "steps", "corrector_snr")),
-    "iadb": ("iadb", ("steps",)),
-    "dps": ("native", ("steps", "zeta", "variance")),
-}
-INVERSE_SAMPLERS = ("simplified", "dps")
-SCHEDULES = ("pretrained", "sigmoid", "linear", "geometric", "karras")
+from rwbench import samplers as _table
+from rwbench.samplers import AXES, LIST_AXES, SAMPLERS, SCHEDULES, resolve_schedule
+
 TASKS = {"uncond": None, "inpaint": "inpainting", "box": "box", "sr": "sr", "deblur": "blur"}
-# schedule used by samplers whose levels are fixed by their own algorithm (DDPM respacing, IADB's uniform alphas)
-FIXED_SCHEDULE = {"ddpm": "ddpm", "vp-sde": "ddpm", "native-ddpm": "ddpm", "native-vp-sde": "ddpm",
-                  "iadb": "iadb-uniform", "dps": "ddpm"}
 FIGURES = ("schedules", "ve-vs-vp", "temperature", "inverse", "nfe", "cross", "posterior", "equivalence", "none")
 
-SAMPLER_DEFAULTS = {"c": 0.5, "T0": 0.4, "TK": 1.0, "init": "sigma", "variance": "beta", "n_steps_each": 5,
-                    "eps": 2e-5, "corrector_snr": None, "zeta": None}
 TASK_DEFAULTS = {"inpaint": {"p": 0.92}, "box": {"box": 8}, "sr": {"factor": 4}, "deblur": {"size": 61, "std": 3.0}}
 
 
@@ -65,16 +47,13 @@ def _check_name(kind: str, name: str, known) -> None:
 
 
 def sampler_kind(sampler: str) -> str:
-    """template | native | iadb for a sampler name."""
-    _check_name("sampler", sampler, SAMPLERS)
-    return SAMPLERS[sampler][0]
+    """The kind (template | native | solver | iadb | posterior) of a sampler name (rwbench.samplers)."""
+    return _table.get(sampler).kind
 
 
 def nfe(sampler: str, steps: int, params: dict) -> int:
-    """Denoiser evaluations per image: one per step (NCSN: per Langevin step; predictor-corrector: two per level)."""
-    if sampler == "native-ve-sde" or sampler == "native-vp-sde":
-        return steps * (2 if params.get("corrector_snr") else 1)
-    return int(steps)
+    """Denoiser evaluations per image: the sampler row's NFE rule (rwbench.samplers)."""
+    return _table.nfe(sampler, steps, params)
 
 
 def _run_id(experiment: str, model: str, sampler: str, schedule: str, steps: int, params: dict, task: str, seed: int) -> str:
@@ -112,75 +91,92 @@ def reference_for(config: dict, model: str, msettings: dict) -> dict:
     return ref
 
 
+def _axis_values(exp: dict, row, axis: str) -> list:
+    """Values of a list axis a sampler uses: the experiment's list, else the sampler's default; [None] if unused."""
+    if axis not in row.axes:
+        return [None]
+    key = AXES[axis].key
+    return _as_list(exp[key]) if key in exp else [row.default(axis)]
+
+
+def _check_experiment(name: str, exp: dict) -> None:
+    """Names on the experiment's axes are known; steps and nfe are not both given."""
+    for sampler in _as_list(exp["samplers"]):
+        _check_name("sampler", sampler, SAMPLERS)
+    for schedule in _as_list(exp.get("schedules", AXES["schedule"].default)):
+        _check_name("schedule", schedule, SCHEDULES)
+    for task in _as_list(exp.get("tasks", "uncond")):
+        _check_name("task", task, TASKS)
+    if "nfe" in exp and "steps" in exp:
+        raise ValueError(f"experiment {name!r}: give `steps` or `nfe` (a budget per sampler), not both")
+    for sampler, opts in (exp.get("sampler_options") or {}).items():
+        _check_name("sampler", sampler, SAMPLERS)
+        row = SAMPLERS[sampler]
+        unknown = sorted(set(opts) - set(row.axes + row.inverse_axes))
+        if unknown:
+            raise ValueError(f"experiment {name!r}: sampler_options.{sampler} sets {', '.join(unknown)}, which "
+                             f"{sampler} does not use (it uses {', '.join(row.axes + row.inverse_axes)})")
+
+
 def expand_experiment(config: dict, name: str) -> list[dict]:
-    """All run specs of one named experiment."""
+    """All run specs of one named experiment: per model and sampler, the cross product of the list axes the sampler
+    uses (rwbench.samplers.AXES; unused axes collapse) and the tasks it solves."""
     exp = dict(config["experiments"][name])
     figure = exp.get("figure", "none")
     _check_name("figure", figure, FIGURES)
+    _check_experiment(name, exp)
     seed = int(exp.get("seed", config.get("seed", 0)))
     shard_size = int(exp.get("shard_size", config.get("shard_size", 64)))
     options = dict(exp.get("sampler_options") or {})
+    budgets = "nfe" in exp
     specs: dict[str, dict] = {}
-    axes = itertools.product(_as_list(exp["models"]), _as_list(exp["samplers"]), _as_list(exp.get("schedules", "pretrained")),
-                             _as_list(exp.get("steps", 100)), _as_list(exp.get("c", SAMPLER_DEFAULTS["c"])),
-                             _as_list(exp.get("T0", SAMPLER_DEFAULTS["T0"])), _as_list(exp.get("TK", SAMPLER_DEFAULTS["TK"])),
-                             _as_list(exp.get("tasks", "uncond")))
-    for model, sampler, schedule, steps, c, T0, TK, task in axes:
-        _check_name("sampler", sampler, SAMPLERS)
-        _check_name("schedule", schedule, SCHEDULES)
-        _check_name("task", task, TASKS)
-        if task != "uncond" and sampler not in INVERSE_SAMPLERS:
-            continue
-        if task == "uncond" and sampler == "dps":
-            continue
+    for model, sampler in itertools.product(_as_list(exp["models"]), _as_list(exp["samplers"])):
         msettings = model_settings(config, model)
-        kind, used = SAMPLERS[sampler]
-        values = dict(SAMPLER_DEFAULTS, c=float(c), T0=float(T0), TK=float(TK), **options.get(sampler, {}))
-        values["init"] = exp.get("init", values["init"])
-        if sampler == "dps" and "variance" not in options.get(sampler, {}):
-            values["variance"] = "beta_tilde"  # DPS's own posterior variance
-        params = {k: values[k] for k in used if k not in ("schedule", "steps")}
-        if sampler == "dps" and params.get("zeta") is None:
-            params.pop("zeta")  # DPS's published value for the task is resolved at sampling time
-        if sampler == "native-ve-sde" and params.get("corrector_snr") is None:
-            params.pop("corrector_snr")
-        if sampler == "native-vp-sde" and params.get("corrector_snr") is None:
-            params.pop("corrector_snr")
-        if task != "uncond":
-            params["cap"] = exp.get("cap", "lipschitz") if sampler == "simplified" else None
-            if params["cap"] is None:
-                params.pop("cap")
-        sched = schedule if "schedule" in used else FIXED_SCHEDULE.get(sampler, schedule)
-        steps = int(steps)
-        task_params = dict(TASK_DEFAULTS.get(task, {}), **((exp.get("task_params") or {}).get(task, {})))
-        if task != "uncond":
-            task_params["eta"] = float(exp.get("eta", 0.2))
-        n_targets = int(exp.get("n_targets", 1)) if task != "uncond" else 0
-        spt = int(exp.get("samples_per_target", 1)) if task != "uncond" else 1
-        n_images = n_targets * spt if task != "uncond" else int(exp.get("n_images", 64))
-        run_id = _run_id(name, model, sampler, sched, steps, params, task, seed)
-        spec = {
-            "run_id": run_id, "experiment": name, "figure": figure, "model": model,
-            "registry": msettings.get("registry", model), "checkpoint": resolve_checkpoint(config, msettings.get("checkpoint")),
-            "loader_options": dict(msettings.get("loader_options") or {}),
-            "family": msettings["family"], "dataset": msettings["dataset"],
-            "split": msettings.get("reference_split", "test"), "resolution": int(msettings["resolution"]),
-            "channels": int(msettings.get("channels", 1)), "data_range": list(msettings["data_range"]),
-            "sigma_min": float(msettings["sigma_min"]), "sigma_max": float(msettings["sigma_max"]),
-            "sampler": sampler, "sampler_kind": kind, "schedule": sched, "steps": steps, "params": params,
-            "nfe": nfe(sampler, steps, params), "task": task, "task_params": task_params, "seed": seed,
-            "n_images": n_images, "n_targets": n_targets, "samples_per_target": spt, "shard_size": shard_size,
-            "n_shards": max(1, math.ceil(n_images / shard_size)),
-            "trajectory_points": int(exp.get("trajectory_points", 0)) if kind == "template" else 0,
-            "dtype": exp.get("dtype", config.get("dtype", "float32")),
-            "reference": reference_for(config, model, msettings) if task == "uncond" else
-            {"kind": "ground_truth", "dataset": msettings["dataset"], "split": msettings.get("reference_split", "test")},
-        }
-        if spec["trajectory_points"] and exp.get("trajectory_images"):   # only when set: specs of other runs unchanged
-            spec["trajectory_images"] = int(exp["trajectory_images"])
-        if run_id in specs and specs[run_id] != spec:
-            raise ValueError(f"experiment {name!r}: two different runs would share the name {run_id!r}")
-        specs[run_id] = spec
+        row, opts = SAMPLERS[sampler], options.get(sampler, {})
+        lists = [_axis_values(dict(exp, steps=exp["nfe"]) if budgets else exp, row, axis) for axis in LIST_AXES]
+        for *values, task in itertools.product(*lists, _as_list(exp.get("tasks", "uncond"))):
+            inverse = task != "uncond"
+            if (inverse and not row.inverse) or (not inverse and not row.uncond):
+                continue
+            axis = dict(zip(LIST_AXES, values))
+            axis.update({k: v for k, v in opts.items() if k in axis})
+            params = _table.sampler_params(row, inverse, exp, opts)
+            params.update({k: float(v) for k, v in axis.items() if k not in ("schedule", "steps") and v is not None})
+            params = {k: v for k, v in params.items() if v is not None}
+            sched = axis["schedule"] if "schedule" in row.axes else row.fixed_schedule
+            if "schedule" in row.axes:
+                resolve_schedule(sched, msettings["family"])
+            steps = row.steps_for_nfe(int(axis["steps"]), params) if budgets else int(axis["steps"])
+            task_params = dict(TASK_DEFAULTS.get(task, {}), **((exp.get("task_params") or {}).get(task, {})))
+            if inverse:
+                task_params["eta"] = float(exp.get("eta", 0.2))
+            n_targets = int(exp.get("n_targets", 1)) if inverse else 0
+            spt = int(exp.get("samples_per_target", 1)) if inverse else 1
+            n_images = n_targets * spt if inverse else int(exp.get("n_images", 64))
+            run_id = _run_id(name, model, sampler, sched, steps, params, task, seed)
+            spec = {
+                "run_id": run_id, "experiment": name, "figure": figure, "model": model,
+                "registry": msettings.get("registry", model),
+                "checkpoint": resolve_checkpoint(config, msettings.get("checkpoint")),
+                "loader_options": dict(msettings.get("loader_options") or {}),
+                "family": msettings["family"], "dataset": msettings["dataset"],
+                "split": msettings.get("reference_split", "test"), "resolution": int(msettings["resolution"]),
+                "channels": int(msettings.get("channels", 1)), "data_range": list(msettings["data_range"]),
+                "sigma_min": float(msettings["sigma_min"]), "sigma_max": float(msettings["sigma_max"]),
+                "sampler": sampler, "sampler_kind": row.kind, "schedule": sched, "steps": steps, "params": params,
+                "nfe": row.count_nfe(steps, params), "task": task, "task_params": task_params, "seed": seed,
+                "n_images": n_images, "n_targets": n_targets, "samples_per_target": spt, "shard_size": shard_size,
+                "n_shards": max(1, math.ceil(n_images / shard_size)),
+                "trajectory_points": int(exp.get("trajectory_points", 0)) if row.kind == "template" else 0,
+                "dtype": exp.get("dtype", config.get("dtype", "float32")),
+                "reference": reference_for(config, model, msettings) if not inverse else
+                {"kind": "ground_truth", "dataset": msettings["dataset"], "split": msettings.get("reference_split", "test")},
+            }
+            if spec["trajectory_points"] and exp.get("trajectory_images"):   # only when set: other specs unchanged
+                spec["trajectory_images"] = int(exp["trajectory_images"])
+            if run_id in specs and specs[run_id] != spec:
+                raise ValueError(f"experiment {name!r}: two different runs would share the name {run_id!r}")
+            specs[run_id] = spec
     return list(specs.values())
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from rwbench import presets, schedules
+from rwbench import samplers as sampler_table
 from rwbench.denoisers import GaussianMixtureDenoiser, VPEpsDenoiser, blend_from_denoiser, eps_from_denoiser, score_from_denoiser
 from rwbench.grid import TASKS
 from rwbench.rng import image_generators, image_seed, randn_per_image
@@ -44,29 +45,51 @@ def respaced_betas(betas: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor
 
 
 def ladder(spec: dict, denoiser) -> torch.Tensor:
-    """The decreasing noise levels sigma_k of a spec's schedule (pretrained: the VP model's levels; VE: geometric)."""
-    K, name = int(spec["steps"]), spec["schedule"]
-    if name == "pretrained":
-        if spec["family"] == "vp":
-            return schedules.vp_pretrained(K, model_betas(denoiser))
-        name = "geometric"  # a VE model's own training ladder is geometric (score-SDE)
-    return schedules.ladder(name, K, float(spec["sigma_min"]), float(spec["sigma_max"]))
+    """The decreasing noise levels sigma_k of a spec's schedule for its model family (schedules.named_ladder:
+    "pretrained" is the VP model's own levels for VP models, geometric otherwise)."""
+    betas = model_betas(denoiser) if spec["family"] == "vp" else None
+    return schedules.named_ladder(spec["schedule"], spec["family"], int(spec["steps"]), float(spec["sigma_min"]),
+                                  float(spec["sigma_max"]), betas=betas)
 
 
 def walk_params(spec: dict, denoiser) -> presets.WalkParams:
-    """Table II preset (or the simplified scheme) of a template sampler."""
-    sampler, p = spec["sampler"], spec["params"]
-    if sampler == "simplified":
-        return presets.simplified(ladder(spec, denoiser), p["c"], p["T0"], p["TK"], init=p.get("init", "sigma"))
-    if sampler in ("ddpm", "vp-sde"):
-        betas = model_betas(denoiser)
-        sub = respaced_betas(betas, respaced_timesteps(betas.numel(), int(spec["steps"])))
-        return presets.ddpm(sub, p.get("variance", "beta")) if sampler == "ddpm" else presets.vp_sde(sub)
-    if sampler == "ncsn":
-        return presets.ncsn(_ncsn_levels(spec, denoiser), int(p["n_steps_each"]), float(p["eps"]))
-    if sampler == "ve-sde":
-        return presets.ve_sde(ladder(spec, denoiser))
-    raise ValueError(f"sampler {sampler!r} is not a template sampler")
+    """Table II preset (or the simplified scheme) of a template sampler: its table row's WalkParams builder."""
+    row = sampler_table.get(spec["sampler"])
+    if row.kind != "template":
+        raise ValueError(f"sampler {row.name!r} is not a template sampler (kind {row.kind})")
+    return sampler_table.resolve(row.algorithm)(spec, denoiser)
+
+
+def walk_simplified(spec: dict, denoiser) -> presets.WalkParams:
+    """The paper's simplified scheme on the spec's ladder: tau = c sigma^2, T linear T0 -> TK."""
+    p = spec["params"]
+    return presets.simplified(ladder(spec, denoiser), p["c"], p["T0"], p["TK"], init=p.get("init", "sigma"))
+
+
+def _respaced_chain(spec: dict, denoiser) -> torch.Tensor:
+    betas = model_betas(denoiser)
+    return respaced_betas(betas, respaced_timesteps(betas.numel(), int(spec["steps"])))
+
+
+def walk_ddpm(spec: dict, denoiser) -> presets.WalkParams:
+    """DDPM ancestral (Table II) on the model's respaced betas."""
+    return presets.ddpm(_respaced_chain(spec, denoiser), spec["params"].get("variance", "beta"))
+
+
+def walk_vp_sde(spec: dict, denoiser) -> presets.WalkParams:
+    """VP-SDE reverse diffusion (Table II) on the model's respaced betas."""
+    return presets.vp_sde(_respaced_chain(spec, denoiser))
+
+
+def walk_ncsn(spec: dict, denoiser) -> presets.WalkParams:
+    """NCSN annealed Langevin (Table II): steps / n_steps_each levels of the spec's ladder."""
+    p = spec["params"]
+    return presets.ncsn(_ncsn_levels(spec, denoiser), int(p["n_steps_each"]), float(p["eps"]))
+
+
+def walk_ve_sde(spec: dict, denoiser) -> presets.WalkParams:
+    """VE-SDE reverse diffusion (Table II) on the spec's ladder."""
+    return presets.ve_sde(ladder(spec, denoiser))
 
 
 def _ncsn_levels(spec: dict, denoiser) -> torch.Tensor:
@@ -188,78 +211,165 @@ def trajectory_steps(K: int, points: int) -> list[int]:
     return sorted(set(torch.linspace(0, K - 1, points - 1).round().long().tolist()))
 
 
+@dataclass
+class SamplerCall:
+    """What a sampler's runner gets: the spec, its table row, the denoiser, x_T ~ N(0, I) and the per-image generators
+    (already advanced past x_T), the inverse task's data (None: unconditional), and `extras` it may fill."""
+
+    spec: dict
+    row: sampler_table.Sampler
+    denoiser: object
+    x_T: torch.Tensor
+    gens: list
+    inverse: Inverse | None
+    indices: list
+    progress: bool = False
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict:
+        return self.spec["params"]
+
+
 def run_sampler(spec: dict, denoiser, indices, *, device="cpu", dtype=torch.float32, progress=False) -> dict:
-    """Sample images `indices` of a run: returns x on the model's data scale plus extras (trajectory, inverse data)."""
+    """Sample images `indices` of a run: returns x on the model's data scale plus extras (trajectory, inverse data);
+    the work is done by the runner named in the sampler's table row (rwbench.samplers)."""
     indices = [int(i) for i in indices]
+    row = sampler_table.get(spec["sampler"])
     x_T, gens = initial_noise(spec, indices, device)
-    x_T = x_T.to(dtype)
-    sampler, kind, p = spec["sampler"], spec["sampler_kind"], spec["params"]
     spt = int(spec.get("samples_per_target") or 1)
     targets = torch.tensor([i // spt for i in indices], dtype=torch.long) if spec["task"] != "uncond" else None
     inv = make_inverse(spec, targets, dtype) if targets is not None else None
-    extras: dict = {}
-    callback = None
-    if kind == "template":
-        wp = walk_params(spec, denoiser)
-        if spec.get("trajectory_points"):
-            limit = int(spec.get("trajectory_images") or 0)      # record images 0..limit-1 only (0: all)
-            keep = torch.tensor([i < limit for i in indices]) if limit else None
-            callback = Trajectory(trajectory_steps(wp.K, int(spec["trajectory_points"])), wp.K, keep)
-        x0 = wp.init_scale * x_T
-        if inv is None:
-            from rwbench.walk import random_walk
-
-            x = random_walk(denoiser, x0, generator=gens, callback=callback, **wp.walk_kwargs())
-        else:
-            from rwbench.inverse import conditional_random_walk
-
-            x = conditional_random_walk(denoiser, x0, inv.y, inv.operator, inv.eta, wp.sigmas, wp.temperatures,
-                                        c=p["c"], cap=p.get("cap", "lipschitz"), generator=gens,
-                                        final_noise=wp.final_noise, callback=callback)
-        if callback is not None:
-            extras["trajectory"] = callback.finish(x, indices)
-    elif sampler in ("native-ddpm", "native-vp-sde", "dps"):
-        betas = model_betas(denoiser)
-        ts = respaced_timesteps(betas.numel(), int(spec["steps"]))
-        sub, eps_fn = respaced_betas(betas, ts), _on_timesteps(_vp_eps(denoiser, betas), ts)
-        if sampler == "native-ddpm":
-            from rwbench.baselines.ddpm import ddpm_ancestral
-
-            x = ddpm_ancestral(eps_fn, x_T, sub, variance=p.get("variance", "beta"), generators=gens, progress=progress)
-        elif sampler == "native-vp-sde":
-            from rwbench.baselines.score_sde import vp_predictor
-
-            x = vp_predictor(eps_fn, x_T, sub, generators=gens, corrector_snr=p.get("corrector_snr"), progress=progress)
-        else:
-            from rwbench.baselines.dps import default_zeta, dps
-
-            zeta = p.get("zeta") or default_zeta(TASKS[spec["task"]])
-            extras["zeta"] = zeta
-            x = dps(eps_fn, x_T, inv.y, inv.operator, sub, zeta, variance=p.get("variance", "beta_tilde"), generators=gens)
-    elif sampler == "native-ve-sde":
-        from rwbench.baselines.score_sde import ve_predictor
-
-        sig = ladder(spec, denoiser)
-        x = ve_predictor(_native_score(denoiser), float(sig[0]) * x_T, sig, generators=gens,
-                         corrector_snr=p.get("corrector_snr"), progress=progress)
-    elif sampler == "native-ncsn":
-        from rwbench.baselines.ncsn import annealed_langevin
-
-        levels = _ncsn_levels(spec, denoiser)
-        x = annealed_langevin(_native_score(denoiser), float(levels[0]) * x_T, levels, int(p["n_steps_each"]),
-                              float(p["eps"]), generators=gens, progress=progress)
-    elif sampler == "iadb":
-        from rwbench.baselines.iadb import iadb_sample
-
-        x = iadb_sample(_native_blend(denoiser), x_T, int(spec["steps"]), progress=progress)
-    else:
-        raise ValueError(f"sampler {sampler!r} has no implementation")
+    if inv is not None and not row.inverse:
+        raise ValueError(f"sampler {row.name!r} does not solve inverse tasks (task {spec['task']!r})")
+    call = SamplerCall(spec, row, denoiser, x_T.to(dtype), gens, inv, indices, progress)
+    x = sampler_table.resolve(row.run)(call)
+    extras = call.extras
     if inv is not None:
         extras["inverse"] = inv
         extras["targets"] = targets
         if isinstance(denoiser, GaussianMixtureDenoiser):
             extras.update(exact_posterior(spec, denoiser, inv, indices))
     return {"x": x, **extras}
+
+
+def run_template(call: SamplerCall) -> torch.Tensor:
+    """The random-walk template (rwbench.walk) with the row's preset; the conditional walk on inverse tasks."""
+    spec, p, inv = call.spec, call.params, call.inverse
+    wp = walk_params(spec, call.denoiser)
+    callback = None
+    if spec.get("trajectory_points"):
+        limit = int(spec.get("trajectory_images") or 0)      # record images 0..limit-1 only (0: all)
+        keep = torch.tensor([i < limit for i in call.indices]) if limit else None
+        callback = Trajectory(trajectory_steps(wp.K, int(spec["trajectory_points"])), wp.K, keep)
+    x0 = wp.init_scale * call.x_T
+    if inv is None:
+        from rwbench.walk import random_walk
+
+        x = random_walk(call.denoiser, x0, generator=call.gens, callback=callback, **wp.walk_kwargs())
+    else:
+        from rwbench.inverse import conditional_random_walk
+
+        x = conditional_random_walk(call.denoiser, x0, inv.y, inv.operator, inv.eta, wp.sigmas, wp.temperatures,
+                                    c=p["c"], cap=p.get("cap", "lipschitz"), generator=call.gens,
+                                    final_noise=wp.final_noise, callback=callback)
+    if callback is not None:
+        call.extras["trajectory"] = callback.finish(x, call.indices)
+    return x
+
+
+def _vp_chain(call: SamplerCall):
+    """(respaced betas, eps_fn on the respaced chain) of a VP-type native sampler."""
+    betas = model_betas(call.denoiser)
+    ts = respaced_timesteps(betas.numel(), int(call.spec["steps"]))
+    return respaced_betas(betas, ts), _on_timesteps(_vp_eps(call.denoiser, betas), ts)
+
+
+def run_native_ddpm(call: SamplerCall) -> torch.Tensor:
+    """DDPM ancestral sampling (rwbench.baselines.ddpm) on the respaced chain."""
+    sub, eps_fn = _vp_chain(call)
+    fn = sampler_table.resolve(call.row.algorithm)
+    return fn(eps_fn, call.x_T, sub, variance=call.params.get("variance", "beta"), generators=call.gens,
+              progress=call.progress)
+
+
+def run_native_vp_sde(call: SamplerCall) -> torch.Tensor:
+    """score-SDE VP predictor(-corrector) (rwbench.baselines.score_sde) on the respaced chain."""
+    sub, eps_fn = _vp_chain(call)
+    fn = sampler_table.resolve(call.row.algorithm)
+    return fn(eps_fn, call.x_T, sub, generators=call.gens, corrector_snr=call.params.get("corrector_snr"),
+              progress=call.progress)
+
+
+def run_dps(call: SamplerCall) -> torch.Tensor:
+    """DPS (rwbench.baselines.dps) on the respaced chain; zeta defaults to DPS's published value for the task."""
+    from rwbench.baselines.dps import default_zeta
+
+    sub, eps_fn = _vp_chain(call)
+    inv = call.inverse
+    zeta = call.params.get("zeta") or default_zeta(TASKS[call.spec["task"]])
+    call.extras["zeta"] = zeta
+    fn = sampler_table.resolve(call.row.algorithm)
+    return fn(eps_fn, call.x_T, inv.y, inv.operator, sub, zeta, variance=call.params.get("variance", "beta_tilde"),
+              generators=call.gens)
+
+
+def run_ve_predictor(call: SamplerCall) -> torch.Tensor:
+    """score-SDE VE predictor(-corrector) (rwbench.baselines.score_sde) on the spec's ladder, x_0 = sigma_0 x_T."""
+    sig = ladder(call.spec, call.denoiser)
+    fn = sampler_table.resolve(call.row.algorithm)
+    return fn(_native_score(call.denoiser), float(sig[0]) * call.x_T, sig, generators=call.gens,
+              corrector_snr=call.params.get("corrector_snr"), progress=call.progress)
+
+
+def run_ncsn(call: SamplerCall) -> torch.Tensor:
+    """NCSN annealed Langevin dynamics (rwbench.baselines.ncsn), x_0 = sigma_0 x_T."""
+    p = call.params
+    levels = _ncsn_levels(call.spec, call.denoiser)
+    fn = sampler_table.resolve(call.row.algorithm)
+    return fn(_native_score(call.denoiser), float(levels[0]) * call.x_T, levels, int(p["n_steps_each"]),
+              float(p["eps"]), generators=call.gens, progress=call.progress)
+
+
+def run_iadb(call: SamplerCall) -> torch.Tensor:
+    """IADB deterministic blending (rwbench.baselines.iadb) from x_T."""
+    fn = sampler_table.resolve(call.row.algorithm)
+    return fn(_native_blend(call.denoiser), call.x_T, int(call.spec["steps"]), progress=call.progress)
+
+
+def solver_kwargs(row: sampler_table.Sampler, params: dict) -> dict:
+    """The row's params under its algorithm's keyword names (row.keywords, e.g. ancestral_eta -> eta)."""
+    return {row.keywords.get(k, k): v for k, v in params.items() if k in row.axes}
+
+
+def _takes_generator(fn) -> bool:
+    import inspect
+
+    return "generator" in inspect.signature(fn).parameters
+
+
+def solver_sigmas(spec: dict, denoiser) -> torch.Tensor:
+    """k-diffusion's ladder of a VE solver: the spec's K levels followed by 0 (K steps, the last one to sigma = 0)."""
+    sig = ladder(spec, denoiser)
+    return torch.cat([sig, sig.new_zeros(1)])
+
+
+def run_ve_solver(call: SamplerCall) -> torch.Tensor:
+    """A k-diffusion-style solver fn(denoiser, x, sigmas, **kw) (rwbench.baselines.solvers) from x_0 = sigma_0 x_T;
+    stochastic ones draw image i's noise from its generator."""
+    sigmas = solver_sigmas(call.spec, call.denoiser)
+    fn = sampler_table.resolve(call.row.algorithm)
+    kwargs = solver_kwargs(call.row, call.params)
+    if _takes_generator(fn):
+        kwargs["generator"] = call.gens
+    return fn(call.denoiser, float(sigmas[0]) * call.x_T, sigmas, **kwargs)
+
+
+def run_ddim(call: SamplerCall) -> torch.Tensor:
+    """DDIM with eta (rwbench.baselines.ddim) on the respaced DDPM timesteps."""
+    sub, eps_fn = _vp_chain(call)
+    fn = sampler_table.resolve(call.row.algorithm)
+    return fn(eps_fn, call.x_T, sub, eta=float(call.params.get("ancestral_eta", 0.0)), generators=call.gens)
 
 
 def exact_posterior(spec: dict, prior: GaussianMixtureDenoiser, inv: Inverse, indices) -> dict:
@@ -279,5 +389,5 @@ def to_unit(x: torch.Tensor, data_range) -> torch.Tensor:
     return (x.to(F64) - lo) / (hi - lo)
 
 
-__all__ = ["load_denoiser", "run_sampler", "walk_params", "ladder", "respaced_timesteps", "respaced_betas", "make_inverse",
+__all__ = ["load_denoiser", "run_sampler", "SamplerCall", "run_template", "run_ve_solver", "solver_sigmas", "walk_params", "ladder", "respaced_timesteps", "respaced_betas", "make_inverse",
            "initial_noise", "trajectory_steps", "to_unit", "exact_posterior", "ground_truth_images"]

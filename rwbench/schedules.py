@@ -106,6 +106,18 @@ def ladder(name: str, K: int, sigma_min: float, sigma_max: float, **kwargs) -> t
     return LADDERS[name](K, sigma_min, sigma_max, **kwargs)
 
 
+def named_ladder(name: str, family: str, K: int, sigma_min: float, sigma_max: float,
+                 betas: torch.Tensor | None = None) -> torch.Tensor:
+    """sigma_k of a schedule name for a model family (rwbench.samplers.resolve_schedule): vp_pretrained interpolates
+    the DDPM levels of `betas` (default linear_betas(); the range is ignored), the others span [sigma_min, sigma_max]."""
+    from rwbench.samplers import resolve_schedule
+
+    resolved = resolve_schedule(name, family)
+    if resolved == "vp_pretrained":
+        return vp_pretrained(K, linear_betas() if betas is None else betas)
+    return ladder(resolved, K, sigma_min, sigma_max)
+
+
 def proportional_steps(sigmas: torch.Tensor, c: float, cap: float | None = None) -> torch.Tensor:
     """Step rule tau_k = c sigma_k^2, optionally capped: tau_k = min(c sigma_k^2, cap) (Sec. V-B, eq. 22)."""
     if not c > 0:

@@ -76,7 +76,7 @@ def test_run_names_are_canonical_and_readable():
     assert spec["run_id"] == "e__oracle__simplified__sigmoid__K100__T0=0.1__TK=1__c=0.7__init=sigma__uncond__s3"
 
 
-@pytest.mark.parametrize("bad, message", [({"samplers": ["euler"]}, "sampler 'euler'"),
+@pytest.mark.parametrize("bad, message", [({"samplers": ["euler-maruyama"]}, "sampler 'euler-maruyama'"),
                                           ({"schedules": ["cosine"]}, "schedule 'cosine'"),
                                           ({"models": ["nope"]}, "model 'nope'")])
 def test_grid_rejects_unknown_names(bad, message):

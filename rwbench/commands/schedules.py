@@ -10,9 +10,10 @@ import torch
 from rwbench import schedules as sch
 from rwbench.io import atomic_write
 from rwbench.presets import PAPER_RUNS
+from rwbench.samplers import resolve_schedule
 
 SCHEDULES = ("vp_pretrained", "sigmoid", "linear", "geometric", "karras")
-PRETRAINED = ("vp_pretrained", "pretrained")  # the config's schedule axis calls the VP model's own levels "pretrained"
+FAMILY = "vp"  # the table spans the VP range: "pretrained" is the VP model's own levels (rwbench.samplers.resolve_schedule)
 COLUMNS = ["schedule", "K", "k", "sigma", "tau", "temperature", "c", "T0", "TK"]
 FALLBACK_RUN = "vp-uncond-pretrained"  # c, T_0 for ladders without a published unconditional config
 
@@ -25,7 +26,10 @@ def vp_range() -> tuple[float, float]:
 
 def paper_settings(schedule: str) -> tuple[float, float, str]:
     """(c, T_0, source) of the paper's unconditional config for this ladder (VP first), else of vp-uncond-pretrained."""
-    ladder = "vp_pretrained" if schedule in PRETRAINED else schedule
+    try:
+        ladder = resolve_schedule(schedule, FAMILY)
+    except ValueError as err:
+        raise ValueError(f"--schedules: {err}") from err
     for family in ("vp", "ve"):
         for name, run in PAPER_RUNS.items():
             if run["ladder"] == ladder and run["family"] == family and "eta" not in run:
@@ -35,12 +39,12 @@ def paper_settings(schedule: str) -> tuple[float, float, str]:
 
 
 def schedule_sigmas(name: str, K: int, sigma_min: float, sigma_max: float) -> torch.Tensor:
-    """sigma_k of one named ladder; vp_pretrained (alias pretrained) interpolates linear_betas()' DDPM levels (range ignored)."""
-    if name in PRETRAINED:
-        return sch.vp_pretrained(K, sch.linear_betas())
-    if name not in sch.LADDERS:
-        raise ValueError(f"--schedules: unknown schedule {name!r}; choose from {', '.join(SCHEDULES + PRETRAINED[1:])}")
-    return sch.ladder(name, K, sigma_min, sigma_max)
+    """sigma_k of one named ladder for a VP model (schedules.named_ladder); vp_pretrained (alias pretrained)
+    interpolates linear_betas()' DDPM levels (range ignored)."""
+    try:
+        return sch.named_ladder(name, FAMILY, K, sigma_min, sigma_max)
+    except ValueError as err:
+        raise ValueError(f"--schedules: {err}") from err
 
 
 def schedule_table(names, steps, sigma_min: float | None = None, sigma_max: float | None = None,

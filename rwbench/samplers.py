@@ -1,0 +1,259 @@
+"""The sampler table: one row per sampler (kind, axes, defaults, tasks, NFE rule, the functions that run it) and the
+one rule that turns a schedule name into a noise ladder for a model family (torch-free: the Snakefile imports it).
+
+rwbench.grid expands experiments from it, rwbench.sampling dispatches on it, and tests/test_samplers.py keeps the
+config schema's enums equal to it. Adding a sampler is one `Sampler(...)` row in SAMPLERS plus its function (see
+docs/samplers.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Axes: every parameter a sampler may use, where a config gives it, and its default (the schema repeats these defaults;
+# tests/test_samplers.py keeps them equal).
+#   list:   an experiment key holding a list that is crossed (steps: [10, 100])
+#   scalar: an experiment key holding one value (init: unit)
+#   option: only through `sampler_options: {<sampler>: {<name>: value}}`
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One sampler parameter: how a config gives it (list | scalar | option), its experiment key and default."""
+
+    name: str
+    source: str
+    key: str | None = None
+    default: object = None
+    doc: str = ""
+
+
+AXES: dict[str, Axis] = {a.name: a for a in (
+    Axis("schedule", "list", "schedules", "pretrained", "noise ladder (resolve_schedule)"),
+    Axis("steps", "list", "steps", 100, "iterations K (levels of the ladder)"),
+    Axis("c", "list", "c", 0.5, "step factor tau_k = c sigma_k^2"),
+    Axis("T0", "list", "T0", 0.4, "start temperature"),
+    Axis("TK", "list", "TK", 1.0, "end temperature"),
+    Axis("ancestral_eta", "list", "ancestral_eta", None,
+         "noise fraction of ancestral / SDE / DDIM steps (0 = deterministic); default per sampler"),
+    Axis("init", "scalar", "init", "sigma", "x_0 ~ N(0, sigma_0^2 I) (sigma) or N(0, I) (unit)"),
+    Axis("cap", "scalar", "cap", "lipschitz", "step cap of the conditional walk"),
+    Axis("variance", "option", None, "beta", "DDPM reverse variance beta | beta_tilde"),
+    Axis("n_steps_each", "option", None, 5, "Langevin steps per NCSN level"),
+    Axis("eps", "option", None, 2e-5, "NCSN step size epsilon"),
+    Axis("corrector_snr", "option", None, None, "Langevin corrector snr of predictor-corrector (None: predictor only)"),
+    Axis("zeta", "option", None, None, "DPS step size (None: DPS's published value for the task)"),
+    Axis("s_churn", "option", None, None, "Heun churn S_churn (Karras Alg. 2; None: Alg. 1, no churn)"),
+    Axis("s_tmin", "option", None, None, "Heun churn window lower sigma"),
+    Axis("s_tmax", "option", None, None, "Heun churn window upper sigma"),
+    Axis("s_noise", "option", None, None, "Heun churn noise inflation S_noise"),
+)}
+LIST_AXES = tuple(a.name for a in AXES.values() if a.source == "list")  # crossed in this order (tasks innermost)
+
+# ---------------------------------------------------------------------------------------------------------------------
+# NFE rules: denoiser evaluations per image as a function of (steps, params).
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def nfe_per_step(steps: int, params: dict) -> int:
+    """One denoiser call per step (template walks, Euler, DPM-Solver++(2M), DDIM, Langevin steps of NCSN)."""
+    return int(steps)
+
+
+def nfe_predictor_corrector(steps: int, params: dict) -> int:
+    """Predictor-corrector: two calls per level with a corrector (corrector_snr set), else one."""
+    return int(steps) * (2 if params.get("corrector_snr") else 1)
+
+
+def nfe_heun(steps: int, params: dict) -> int:
+    """Heun (Karras Alg. 1/2): two calls per step except the last, an Euler step to sigma = 0."""
+    return 2 * int(steps) - 1
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Schedules.
+# ---------------------------------------------------------------------------------------------------------------------
+
+LADDERS = ("sigmoid", "linear", "geometric", "karras")           # rwbench.schedules.LADDERS over [sigma_min, sigma_max]
+SCHEDULES = ("pretrained",) + LADDERS                            # names a config's `schedules` axis accepts
+FAMILIES = ("vp", "ve", "iadb", "oracle")
+PRETRAINED = {"vp": "vp_pretrained", "ve": "geometric", "iadb": "geometric", "oracle": "geometric"}
+
+
+def resolve_schedule(name: str, family: str) -> str:
+    """The ladder a schedule name means for a model family: "pretrained" is the VP model's own DDPM levels
+    (vp_pretrained) for VP models and the score-SDE geometric ladder for VE, IADB and the oracle; others are themselves.
+    "vp_pretrained" is accepted as a name too (the schedules table's spelling)."""
+    if family not in PRETRAINED:
+        raise ValueError(f"family: unknown model family {family!r}; choose one of {', '.join(FAMILIES)}")
+    if name == "pretrained":
+        return PRETRAINED[family]
+    if name in LADDERS or name == "vp_pretrained":
+        return name
+    raise ValueError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)} (or vp_pretrained)")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The table.
+# ---------------------------------------------------------------------------------------------------------------------
+
+KINDS = ("template", "native", "solver", "iadb", "posterior")
+TASK_SCOPES = ("uncond", "inverse", "both")
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """One sampler: name, kind, the axes it uses (inverse_axes only on inverse tasks), per-sampler defaults, the tasks
+    it solves, its NFE rule, the dotted path of the runner (rwbench.sampling.SamplerCall -> x) and of the algorithm it
+    wraps (template rows: the WalkParams builder), the schedule it is fixed to (None: the `schedules` axis), the keyword
+    names its algorithm takes for params (param -> keyword), and a step multiple (NCSN: steps % n_steps_each == 0)."""
+
+    name: str
+    kind: str
+    axes: tuple[str, ...]
+    run: str
+    algorithm: str
+    tasks: str = "uncond"
+    nfe: Callable[[int, dict], int] = nfe_per_step
+    defaults: dict = field(default_factory=dict)
+    inverse_axes: tuple[str, ...] = ()
+    fixed_schedule: str | None = None
+    keywords: dict = field(default_factory=dict)
+    steps_multiple: str | None = None
+    doc: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"sampler {self.name!r}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        if self.tasks not in TASK_SCOPES:
+            raise ValueError(f"sampler {self.name!r}: tasks {self.tasks!r} is not one of {', '.join(TASK_SCOPES)}")
+        unknown = [a for a in self.axes + self.inverse_axes + tuple(self.defaults) if a not in AXES]
+        if unknown:
+            raise ValueError(f"sampler {self.name!r}: unknown axes {unknown}; declare them in rwbench.samplers.AXES")
+        if ("schedule" in self.axes) == (self.fixed_schedule is not None):
+            raise ValueError(f"sampler {self.name!r}: give either the schedule axis or a fixed_schedule, not both/none")
+        if "steps" not in self.axes:
+            raise ValueError(f"sampler {self.name!r}: every sampler uses the steps axis")
+
+    @property
+    def uncond(self) -> bool:
+        """Samples the prior (unconditional task)."""
+        return self.tasks in ("uncond", "both")
+
+    @property
+    def inverse(self) -> bool:
+        """Solves inverse tasks."""
+        return self.tasks in ("inverse", "both")
+
+    def default(self, axis: str):
+        """This sampler's default of an axis (its own, else the axis's)."""
+        return self.defaults[axis] if axis in self.defaults else AXES[axis].default
+
+    def count_nfe(self, steps: int, params: dict) -> int:
+        """Denoiser evaluations per image at `steps` iterations."""
+        return int(self.nfe(int(steps), params))
+
+    def steps_for_nfe(self, budget: int, params: dict) -> int:
+        """The largest steps whose NFE is at most `budget` (a multiple of steps_multiple's value where set)."""
+        multiple = int(params[self.steps_multiple]) if self.steps_multiple else 1
+        for steps in range(int(budget) - int(budget) % multiple, 0, -multiple):
+            if self.count_nfe(steps, params) <= budget:
+                return steps
+        raise ValueError(f"nfe: budget {budget} is below one step of sampler {self.name!r} "
+                         f"({self.count_nfe(multiple, params)} evaluations)")
+
+
+_T = "rwbench.sampling.run_template"
+_VE = "rwbench.sampling.run_ve_solver"
+SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
+    # The random-walk template with a preset (rwbench.walk.random_walk); Table II of the paper.
+    Sampler("simplified", "template", ("schedule", "steps", "c", "T0", "TK", "init"), _T, "rwbench.sampling.walk_simplified",
+            tasks="both", inverse_axes=("cap",), doc="the paper's simplified scheme tau = c sigma^2, linear T_k"),
+    Sampler("ddpm", "template", ("steps", "variance"), _T, "rwbench.sampling.walk_ddpm", fixed_schedule="ddpm",
+            doc="DDPM ancestral as a walk (respaced DDPM timesteps)"),
+    Sampler("vp-sde", "template", ("steps",), _T, "rwbench.sampling.walk_vp_sde", fixed_schedule="ddpm",
+            doc="VP-SDE reverse-diffusion predictor as a walk"),
+    Sampler("ncsn", "template", ("schedule", "steps", "n_steps_each", "eps"), _T, "rwbench.sampling.walk_ncsn",
+            steps_multiple="n_steps_each", doc="NCSN annealed Langevin as a walk (steps = levels x n_steps_each)"),
+    Sampler("ve-sde", "template", ("schedule", "steps"), _T, "rwbench.sampling.walk_ve_sde",
+            doc="VE-SDE reverse-diffusion predictor as a walk"),
+    # Native baselines (rwbench.baselines), each in its own coordinates.
+    Sampler("native-ddpm", "native", ("steps", "variance"), "rwbench.sampling.run_native_ddpm",
+            "rwbench.baselines.ddpm.ddpm_ancestral", fixed_schedule="ddpm", doc="DDPM ancestral (Ho et al. 2020)"),
+    Sampler("native-vp-sde", "native", ("steps", "corrector_snr"), "rwbench.sampling.run_native_vp_sde",
+            "rwbench.baselines.score_sde.vp_predictor", nfe=nfe_predictor_corrector, fixed_schedule="ddpm",
+            doc="score-SDE VP reverse diffusion (+ Langevin corrector)"),
+    Sampler("native-ncsn", "native", ("schedule", "steps", "n_steps_each", "eps"), "rwbench.sampling.run_ncsn",
+            "rwbench.baselines.ncsn.annealed_langevin", steps_multiple="n_steps_each",
+            doc="NCSN annealed Langevin dynamics (Song & Ermon 2019)"),
+    Sampler("native-ve-sde", "native", ("schedule", "steps", "corrector_snr"), "rwbench.sampling.run_ve_predictor",
+            "rwbench.baselines.score_sde.ve_predictor", nfe=nfe_predictor_corrector,
+            doc="score-SDE VE reverse diffusion (+ Langevin corrector)"),
+    Sampler("iadb", "iadb", ("steps",), "rwbench.sampling.run_iadb", "rwbench.baselines.iadb.iadb_sample",
+            fixed_schedule="iadb-uniform", doc="IADB deterministic blending (Heitz et al. 2023)"),
+    Sampler("dps", "native", ("steps", "zeta", "variance"), "rwbench.sampling.run_dps",
+            "rwbench.baselines.dps.dps", tasks="inverse", fixed_schedule="ddpm", defaults={"variance": "beta_tilde"},
+            doc="diffusion posterior sampling (Chung et al. 2023), its own posterior variance"),
+    # Modern solvers on D(x, sigma) in VE coordinates (k-diffusion conventions: sigmas = ladder + [0], K steps).
+    Sampler("euler", "solver", ("schedule", "steps"), _VE, "rwbench.baselines.solvers.euler",
+            doc="Euler on the probability-flow ODE (Karras et al. 2022)"),
+    Sampler("heun", "solver", ("schedule", "steps", "s_churn", "s_tmin", "s_tmax", "s_noise"), _VE,
+            "rwbench.baselines.solvers.heun", nfe=nfe_heun,
+            doc="Heun 2nd order (Karras et al. 2022 Alg. 1; churn of Alg. 2 as options)"),
+    Sampler("euler-ancestral", "solver", ("schedule", "steps", "ancestral_eta"), _VE,
+            "rwbench.baselines.solvers.euler_ancestral", defaults={"ancestral_eta": 1.0},
+            keywords={"ancestral_eta": "eta"}, doc="Euler ancestral (k-diffusion): a random walk"),
+    Sampler("dpmpp-2m", "solver", ("schedule", "steps"), _VE, "rwbench.baselines.solvers.dpmpp_2m",
+            doc="DPM-Solver++(2M) (Lu et al. 2022)"),
+    Sampler("dpmpp-2m-sde", "solver", ("schedule", "steps", "ancestral_eta"), _VE,
+            "rwbench.baselines.solvers.dpmpp_2m_sde", defaults={"ancestral_eta": 1.0},
+            keywords={"ancestral_eta": "eta"}, doc="DPM-Solver++(2M) SDE, midpoint variant"),
+    Sampler("ddim", "native", ("steps", "ancestral_eta"), "rwbench.sampling.run_ddim",
+            "rwbench.baselines.ddim.ddim", fixed_schedule="ddpm", defaults={"ancestral_eta": 0.0},
+            keywords={"ancestral_eta": "eta"}, doc="DDIM (Song et al. 2021) with eta on respaced DDPM timesteps"),
+)}
+
+
+def get(name: str) -> Sampler:
+    """The table row of a sampler name (ValueError naming the known ones)."""
+    if name not in SAMPLERS:
+        raise ValueError(f"sampler {name!r} is not known; choose one of {', '.join(sorted(SAMPLERS))}")
+    return SAMPLERS[name]
+
+
+def resolve(dotted: str):
+    """Import `package.module.attr` and return attr."""
+    module, _, attr = dotted.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"{dotted}: cannot import it ({err}); is the sampler's function written?") from err
+
+
+def sampler_params(row: Sampler, inverse: bool, experiment: dict | None = None, options: dict | None = None) -> dict:
+    """Scalar and option params of a row (list axes excluded): defaults < experiment scalar < sampler_options.
+    None values are dropped (they mean "the algorithm's own default")."""
+    experiment, options = experiment or {}, options or {}
+    out = {}
+    for name in row.axes + (row.inverse_axes if inverse else ()):
+        axis = AXES[name]
+        if axis.source == "list":
+            continue
+        value = row.default(name)
+        if axis.source == "scalar" and axis.key in experiment:
+            value = experiment[axis.key]
+        out[name] = options.get(name, value)
+    return out
+
+
+def nfe(sampler: str, steps: int, params: dict) -> int:
+    """Denoiser evaluations per image of a sampler at `steps` iterations (its row's rule)."""
+    return get(sampler).count_nfe(steps, params)
+
+
+__all__ = ["AXES", "Axis", "LIST_AXES", "SAMPLERS", "Sampler", "SCHEDULES", "LADDERS", "KINDS", "get", "resolve",
+           "resolve_schedule", "nfe", "nfe_per_step", "nfe_predictor_corrector", "nfe_heun", "sampler_params"]
