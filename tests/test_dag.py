@@ -31,7 +31,8 @@ def test_lint_is_clean():
     assert "Congratulations" in res.stdout + res.stderr
 
 
-@pytest.mark.parametrize("configfile", ["config/default.yaml", "config/smoke.yaml", "config/ffhq.yaml"])
+@pytest.mark.parametrize("configfile", ["config/default.yaml", "config/smoke.yaml", "config/ffhq.yaml",
+                                        "config/solvers.yaml"])
 def test_every_config_validates_and_expands(configfile, tmp_path):
     res = snakemake("-n", "--configfile", configfile, "--config", f"results_dir={tmp_path}/r", f"reports_dir={tmp_path}/p")
     out = res.stdout

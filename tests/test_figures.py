@@ -94,6 +94,9 @@ def tree(tmp_path_factory):
     for sampler, nfe, fid in (("simplified", 10, 30.0), ("simplified", 20, 15.0), ("native-ddpm", 10, 50.0),
                               ("native-ddpm", 20, 22.0)):
         add(spec(f"nfe-{sampler}-{nfe}", "nfe", sampler=sampler, nfe=nfe, steps=nfe), unconditional_metrics(fid))
+    add(spec("nfe-heun-oracle", "nfe", sampler="heun", sampler_kind="solver", model="digits-oracle", family="oracle",
+             data_range=[0.0, 1.0], schedule="karras", nfe=19, steps=10, params={}),
+        unconditional_metrics(12.0, energy_distance=0.5, energy_distance_ci95_lo=0.4, energy_distance_ci95_hi=0.7))
     add(spec("nfe-ncsn-5", "nfe", sampler="native-ncsn", nfe=5, steps=5),
         unconditional_metrics(math.nan, diverged_fraction=1.0, diverged=1.0, kid_mean=math.nan, kid_std=math.nan))
     for fam in ("vp", "ve", "iadb", "oracle"):
@@ -179,9 +182,26 @@ def test_temperature_figure(tree):
         assert temp.loc[rid, "kid_std"] == pytest.approx(exp[rid][1]["kid_std"], rel=1e-15)
 
 
+def test_nfe_interval_uses_the_ci_columns_else_kid_std():
+    from rwbench.figures.nfe import curve_labels, interval
+
+    part = pd.DataFrame({"energy_distance": [0.5, 0.2], "energy_distance_ci95_lo": [0.4, 0.1],
+                         "energy_distance_ci95_hi": [0.7, 0.25], "kid_mean": [1.0, 2.0], "kid_std": [0.1, 0.3]})
+    np.testing.assert_allclose(interval(part, "energy_distance"), [[0.1, 0.1], [0.2, 0.05]], rtol=1e-12)
+    np.testing.assert_allclose(interval(part, "kid_mean"), [[0.1, 0.3], [0.1, 0.3]])
+    assert interval(part.drop(columns="kid_std"), "kid_mean") is None
+    runs = pd.DataFrame({"model": ["a", "b"], "sampler": ["euler-ancestral", "euler"], "schedule": ["karras"] * 2,
+                         "params_ancestral_eta": [0.5, np.nan]})
+    assert list(curve_labels(runs)) == ["a: euler-ancestral eta=0.5 / karras", "b: euler / karras"]
+
+
 def test_nfe_figure(tree):
     nfe = build(tree, "nfe", ["nfe"])["nfe"].set_index("run_id")
-    assert len(nfe) == 5 and nfe.loc["nfe-simplified-20", "fid"] == 15.0 and nfe.loc["nfe-native-ddpm-10", "nfe"] == 10
+    assert len(nfe) == 6 and nfe.loc["nfe-simplified-20", "fid"] == 15.0 and nfe.loc["nfe-native-ddpm-10", "nfe"] == 10
+    heun = nfe.loc["nfe-heun-oracle"]
+    assert (heun["nfe"], heun["energy_distance"], heun["energy_distance_ci95_lo"], heun["energy_distance_ci95_hi"]) == \
+        (19, 0.5, 0.4, 0.7)
+    assert nfe["energy_distance"].drop("nfe-heun-oracle").isna().all()
     assert nfe.loc["nfe-native-ddpm-20", "kid_std"] == pytest.approx(22.0 / 10000, rel=1e-15)
     assert bool(nfe.loc["nfe-ncsn-5", "diverged_run"]) and math.isnan(nfe.loc["nfe-ncsn-5", "fid"])
     assert not nfe.drop("nfe-ncsn-5")["diverged_run"].any()
@@ -257,7 +277,8 @@ def test_cli_prints_figures_and_writes_the_runs_table(tree, tmp_path, capsys):
     exp = tree["expected"]
     assert set(runs.index) == set(exp) and runs["in_metrics"].all()
     for rid, (s, _) in exp.items():
-        assert runs.loc[rid, "params_T0"] == s["params"]["T0"] and runs.loc[rid, "sampler"] == s["sampler"]
+        T0 = runs.loc[rid, "params_T0"]   # solver runs have no T0
+        assert (T0 == s["params"]["T0"] if "T0" in s["params"] else math.isnan(T0)) and runs.loc[rid, "sampler"] == s["sampler"]
     assert list(runs.columns[:3]) == ["experiment", "figure", "model"]
 
 

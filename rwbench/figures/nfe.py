@@ -1,4 +1,5 @@
-"""Quality per cost: FID and KID (mean +- std over subsets) vs NFE, one line per sampler and schedule, log x."""
+"""Quality per cost: each metric against NFE (denoiser evaluations per image), one line per model, sampler and
+schedule, with 95 % intervals where metrics.csv has them (else KID's subset std), log x."""
 
 from __future__ import annotations
 
@@ -6,47 +7,85 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.ticker import NullFormatter
 
 from rwbench.figures.common import Context, SkipFigure, metric_table
 
-KEYS = ["model", "sampler", "sampler_kind", "schedule", "steps", "nfe", "params_c", "params_T0"]
+KEYS = ["model", "sampler", "sampler_kind", "schedule", "steps", "nfe", "params_c", "params_T0", "params_TK",
+        "params_ancestral_eta"]
+# panels in this order when present: the oracle's exact metric first, then the feature metrics of every model
+METRICS = {"energy_distance": "energy distance to exact draws", "fid": "FID", "kid_mean": "KID"}
+STYLE = {"template": "-", "solver": "--", "native": ":", "iadb": "-.", "posterior": "-."}
+
+
+def interval(part: pd.DataFrame, metric: str) -> np.ndarray | None:
+    """[2, n] error-bar half-widths: the metric's 95 % interval columns (<m>_ci95_lo/_hi, as rwbench.figures.common
+    pivots ci_lo/ci_hi) where present, else KID's subset std; None when neither exists."""
+    y = part[metric].to_numpy(float)
+    lo_col, hi_col = f"{metric}_ci95_lo", f"{metric}_ci95_hi"
+    if lo_col in part.columns and hi_col in part.columns and np.isfinite(part[lo_col].astype(float)).any():
+        lo, hi = part[lo_col].to_numpy(float), part[hi_col].to_numpy(float)
+        return np.nan_to_num(np.vstack([y - lo, hi - y]).clip(min=0))
+    if metric == "kid_mean" and "kid_std" in part.columns:
+        std = np.nan_to_num(part["kid_std"].to_numpy(float))
+        return np.vstack([std, std])
+    return None
+
+
+def curve_labels(runs: pd.DataFrame) -> pd.Series:
+    """sampler [eta=...] / schedule, prefixed by the model when the figure has several."""
+    label = runs["sampler"].astype(str)
+    if "params_ancestral_eta" in runs.columns:
+        eta = runs["params_ancestral_eta"]
+        label = label + eta.map(lambda v: f" eta={v:g}" if pd.notna(v) else "")
+    label = label + " / " + runs["schedule"].astype(str)
+    if runs["model"].astype(str).nunique() > 1:
+        label = runs["model"].astype(str) + ": " + label
+    return label
 
 
 def build(ctx: Context) -> list[Path]:
-    """Panels FID vs NFE and KID vs NFE (error bars kid_std); diverged runs are marked with x at the panel bottom."""
+    """One panel per metric (energy distance on oracle runs, FID, KID) against NFE; diverged runs are x at the bottom."""
     runs = ctx.figure_runs("nfe")
     if "nfe" not in runs.columns or not np.isfinite(runs["nfe"].astype(float)).any():
         raise SkipFigure("the nfe runs have no `nfe` column")
-    panels = [m for m in ("fid", "kid_mean") if m in runs.columns and np.isfinite(runs[m].astype(float)).any()]
+    panels = [m for m in METRICS if m in runs.columns and np.isfinite(runs[m].astype(float)).any()]
     if not panels:
-        raise SkipFigure("the nfe runs have no fid or kid_mean values")
+        raise SkipFigure(f"the nfe runs have none of {', '.join(METRICS)}")
     runs = runs.copy()
-    models = runs["model"].astype(str).unique()
-    runs["curve"] = runs["sampler"].astype(str) + " / " + runs["schedule"].astype(str)
-    if len(models) > 1:
-        runs["curve"] = runs["model"].astype(str) + ": " + runs["curve"]
+    runs["curve"] = curve_labels(runs)
     runs = runs.sort_values(["curve", "nfe"]).reset_index(drop=True)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.4), squeeze=False)
-    colors = plt.get_cmap("tab10")
+    curves = list(dict.fromkeys(runs["curve"]))
+    colors = {c: plt.get_cmap("tab20")(i % 20) for i, c in enumerate(curves)}
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.8), squeeze=False)
     for ax, metric in zip(axes[0], panels):
-        for i, (curve, part) in enumerate(runs.groupby("curve", sort=False)):
+        shown = runs[np.isfinite(runs[metric].astype(float)) | runs["diverged_run"].astype(bool)]
+        for curve, part in shown.groupby("curve", sort=False):
+            kind = str(part["sampler_kind"].iloc[0]) if "sampler_kind" in part.columns else "template"
             x, y = part["nfe"].to_numpy(float), part[metric].to_numpy(float)
-            yerr = part["kid_std"].to_numpy(float) if metric == "kid_mean" and "kid_std" in part.columns else None
-            ax.errorbar(x, y, yerr=yerr, marker="o", ms=4, capsize=2, color=colors(i % 10), label=curve)
+            ax.errorbar(x, y, yerr=interval(part, metric), marker="o", ms=3.5, capsize=2, color=colors[curve],
+                        ls=STYLE.get(kind, "-"), label=curve)
             div = part["diverged_run"].to_numpy(bool)
             if div.any():
-                ax.plot(x[div], np.zeros(div.sum()), "x", color=colors(i % 10), ms=7)
+                ax.plot(x[div], np.zeros(div.sum()), "x", color=colors[curve], ms=7)
         ax.set_xscale("log")
-        ticks = sorted(runs["nfe"].dropna().astype(int).unique())
-        ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=8)
+        ticks = sorted(shown["nfe"].dropna().astype(int).unique())
+        ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=7)
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("NFE (denoiser evaluations per image)")
-        ax.set_ylabel({"fid": "FID", "kid_mean": "KID"}[metric])
+        ax.set_ylabel(METRICS[metric])
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:   # one legend for all panels (a curve may be missing from a panel)
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, fontsize=6, loc="outside right center")
     if runs["diverged_run"].any():
         axes[0][-1].annotate("x at 0: diverged", xy=(0.98, 0.02), xycoords="axes fraction", ha="right", fontsize=7)
-    fig.tight_layout()
-    table = metric_table(runs, KEYS, [m for m in ("fid", "kid_mean", "kid_std") if m in runs.columns])
+    fig.set_layout_engine("constrained")
+    metrics = [c for m in panels for c in (m, f"{m}_ci95_lo", f"{m}_ci95_hi")] + ["kid_std"]
+    table = metric_table(runs, KEYS, [m for m in metrics if m in runs.columns])
     return ctx.save_figure(fig, "nfe") + ctx.save_table(table, "nfe")
