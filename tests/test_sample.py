@@ -85,7 +85,8 @@ def test_grid_rejects_unknown_names(bad, message):
         grid.expand(config(e=exp))
 
 
-SAMPLERS = ["simplified", "ddpm", "ve-sde", "native-ddpm", "native-ve-sde", "native-vp-sde", "iadb", "ncsn"]
+SAMPLERS = ["simplified", "ddpm", "ve-sde", "native-ddpm", "native-ve-sde", "native-vp-sde", "iadb", "ncsn",
+            "euler-ancestral", "dpmpp-2m-sde", "heun", "ddim"]
 
 
 @pytest.mark.parametrize("model", ["oracle", "vp"])
@@ -93,7 +94,7 @@ def test_shard_layout_is_irrelevant_bit_for_bit(model):
     """1 x 8 images == 4 x 2 images == batches of 3, for every sampler family, on an exact oracle and a real UNet."""
     den = small_oracle() if model == "oracle" else random_vp_unet()
     cfg = config(e={"models": [model], "samplers": SAMPLERS, "schedules": ["geometric"], "steps": [10], "n_images": 8,
-                    "sampler_options": {"ncsn": {"n_steps_each": 2}}})
+                    "sampler_options": {"ncsn": {"n_steps_each": 2}, "ddim": {"ancestral_eta": 0.5}}})
     for spec in grid.expand(cfg).values():
         with torch.no_grad():
             whole = sample_cmd.sample_images(spec, list(range(8)), denoiser=den)

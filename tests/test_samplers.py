@@ -3,7 +3,6 @@ by grid / sampling / the schedules table, and table-driven dispatch of every sam
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from rwbench.commands import schedules as schedules_cmd
 from rwbench.denoisers import GaussianMixtureDenoiser
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
-PENDING = ("rwbench.baselines.solvers", "rwbench.baselines.ddim")  # the solvers branch writes these
 
 
 def experiment_schema() -> dict:
@@ -44,17 +42,10 @@ def test_grid_and_schedules_use_the_table():
     assert set(schedules.LADDERS) == set(samplers.LADDERS)
 
 
-def _import_or_skip(dotted: str):
-    module = dotted.rpartition(".")[0]
-    if module.startswith(PENDING) and importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not merged yet (branch solvers)")
-    return samplers.resolve(dotted)
-
-
 @pytest.mark.parametrize("name", list(samplers.SAMPLERS))
 def test_every_row_is_consistent_and_its_functions_import(name):
     row = samplers.SAMPLERS[name]
-    assert callable(_import_or_skip(row.run)) and callable(_import_or_skip(row.algorithm))
+    assert callable(samplers.resolve(row.run)) and callable(samplers.resolve(row.algorithm))
     assert row.uncond or row.inverse
     assert ("schedule" in row.axes) != (row.fixed_schedule is not None)
     for kw in row.keywords:
@@ -72,6 +63,17 @@ def test_nfe_rules():
     assert samplers.get("native-vp-sde").steps_for_nfe(25, {"corrector_snr": 0.1}) == 12
     with pytest.raises(ValueError, match="below one step"):
         ncsn.steps_for_nfe(3, {"n_steps_each": 5})
+
+
+@pytest.mark.parametrize("name", [n for n, r in samplers.SAMPLERS.items() if r.kind == "solver"])
+def test_solver_rows_count_as_the_solvers_module(name):
+    """The table's NFE of a VE solver row equals rwbench.baselines.solvers.nfe on its K + 1 level ladder (ending at 0)."""
+    from rwbench.baselines import solvers
+
+    fn = samplers.SAMPLERS[name].algorithm.rpartition(".")[2]
+    for K in (1, 2, 5, 50):
+        assert samplers.nfe(name, K, {}) == solvers.nfe(fn, K + 1)
+        assert samplers.get(name).steps_for_nfe(2 * K, {}) == solvers.steps_for_nfe(fn, 2 * K)
 
 
 MODEL = {"family": "oracle", "dataset": "digits", "resolution": 4, "channels": 1, "data_range": [0, 1],
@@ -153,7 +155,7 @@ def dispatch_specs():
 def test_every_sampler_dispatches_on_the_oracle_for_two_steps(key):
     spec = dispatch_specs()[key]
     row = samplers.get(spec["sampler"])
-    _import_or_skip(row.algorithm)
+    samplers.resolve(row.algorithm)
     with torch.no_grad():
         out = sampling.run_sampler(spec, small_oracle(), [0, 1], dtype=torch.float64)
     assert out["x"].shape == (2, 1, 4, 4) and torch.isfinite(out["x"]).all()
