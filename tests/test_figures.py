@@ -183,7 +183,9 @@ def test_temperature_figure(tree):
 
 
 def test_nfe_interval_uses_the_ci_columns_else_kid_std():
-    from rwbench.figures.nfe import curve_labels, interval
+    from rwbench.figures.nfe import curve_labels, interval, sparse_ticks
+
+    assert sparse_ticks([20, 19, 9, 10, 50, 49, 100]) == [9, 19, 49, 100]
 
     part = pd.DataFrame({"energy_distance": [0.5, 0.2], "energy_distance_ci95_lo": [0.4, 0.1],
                          "energy_distance_ci95_hi": [0.7, 0.25], "kid_mean": [1.0, 2.0], "kid_std": [0.1, 0.3]})

@@ -33,6 +33,15 @@ def interval(part: pd.DataFrame, metric: str) -> np.ndarray | None:
     return None
 
 
+def sparse_ticks(values, gap: float = 1.25) -> list[int]:
+    """The NFE values as log-axis ticks, skipping any within a factor `gap` of the previous tick (19 next to 20)."""
+    out: list[int] = []
+    for v in sorted(int(v) for v in values):
+        if not out or v >= gap * out[-1]:
+            out.append(v)
+    return out
+
+
 def curve_labels(runs: pd.DataFrame) -> pd.Series:
     """sampler [eta=...] / schedule, prefixed by the model when the figure has several."""
     label = runs["sampler"].astype(str)
@@ -57,10 +66,12 @@ def build(ctx: Context) -> list[Path]:
     runs["curve"] = curve_labels(runs)
     runs = runs.sort_values(["curve", "nfe"]).reset_index(drop=True)
     curves = list(dict.fromkeys(runs["curve"]))
-    colors = {c: plt.get_cmap("tab20")(i % 20) for i, c in enumerate(curves)}
+    colors = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(curves)}
     fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.8), squeeze=False)
     for ax, metric in zip(axes[0], panels):
-        shown = runs[np.isfinite(runs[metric].astype(float)) | runs["diverged_run"].astype(bool)]
+        finite = np.isfinite(runs[metric].astype(float))
+        has_metric = runs["model"].isin(set(runs.loc[finite, "model"]))   # diverged runs of models with this metric
+        shown = runs[finite | (runs["diverged_run"].astype(bool) & has_metric)]
         for curve, part in shown.groupby("curve", sort=False):
             kind = str(part["sampler_kind"].iloc[0]) if "sampler_kind" in part.columns else "template"
             x, y = part["nfe"].to_numpy(float), part[metric].to_numpy(float)
@@ -70,7 +81,7 @@ def build(ctx: Context) -> list[Path]:
             if div.any():
                 ax.plot(x[div], np.zeros(div.sum()), "x", color=colors[curve], ms=7)
         ax.set_xscale("log")
-        ticks = sorted(shown["nfe"].dropna().astype(int).unique())
+        ticks = sparse_ticks(shown["nfe"].dropna().astype(int).unique())
         ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=7)
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("NFE (denoiser evaluations per image)")
