@@ -169,6 +169,7 @@ class Sampler:
 
 _T = "rwbench.sampling.run_template"
 _VE = "rwbench.sampling.run_ve_solver"
+_KARRAS = {"schedule": "karras"}   # the VE solvers' default ladder (EDM, rho = 7)
 SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
     # The random-walk template with a preset (rwbench.walk.random_walk); Table II of the paper.
     Sampler("simplified", "template", ("schedule", "steps", "c", "T0", "TK", "init"), _T, "rwbench.sampling.walk_simplified",
@@ -200,17 +201,17 @@ SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
             doc="diffusion posterior sampling (Chung et al. 2023), its own posterior variance"),
     # Modern solvers on D(x, sigma) in VE coordinates (k-diffusion conventions: sigmas = ladder + [0], K steps).
     Sampler("euler", "solver", ("schedule", "steps"), _VE, "rwbench.baselines.solvers.euler",
-            doc="Euler on the probability-flow ODE (Karras et al. 2022)"),
+            defaults=_KARRAS, doc="Euler on the probability-flow ODE (Karras et al. 2022)"),
     Sampler("heun", "solver", ("schedule", "steps", "s_churn", "s_tmin", "s_tmax", "s_noise"), _VE,
-            "rwbench.baselines.solvers.heun", nfe=nfe_heun,
+            "rwbench.baselines.solvers.heun", nfe=nfe_heun, defaults=_KARRAS,
             doc="Heun 2nd order (Karras et al. 2022 Alg. 1; churn of Alg. 2 as options)"),
     Sampler("euler-ancestral", "solver", ("schedule", "steps", "ancestral_eta"), _VE,
-            "rwbench.baselines.solvers.euler_ancestral", defaults={"ancestral_eta": 1.0},
+            "rwbench.baselines.solvers.euler_ancestral", defaults={**_KARRAS, "ancestral_eta": 1.0},
             keywords={"ancestral_eta": "eta"}, doc="Euler ancestral (k-diffusion): a random walk"),
-    Sampler("dpmpp-2m", "solver", ("schedule", "steps"), _VE, "rwbench.baselines.solvers.dpmpp_2m",
+    Sampler("dpmpp-2m", "solver", ("schedule", "steps"), _VE, "rwbench.baselines.solvers.dpmpp_2m", defaults=_KARRAS,
             doc="DPM-Solver++(2M) (Lu et al. 2022)"),
     Sampler("dpmpp-2m-sde", "solver", ("schedule", "steps", "ancestral_eta"), _VE,
-            "rwbench.baselines.solvers.dpmpp_2m_sde", defaults={"ancestral_eta": 1.0},
+            "rwbench.baselines.solvers.dpmpp_2m_sde", defaults={**_KARRAS, "ancestral_eta": 1.0},
             keywords={"ancestral_eta": "eta"}, doc="DPM-Solver++(2M) SDE, midpoint variant"),
     Sampler("ddim", "native", ("steps", "ancestral_eta"), "rwbench.sampling.run_ddim",
             "rwbench.baselines.ddim.ddim", fixed_schedule="ddpm", defaults={"ancestral_eta": 0.0},

@@ -29,8 +29,8 @@ def test_schema_enums_and_defaults_equal_the_table():
         if axis.source == "option":
             continue
         assert axis.key in props, f"schema lacks the experiment key {axis.key!r}"
-        if axis.name == "steps":   # no schema default: `nfe` replaces it; the description names it
-            assert "default" not in props["steps"] and f"[{axis.default}]" in props["steps"]["description"]
+        if axis.name in ("steps", "schedule"):   # no schema default (`nfe` replaces steps; solvers default to karras)
+            assert "default" not in props[axis.key] and f"[{axis.default}]" in props[axis.key]["description"]
         elif axis.default is not None:
             want = [axis.default] if axis.source == "list" else axis.default
             assert props[axis.key].get("default") == want, axis.name
@@ -104,8 +104,12 @@ def test_solver_axes_and_run_ids():
     assert "e__oracle__euler__karras__K10__uncond__s1" in ids   # euler ignores the eta axis: one run
     assert len(ids) == 2 + 2 + 2 + 1 + 1
     # per-sampler defaults when the experiment does not give the axis
-    specs = grid.expand(config(e={"models": ["oracle"], "samplers": ["euler-ancestral", "ddim"], "steps": [4]}))
-    assert {s["sampler"]: s["params"]["ancestral_eta"] for s in specs.values()} == {"euler-ancestral": 1.0, "ddim": 0.0}
+    specs = grid.expand(config(e={"models": ["oracle"], "samplers": ["euler-ancestral", "ddim", "simplified"],
+                                  "steps": [4]}))
+    assert {s["sampler"]: s["params"].get("ancestral_eta") for s in specs.values()} == \
+        {"euler-ancestral": 1.0, "ddim": 0.0, "simplified": None}
+    assert {s["sampler"]: s["schedule"] for s in specs.values()} == \
+        {"euler-ancestral": "karras", "ddim": "ddpm", "simplified": "pretrained"}
     with pytest.raises(ValueError, match="does not use"):
         grid.expand(config(e={"models": ["oracle"], "samplers": ["euler"], "sampler_options": {"euler": {"eps": 1}}}))
 
