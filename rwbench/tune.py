@@ -158,6 +158,7 @@ def plot(summary, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import NullFormatter
 
     models = list(dict.fromkeys(summary["model"]))
     fig, axes = plt.subplots(1, len(models), figsize=(4.8 * len(models), 3.8), squeeze=False)
@@ -179,7 +180,11 @@ def plot(summary, path) -> None:
                     ax.annotate(f"{r.schedule} c={r.c:g} TK={r.TK:g}", (xi, yi), fontsize=6, xytext=(3, 3),
                                 textcoords="offset points")
         ax.set_xscale("log")
-        ax.set_xlabel("NFE (denoiser evaluations per image)")
+        ticks = sorted({int(b) for b in part["budget"]})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_yscale("symlog", linthresh=0.01)   # the U-statistic can dip below 0 around an exact sampler
+        ax.set_xlabel("NFE budget (denoiser evaluations per image)")
         ax.set_ylabel("energy distance (fresh seeds)")
         ax.set_title(model, fontsize=9)
         ax.grid(alpha=0.3)
