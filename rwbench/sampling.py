@@ -84,7 +84,8 @@ def walk_vp_sde(spec: dict, denoiser) -> presets.WalkParams:
 def walk_ncsn(spec: dict, denoiser) -> presets.WalkParams:
     """NCSN annealed Langevin (Table II): steps / n_steps_each levels of the spec's ladder."""
     p = spec["params"]
-    return presets.ncsn(_ncsn_levels(spec, denoiser), int(p["n_steps_each"]), float(p["eps"]))
+    return presets.ncsn(_ncsn_levels(spec, denoiser), int(p["n_steps_each"]), float(p["eps"]),
+                        p.get("convention", "paper"))
 
 
 def walk_ve_sde(spec: dict, denoiser) -> presets.WalkParams:
@@ -262,7 +263,7 @@ def run_template(call: SamplerCall) -> torch.Tensor:
         limit = int(spec.get("trajectory_images") or 0)      # record images 0..limit-1 only (0: all)
         keep = torch.tensor([i < limit for i in call.indices]) if limit else None
         callback = Trajectory(trajectory_steps(wp.K, int(spec["trajectory_points"])), wp.K, keep)
-    x0 = wp.init_scale * call.x_T
+    x0 = wp.initial(call.x_T)          # init_scale x_T, or Phi(x_T) ~ U(0, 1) for NCSN's released convention
     if inv is None:
         from rwbench.walk import random_walk
 
@@ -323,12 +324,15 @@ def run_ve_predictor(call: SamplerCall) -> torch.Tensor:
 
 
 def run_ncsn(call: SamplerCall) -> torch.Tensor:
-    """NCSN annealed Langevin dynamics (rwbench.baselines.ncsn), x_0 = sigma_0 x_T."""
+    """NCSN annealed Langevin dynamics (rwbench.baselines.ncsn): x_0 = sigma_0 x_T (paper) or Phi(x_T) (released)."""
+    from rwbench.baselines.ncsn import initial_state
+
     p = call.params
+    convention = p.get("convention", "paper")
     levels = _ncsn_levels(call.spec, call.denoiser)
     fn = sampler_table.resolve(call.row.algorithm)
-    return fn(_native_score(call.denoiser), float(levels[0]) * call.x_T, levels, int(p["n_steps_each"]),
-              float(p["eps"]), generators=call.gens, progress=call.progress)
+    return fn(_native_score(call.denoiser), initial_state(call.x_T, float(levels[0]), convention), levels,
+              int(p["n_steps_each"]), float(p["eps"]), generators=call.gens, progress=call.progress, convention=convention)
 
 
 def run_iadb(call: SamplerCall) -> torch.Tensor:

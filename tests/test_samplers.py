@@ -188,3 +188,33 @@ def test_a_row_must_declare_its_axes():
         samplers.Sampler("bad", "native", ("steps", "schedule", "omega"), "x.y", "x.y")
     with pytest.raises(ValueError, match="fixed_schedule"):
         samplers.Sampler("bad", "native", ("steps",), "x.y", "x.y")
+
+
+@pytest.mark.parametrize("convention", ["paper", "released"])
+def test_ncsn_convention_is_a_config_option_and_template_equals_native(convention):
+    """`sampler_options: {ncsn: {convention: released}}` runs what ermongroup/ncsn runs (twice Alg. 1's step, a uniform
+    start), in the template and natively, and the two agree to rounding error with the same per-image noise."""
+    opts = {"n_steps_each": 2, "eps": 2e-3, "convention": convention}
+    cfg = config(e={"models": ["oracle"], "samplers": ["ncsn", "native-ncsn"], "schedules": ["geometric"], "steps": [6],
+                    "n_images": 2, "sampler_options": {"ncsn": opts, "native-ncsn": opts}})
+    specs = {s["sampler"]: s for s in grid.expand(cfg).values()}
+    assert all(f"convention={convention}" in s["run_id"] for s in specs.values())
+    wp = sampling.walk_params(specs["ncsn"], small_oracle())
+    assert wp.init == ("uniform" if convention == "released" else "normal")
+    levels = sampling.ladder(dict(specs["ncsn"], steps=3), small_oracle())
+    factor = 1.0 if convention == "released" else 0.5            # tau = eps (sigma / sigma_L)^2, half of it in Alg. 1
+    assert torch.allclose(wp.taus[::2], factor * 2e-3 * levels**2 / levels[-1] ** 2, rtol=1e-14, atol=0)
+    with torch.no_grad():
+        out = {k: sampling.run_sampler(s, small_oracle(), [0, 1], dtype=torch.float64)["x"] for k, s in specs.items()}
+    assert torch.allclose(out["ncsn"], out["native-ncsn"], rtol=1e-10, atol=1e-12)
+    x_T, _ = sampling.initial_noise(specs["ncsn"], [0, 1])
+    if convention == "released":   # a uniform start: Phi of the image's own normal draw, in (0, 1)
+        assert torch.all((wp.initial(x_T) > 0) & (wp.initial(x_T) < 1))
+
+
+def test_ncsn_convention_must_be_known():
+    cfg = config(e={"models": ["oracle"], "samplers": ["ncsn"], "steps": [4], "n_images": 1,
+                    "sampler_options": {"ncsn": {"n_steps_each": 2, "convention": "official"}}})
+    spec = next(iter(grid.expand(cfg).values()))
+    with pytest.raises(ValueError, match="convention"):
+        sampling.walk_params(spec, small_oracle())
