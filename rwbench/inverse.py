@@ -8,11 +8,78 @@ from typing import Callable, Sequence
 import torch
 
 from rwbench import schedules
-from rwbench.operators import LinearOperator, check_eta
+from rwbench.operators import LinearOperator, check_eta, make_operator
+from rwbench.rng import stream_generators, stream_seed
 from rwbench.walk import random_walk
 
 F64 = torch.float64
 CAPS = ("lipschitz", "paper-code", "none")
+
+
+def task_operator(task: str, seed: int, targets: Sequence[int], repeat: int = 1, **task_params) -> LinearOperator:
+    """Operator of a grid task (rwbench.grid.TASKS) for `targets`, target t's mask from stream (seed, mask, task, t);
+    each target repeated `repeat` times in a row (N posterior draws of one measurement)."""
+    from rwbench.grid import TASKS
+
+    if task not in TASKS or TASKS[task] is None:
+        raise ValueError(f"task: {task!r} is not an inverse task; choose one of {', '.join(k for k, v in TASKS.items() if v)}")
+    seeds = [stream_seed(seed, "mask", task, int(t)) for t in targets for _ in range(int(repeat))]
+    return make_operator(TASKS[task], n_images=len(seeds), seeds=seeds, **task_params)
+
+
+def measure_targets(task: str, seed: int, targets: Sequence[int], truth: torch.Tensor, eta: float,
+                    **task_params) -> tuple[LinearOperator, torch.Tensor]:
+    """(operator, y) of targets: masks as task_operator, y = A x + eta n with n from stream (seed, measure, task, t).
+    The DAG (rwbench.sampling.make_inverse) and the posterior benchmark both measure through this function."""
+    targets = [int(t) for t in targets]
+    op = task_operator(task, seed, targets, **task_params)
+    y = op.measure(truth, eta, stream_generators(seed, "measure", task, targets))
+    return op, y
+
+
+# ---------------------------------------------------------------- shared by the posterior samplers (rwbench.baselines)
+
+
+def check_problem(x: torch.Tensor, y: torch.Tensor, operator: LinearOperator) -> None:
+    """Raise ValueError unless x is a batch the operator accepts and y has the matching measurement shape."""
+    operator.check_input(x)
+    expected = (x.shape[0], *operator.output_shape(x.shape[1:]))
+    if tuple(y.shape) != expected:
+        raise ValueError(f"y: need measurements of shape {expected} for x of shape {tuple(x.shape)}, got {tuple(y.shape)}")
+
+
+def check_ladder(sigmas) -> torch.Tensor:
+    """Validate a strictly decreasing ladder of positive noise levels (the final step of every sampler goes to 0)."""
+    sigmas = torch.as_tensor(sigmas, dtype=F64).cpu().reshape(-1)
+    if sigmas.numel() < 1 or not torch.all(sigmas > 0) or not torch.all(torch.isfinite(sigmas)):
+        raise ValueError("sigmas: need at least one finite noise level > 0")
+    if sigmas.numel() > 1 and not torch.all(sigmas[1:] < sigmas[:-1]):
+        raise ValueError("sigmas: need a strictly decreasing ladder")
+    return sigmas
+
+
+def uniform_timesteps(K: int, T: int = 1000) -> torch.Tensor:
+    """DDIM/DDRM skip schedule, decreasing: t = (K-1) s, ..., s, 0 with s = T // K (DDRM runners: range(0, T, skip))."""
+    K = int(K)
+    if not 1 <= K <= T:
+        raise ValueError(f"steps: need 1 <= steps <= {T}, got {K}")
+    return (torch.arange(K, dtype=torch.long) * (T // K)).flip(0)
+
+
+def quad_timesteps(K: int, T: int = 1000) -> torch.Tensor:
+    """DiffPIR's 'quad' schedule, decreasing: t_i = int(sqrt(i/(K-1)) T), the last (T) lowered to T - 1."""
+    K = int(K)
+    if not 2 <= K <= T:
+        raise ValueError(f"steps: need 2 <= steps <= {T}, got {K}")
+    t = torch.sqrt(torch.linspace(0, float(T) ** 2, K, dtype=F64)).long()
+    t[-1] = t[-1] - 1
+    return t.flip(0)
+
+
+def timestep_sigmas(timesteps, betas=None) -> torch.Tensor:
+    """VE levels sigma_t = sqrt((1 - abar_t)/abar_t) of integer DDPM timesteps (betas: linear 1e-4..0.02, T = 1000)."""
+    betas = schedules.linear_betas() if betas is None else torch.as_tensor(betas, dtype=F64)
+    return schedules.vp_sigmas(betas)[torch.as_tensor(timesteps, dtype=torch.long)]
 
 
 def eta_on_unit_scale(eta: float, data_range: Sequence[float]) -> float:
@@ -137,5 +204,83 @@ def conditional_random_walk(
                        likelihood_grad=grad, final_noise=final_noise, callback=callback)
 
 
-__all__ = ["ConditionalSetup", "conditional_random_walk", "conditional_steps", "likelihood_gradient", "step_cap",
+__all__ = ["task_operator", "measure_targets", "check_problem", "check_ladder", "uniform_timesteps", "quad_timesteps",
+           "timestep_sigmas", "ConditionalSetup", "conditional_random_walk", "conditional_steps", "likelihood_gradient", "step_cap",
            "eta_on_unit_scale", "CAPS"]
+
+
+# ---------------------------------------------------------------- posterior samplers: published settings and dispatch
+
+POSTERIOR_SAMPLERS = ("dps", "pigdm", "ddrm", "diffpir", "daps")
+
+
+def _baseline(name: str):
+    import importlib
+
+    if name not in POSTERIOR_SAMPLERS:
+        raise ValueError(f"sampler: unknown posterior sampler {name!r}; choose one of {', '.join(POSTERIOR_SAMPLERS)}")
+    return importlib.import_module(f"rwbench.baselines.{name}")
+
+
+def posterior_settings(name: str, task: str, image_shape, data_range, *, nfe: int | None = None, oracle: bool = False,
+                       **overrides) -> dict:
+    """A posterior sampler's published setting for a grid task (inpaint, box, sr, deblur) on a model of this image
+    shape and data range, in consistent noise units (docs/posterior-samplers.md); `nfe` (network forward passes)
+    replaces the published step count; `overrides` replace single values."""
+    from rwbench.grid import TASKS
+
+    if task not in TASKS or TASKS[task] is None:
+        raise ValueError(f"task: {task!r} is not an inverse task")
+    mod = _baseline(name)
+    if name == "dps":
+        zeta = mod.scaled_zeta(mod.default_zeta(TASKS[task]), image_shape, data_range)
+        p = {"steps": 1000, "zeta": zeta, "clip": mod.clip_range(data_range, oracle) is not None, "variance": "beta_tilde"}
+    else:
+        p = mod.published(task, data_range)
+    if nfe is not None:
+        nfe = int(nfe)
+        if name == "daps":
+            if nfe % p["ode_steps"]:
+                raise ValueError(f"nfe: DAPS needs a multiple of ode_steps ({p['ode_steps']}), got {nfe}")
+            p["annealing_steps"] = nfe // p["ode_steps"]
+        else:
+            p["steps"] = nfe
+    unknown = set(overrides) - set(p)
+    if unknown:
+        raise ValueError(f"overrides: {name} has no setting {', '.join(sorted(unknown))}; it has {', '.join(sorted(p))}")
+    p.update(overrides)
+    return p
+
+
+def posterior_nfe(name: str, settings: dict) -> dict:
+    """Network passes of a posterior sampler at a setting: {"forward", "backward", "total"}."""
+    mod = _baseline(name)
+    if name == "daps":
+        return mod.nfe(settings["annealing_steps"], settings["ode_steps"])
+    return mod.nfe(settings["steps"])
+
+
+def run_posterior_sampler(name: str, denoiser, x_T: torch.Tensor, y: torch.Tensor, operator: LinearOperator, eta: float,
+                          settings: dict, *, data_range, betas=None, generators=None, callback=None) -> torch.Tensor:
+    """Run one posterior sampler (POSTERIOR_SAMPLERS) with settings from posterior_settings on D(x, sigma) (VE
+    coordinates); x_T ~ N(0, I) per image, step noise from per-image generators; returns x on the model's data scale."""
+    mod = _baseline(name)
+    p = dict(settings)
+    if name == "dps":
+        from rwbench.denoisers import eps_from_denoiser
+        from rwbench.sampling import respaced_betas, respaced_timesteps
+
+        full = schedules.linear_betas() if betas is None else torch.as_tensor(betas, dtype=F64)
+        sub = respaced_betas(full, respaced_timesteps(full.numel(), int(p["steps"])))
+        eps_fn = eps_from_denoiser(denoiser, schedules.alphas_cumprod(sub))   # the respaced chain's own abar
+        clip = (float(data_range[0]), float(data_range[1])) if p["clip"] else None
+        return mod.dps(eps_fn, x_T, y, operator, sub, p["zeta"], variance=p["variance"], clip_denoised=clip,
+                       generators=generators, callback=callback)
+    if name == "daps":
+        sigmas = mod.ladder(p.pop("annealing_steps"), p.pop("sigma_min"), p.pop("sigma_max"))
+    else:
+        sigmas = mod.ladder(p.pop("steps"), betas)
+    return getattr(mod, name)(denoiser, x_T, y, operator, eta, sigmas, generators=generators, callback=callback, **p)
+
+
+__all__ += ["POSTERIOR_SAMPLERS", "posterior_settings", "posterior_nfe", "run_posterior_sampler"]

@@ -91,6 +91,34 @@ class LinearOperator:
         noise = randn_per_image(generators, clean.shape[1:], dtype=F64).to(device=x.device, dtype=x.dtype)
         return clean + eta * noise
 
+    # -- singular value decomposition A = U diag(s) V^T in the image layout (DDRM, Pi-GDM, DiffPIR's prox)
+    #
+    # Spectral coordinates live in the layout of x ([B, C, H, W], d values per image): xbar = V^T x. The singular
+    # values s(shape) broadcast against xbar (zero on the null space of A). Ut maps a measurement y into the same
+    # layout (zero where s = 0) and U maps back, so that A x = U(s * Vt(x)) and A^T y = V(s * Ut(y)).
+    has_svd = False
+
+    def singular_values(self, shape) -> torch.Tensor:
+        """Singular values aligned with Vt(x): a float64 tensor broadcastable to [B, C, H, W] (0 on the null space)."""
+        raise NotImplementedError(f"{type(self).__name__} has no SVD: only diagonal (inpainting) and separable (SR, blur) "
+                                  "operators provide one; a general operator needs a dense d x d SVD")
+
+    def Vt(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """Spectral coefficients V^T x in the image layout."""
+        raise NotImplementedError(f"{type(self).__name__} has no SVD")
+
+    def V(self, c: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """Image V c from spectral coefficients (inverse of Vt)."""
+        raise NotImplementedError(f"{type(self).__name__} has no SVD")
+
+    def Ut(self, y: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """U^T y placed in the image layout (zero where s = 0)."""
+        raise NotImplementedError(f"{type(self).__name__} has no SVD")
+
+    def U(self, c: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """Measurement U c from coefficients in the image layout (entries where s = 0 are ignored)."""
+        raise NotImplementedError(f"{type(self).__name__} has no SVD")
+
     def dense(self, shape, index: int = 0) -> torch.Tensor:
         """Matrix [m, d] (float64) of A acting on image `index` of shape (C, H, W), columns A e_j (small d only)."""
         shape = _image_shape(shape)
@@ -148,6 +176,32 @@ class _MaskOperator(LinearOperator):
     def AT(self, y: torch.Tensor) -> torch.Tensor:
         """A^T y = m * y (A is diagonal)."""
         return self._apply(y, "y")
+
+    # SVD of a diagonal 0/1 operator: U = V = I, s = m (exact, any size)
+    has_svd = True
+
+    def singular_values(self, shape) -> torch.Tensor:
+        """s = m: [n_images or 1, 1, H, W] (1 observed, 0 missing)."""
+        C, H, W = self.output_shape(shape)
+        return self.masks(H, W)
+
+    def Vt(self, x: torch.Tensor) -> torch.Tensor:
+        """V = I."""
+        self.check_input(x)
+        return x
+
+    def V(self, c: torch.Tensor) -> torch.Tensor:
+        """V = I."""
+        self.check_input(c, "c")
+        return c
+
+    def Ut(self, y: torch.Tensor) -> torch.Tensor:
+        """U = I restricted to the observed pixels: m * y."""
+        return self._apply(y, "y")
+
+    def U(self, c: torch.Tensor) -> torch.Tensor:
+        """m * c."""
+        return self._apply(c, "c")
 
 
 class RandomInpainting(_MaskOperator):
@@ -232,6 +286,7 @@ class _SeparableOperator(LinearOperator):
     def __init__(self) -> None:
         super().__init__()
         self._mat_cache: dict[int, torch.Tensor] = {}
+        self._svd_cache: dict[int, tuple] = {}
 
     def _build_matrix(self, n: int) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -261,6 +316,61 @@ class _SeparableOperator(LinearOperator):
     def AT(self, y: torch.Tensor) -> torch.Tensor:
         """x = M_H^T y M_W on every channel (the exact adjoint of A)."""
         raise NotImplementedError  # needs the input size; see subclasses
+
+    # SVD from the per-axis SVDs M_n = U_n S_n V_n^T: A = (U_H (x) U_W)(S_H (x) S_W)(V_H (x) V_W)^T, exact at any size
+    has_svd = True
+
+    def axis_svd(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(U [n_out, n_out], s [n] zero-padded beyond n_out, V [n, n]) of the 1-D matrix M_n = U diag(s)[:n_out] V^T (cached)."""
+        if n not in self._svd_cache:
+            M = self.matrix(int(n))
+            U, S, Vh = torch.linalg.svd(M, full_matrices=True)
+            s = torch.zeros(M.shape[1], dtype=F64)
+            s[:S.numel()] = S
+            self._svd_cache[n] = (U, s, Vh.T.contiguous())
+        return self._svd_cache[n]
+
+    def singular_values(self, shape) -> torch.Tensor:
+        """s[i, j] = s_H[i] s_W[j] as [1, 1, H, W] (zero for i >= H' or j >= W')."""
+        C, H, W = _image_shape(shape)
+        self.output_shape(shape)
+        return (self.axis_svd(H)[1][:, None] * self.axis_svd(W)[1][None, :])[None, None]
+
+    def _vs(self, H: int, W: int, like: torch.Tensor):
+        return (self.axis_svd(H)[2].to(device=like.device, dtype=like.dtype),
+                self.axis_svd(W)[2].to(device=like.device, dtype=like.dtype))
+
+    def Vt(self, x: torch.Tensor) -> torch.Tensor:
+        """V_H^T x V_W per channel."""
+        self.check_input(x)
+        vh, vw = self._vs(x.shape[-2], x.shape[-1], x)
+        return torch.einsum("ji,bcjk,kl->bcil", vh, x, vw)
+
+    def V(self, c: torch.Tensor) -> torch.Tensor:
+        """V_H c V_W^T per channel."""
+        self.check_input(c, "c")
+        vh, vw = self._vs(c.shape[-2], c.shape[-1], c)
+        return torch.einsum("ij,bcjk,lk->bcil", vh, c, vw)
+
+    def _input_size(self, y: torch.Tensor) -> tuple[int, int]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def Ut(self, y: torch.Tensor) -> torch.Tensor:
+        """U_H^T y U_W in the top-left [H', W'] block of an [H, W] array of zeros."""
+        H, W = self._input_size(y)
+        uh, uw = self.axis_svd(H)[0].to(y), self.axis_svd(W)[0].to(y)
+        if y.ndim != 4 or y.shape[-2] != uh.shape[0] or y.shape[-1] != uw.shape[0]:
+            raise ValueError(f"y: need measurements [B, C, {uh.shape[0]}, {uw.shape[0]}], got {tuple(y.shape)}")
+        out = y.new_zeros((*y.shape[:2], H, W))
+        out[..., :uh.shape[0], :uw.shape[0]] = torch.einsum("ji,bcjk,kl->bcil", uh, y, uw)
+        return out
+
+    def U(self, c: torch.Tensor) -> torch.Tensor:
+        """U_H c[:H', :W'] U_W^T (the measurement with coefficients c)."""
+        self.check_input(c, "c")
+        h, w = self.output_shape(c.shape[1:])[1:]
+        uh, uw = self.axis_svd(c.shape[-2])[0].to(c), self.axis_svd(c.shape[-1])[0].to(c)
+        return torch.einsum("ij,bcjk,lk->bcil", uh, c[..., :h, :w], uw)
 
     def _adjoint(self, y: torch.Tensor, H: int, W: int) -> torch.Tensor:
         mh = self.matrix(H).to(device=y.device, dtype=y.dtype)
@@ -345,6 +455,9 @@ class BicubicSR(_SeparableOperator):
         """Exact adjoint M_H^T y M_W (not nearest upsampling)."""
         return self._adjoint(y, y.shape[-2] * self.factor, y.shape[-1] * self.factor)
 
+    def _input_size(self, y: torch.Tensor) -> tuple[int, int]:
+        return y.shape[-2] * self.factor, y.shape[-1] * self.factor
+
     def config(self) -> dict:
         return {"name": "bicubic_sr", "factor": self.factor}
 
@@ -400,6 +513,9 @@ class GaussianBlur(_SeparableOperator):
     def AT(self, y: torch.Tensor) -> torch.Tensor:
         """Exact adjoint M_H^T y M_W (boundary handling included)."""
         return self._adjoint(y, y.shape[-2], y.shape[-1])
+
+    def _input_size(self, y: torch.Tensor) -> tuple[int, int]:
+        return y.shape[-2], y.shape[-1]
 
     def config(self) -> dict:
         return {"name": "gaussian_blur", "size": self.size, "std": self.std, "boundary": self.boundary}

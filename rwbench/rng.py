@@ -41,3 +41,44 @@ def step_noise(noise: torch.Tensor | None, k: int, x: torch.Tensor, generator=No
         return randn_per_image(generator, x.shape[1:], dtype=torch.float64).to(device=x.device, dtype=x.dtype)
     device = generator.device if generator is not None else "cpu"
     return torch.randn(tuple(x.shape), generator=generator, dtype=torch.float64, device=device).to(x.device, x.dtype)
+
+
+# ---------------------------------------------------------------- named seed streams (one home)
+#
+# Every random quantity of a run comes from image_seed(seed, stream, index) with the stream named here, so that the DAG
+# (rwbench.sampling) and the posterior benchmark (rwbench.bench.posterior) draw identical masks, measurements, initial
+# noise and exact posterior draws for the same seed. `task` is the grid's task key (inpaint, box, sr, deblur, uncond).
+# Indices: masks, measurements and ground truths are per target; noise and exact draws are per image, where image j of
+# target t is index t * samples_per_target + j (sample_index).
+STREAMS = {
+    "noise": "{task}",                          # x_T and step noise of the sampler
+    "mask": "{task}/mask",                      # inpainting mask / box position of target t
+    "measure": "{task}/measure",                # measurement noise n of y = A x + eta n for target t
+    "exact": "{task}/exact",                    # exact posterior draw of image i (oracle)
+    "exact-reference": "{task}/exact-reference",  # a second, independent exact draw of image i (exact-vs-exact band)
+    "truth": "{task}/truth",                    # ground truth of target t drawn from an oracle prior (benchmark)
+}
+
+
+def stream(kind: str, task: str) -> str:
+    """The seed-stream name of a kind of draw (STREAMS) for a task."""
+    if kind not in STREAMS:
+        raise ValueError(f"stream: unknown kind {kind!r}; choose one of {', '.join(STREAMS)}")
+    return STREAMS[kind].format(task=task)
+
+
+def stream_seed(seed: int, kind: str, task: str, index: int) -> int:
+    """image_seed of index `index` in the named stream (e.g. the mask seed of target `index`)."""
+    return image_seed(seed, stream(kind, task), index)
+
+
+def stream_generators(seed: int, kind: str, task: str, indices: Sequence[int], device: str | torch.device = "cpu") -> list[torch.Generator]:
+    """image_generators of the named stream for `indices`."""
+    return image_generators(seed, stream(kind, task), indices, device=device)
+
+
+def sample_index(target: int, j: int, samples_per_target: int) -> int:
+    """Image index of draw j of target `target` when every target gets samples_per_target draws."""
+    if not 0 <= j < samples_per_target:
+        raise ValueError(f"j: need 0 <= j < samples_per_target ({samples_per_target}), got {j}")
+    return int(target) * int(samples_per_target) + int(j)

@@ -11,7 +11,7 @@ from rwbench import presets, schedules
 from rwbench import samplers as sampler_table
 from rwbench.denoisers import GaussianMixtureDenoiser, VPEpsDenoiser, blend_from_denoiser, eps_from_denoiser, score_from_denoiser
 from rwbench.grid import TASKS
-from rwbench.rng import image_generators, image_seed, randn_per_image
+from rwbench.rng import randn_per_image, stream_generators
 
 F64 = torch.float64
 
@@ -153,24 +153,21 @@ def ground_truth_images(spec: dict, targets) -> torch.Tensor:
 
 
 def make_inverse(spec: dict, targets: torch.Tensor, dtype) -> Inverse:
-    """Operator with image i's mask from seed (seed, task/mask, target_i) and y = A x + eta n, n from (seed, task/measure, target_i)."""
+    """Operator with target t's mask and y = A x + eta n from the named streams (rwbench.inverse.measure_targets)."""
     from rwbench.data import from_uint8
-    from rwbench.operators import make_operator
+    from rwbench.inverse import measure_targets
 
     task, seed, tp = spec["task"], int(spec["seed"]), dict(spec["task_params"])
     eta = float(tp.pop("eta"))
     lo, hi = spec["data_range"]
     gt = from_uint8(ground_truth_images(spec, targets), (lo, hi), dtype=F64)
-    mask_seeds = [image_seed(seed, f"{task}/mask", int(t)) for t in targets]
-    op = make_operator(TASKS[task], n_images=len(targets), seeds=mask_seeds, **tp)
-    gens = image_generators(seed, f"{task}/measure", [int(t) for t in targets])
-    y = op.measure(gt, eta, gens)
+    op, y = measure_targets(task, seed, [int(t) for t in targets], gt, eta, **tp)
     return Inverse(op, y.to(dtype), gt.to(dtype), eta)
 
 
 def initial_noise(spec: dict, indices, device="cpu") -> tuple[torch.Tensor, list]:
     """x_T ~ N(0, I) per image from image i's generator (drawn first, so every sampler sees the same x_T for image i)."""
-    gens = image_generators(int(spec["seed"]), spec["task"], [int(i) for i in indices], device=device)
+    gens = stream_generators(int(spec["seed"]), "noise", spec["task"], [int(i) for i in indices], device=device)
     shape = (int(spec["channels"]), int(spec["resolution"]), int(spec["resolution"]))
     return randn_per_image(gens, shape, dtype=F64, device=device), gens
 
@@ -377,11 +374,11 @@ def run_ddim(call: SamplerCall) -> torch.Tensor:
 
 
 def exact_posterior(spec: dict, prior: GaussianMixtureDenoiser, inv: Inverse, indices) -> dict:
-    """Exact posterior mean and one exact posterior draw per image (generator (seed, task/exact, i)) for the oracle."""
+    """Exact posterior mean and one exact posterior draw per image (stream (seed, exact, task, i)) for the oracle."""
     from rwbench.posterior import batch_posteriors, posterior_mean
 
     posts = batch_posteriors(prior, inv.operator, inv.y.to(F64), inv.eta)
-    gens = image_generators(int(spec["seed"]), f"{spec['task']}/exact", indices)
+    gens = stream_generators(int(spec["seed"]), "exact", spec["task"], indices)
     mmse = torch.stack([posterior_mean(q) for q in posts])
     draws = torch.cat([q.sample(1, generator=g) for q, g in zip(posts, gens)])
     return {"exact_mmse": mmse, "exact_draw": draws}

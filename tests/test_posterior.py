@@ -118,19 +118,3 @@ def test_bad_input():
         gmm_posterior(prior, torch.eye(4), torch.zeros(3), 0.1)
     with pytest.raises(ValueError, match="eta"):
         gmm_posterior(prior, torch.eye(4), torch.zeros(4), 0.0)
-
-
-def test_bench_script_smoke(tmp_path, capsys):
-    from rwbench.bench import posterior as bench
-
-    out = tmp_path / "rows.json"
-    rc = bench.main(["--oracle", "synthetic", "--resolution", "4", "--components", "2", "--n-samples", "16", "--K", "40",
-                     "--dps-steps", "40", "--json", str(out)])
-    assert rc == 0
-    text = capsys.readouterr().out
-    assert "rw" in text and "dps" in text and "inpainting" in text and "sr" in text
-    import json
-
-    rows = json.loads(out.read_text())["rows"]
-    assert {(r["sampler"], r["task"]) for r in rows} == {("rw", "inpainting"), ("dps", "inpainting"), ("rw", "sr"), ("dps", "sr")}
-    assert all("psnr_gap" in r and "coverage" in r and "energy_distance" in r for r in rows if r["finite"])

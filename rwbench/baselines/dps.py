@@ -23,6 +23,40 @@ F64 = torch.float64
 # The defaults below are the official configs, whose normalisation matches this implementation.
 DPS_ZETA = {"inpainting": 0.5, "sr": 0.3, "blur": 0.3}
 DPS_ZETA_PAPER = {"sr": 1.0}
+# The published zeta was tuned on FFHQ 256 x 256 x 3 images in [-1, 1] (range width 2).
+ZETA_REFERENCE = {"dim": 256 * 256 * 3, "range_width": 2.0}
+ZETA_RULES = ("per-pixel", "none")
+
+
+def scaled_zeta(zeta: float, image_shape, data_range=(-1.0, 1.0), rule: str = "per-pixel") -> float:
+    """Published zeta moved to another image size and data range.
+
+    rule "per-pixel": grad ||y - A x0_hat|| has O(1) norm spread over d pixels, so one step moves a pixel by about
+    zeta / sqrt(d), in absolute units (the gradient of a norm is scale free). Keeping that per-pixel move, as a fraction
+    of the data range, equal to the reference's gives zeta_d = zeta sqrt(d / d_ref) (w / w_ref), d_ref = 256*256*3,
+    w_ref = 2. rule "none": zeta unchanged.
+    """
+    if rule not in ZETA_RULES:
+        raise ValueError(f"rule: choose one of {', '.join(ZETA_RULES)}, got {rule!r}")
+    if rule == "none":
+        return float(zeta)
+    d = math.prod(int(v) for v in image_shape)
+    w = float(data_range[1]) - float(data_range[0])
+    if d < 1 or not w > 0:
+        raise ValueError(f"image_shape, data_range: need a positive size and range, got {tuple(image_shape)}, {tuple(data_range)}")
+    return float(zeta) * math.sqrt(d / ZETA_REFERENCE["dim"]) * (w / ZETA_REFERENCE["range_width"])
+
+
+def clip_range(data_range, oracle: bool) -> tuple[float, float] | None:
+    """Clamp range of x0_hat: the data range for learned models (the DPS code clamps to [-1, 1]); None for Gaussian-mixture
+    oracles, whose prior and exact posterior put mass outside the data range, so a clamp would move x0_hat off Tweedie's
+    mean and bias the sampler against the exact posterior it is scored on."""
+    return None if oracle else (float(data_range[0]), float(data_range[1]))
+
+
+def nfe(steps: int) -> dict:
+    """One forward and one backward pass through the network per step."""
+    return {"forward": int(steps), "backward": int(steps), "total": 2 * int(steps)}
 
 
 def default_zeta(task: str) -> float:
@@ -101,4 +135,4 @@ def dps(
     return x
 
 
-__all__ = ["dps", "DPS_ZETA", "DPS_ZETA_PAPER", "default_zeta"]
+__all__ = ["dps", "DPS_ZETA", "DPS_ZETA_PAPER", "ZETA_REFERENCE", "default_zeta", "scaled_zeta", "clip_range", "nfe"]
