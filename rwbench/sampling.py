@@ -300,16 +300,21 @@ def run_native_vp_sde(call: SamplerCall) -> torch.Tensor:
 
 
 def run_dps(call: SamplerCall) -> torch.Tensor:
-    """DPS (rwbench.baselines.dps) on the respaced chain; zeta defaults to DPS's published value for the task."""
-    from rwbench.baselines.dps import default_zeta
+    """DPS (rwbench.baselines.dps) on the respaced chain; zeta defaults to DPS's published value for the task rescaled to
+    the image size, data range and step count (dps.scaled_zeta); x0_hat clamped to the data range for learned models."""
+    from rwbench.baselines.dps import clip_range, default_zeta, scaled_zeta
 
+    spec = call.spec
     sub, eps_fn = _vp_chain(call)
     inv = call.inverse
-    zeta = call.params.get("zeta") or default_zeta(TASKS[call.spec["task"]])
+    shape = (int(spec["channels"]), int(spec["resolution"]), int(spec["resolution"]))
+    zeta = call.params.get("zeta") or scaled_zeta(default_zeta(TASKS[spec["task"]]), shape, spec["data_range"],
+                                                  steps=sub.numel())
     call.extras["zeta"] = zeta
+    clip = clip_range(spec["data_range"], isinstance(call.denoiser, GaussianMixtureDenoiser))
     fn = sampler_table.resolve(call.row.algorithm)
     return fn(eps_fn, call.x_T, inv.y, inv.operator, sub, zeta, variance=call.params.get("variance", "beta_tilde"),
-              generators=call.gens)
+              clip_denoised=clip, generators=call.gens)
 
 
 def run_ve_predictor(call: SamplerCall) -> torch.Tensor:

@@ -1,0 +1,85 @@
+"""Inverse-problem grid from the oracle posterior benchmark (rwbench.bench.posterior --images): per task (rows) the
+ground truth, the measurement (A^T y), the exact posterior mean and one exact draw, then each sampler's mean of N draws
+and one draw at one NFE budget. One figure per eta (never two noise levels side by side)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from rwbench.io import atomic_path  # noqa: E402
+
+KEY = re.compile(r"^(?P<task>[^/]+)/eta=(?P<eta>[^/]+)/(?P<rest>.+)$")
+FIXED = [("truth", "truth"), ("measurement", "A^T y"), ("exact_mean", "exact mean"), ("exact_draw", "exact draw")]
+
+
+def parse(images: dict) -> dict:
+    """{eta: {task: {column: image}}} from the benchmark's flat keys task/eta=E/<what>."""
+    out: dict = {}
+    for key, value in images.items():
+        m = KEY.match(key)
+        if m is None:
+            raise ValueError(f"images: unexpected key {key!r}; expected task/eta=E/<image>")
+        out.setdefault(float(m["eta"]), {}).setdefault(m["task"], {})[m["rest"]] = value
+    return out
+
+
+def build(images: dict, out_dir: str | Path, *, nfe: int, sweep: float = 1.0, stem: str = "posterior-grid",
+          formats=("png",)) -> list[Path]:
+    """Write <stem>-eta<eta>.<fmt>: columns truth, A^T y, exact mean, exact draw, then mean and draw per sampler."""
+    out_dir = Path(out_dir)
+    written = []
+    for eta, tasks in sorted(parse(images).items()):
+        names = sorted({r.split("/")[0] for t in tasks.values() for r in t if r.count("/") == 3
+                        and f"/nfe={nfe}/sweep={sweep}/" in r})
+        if not names:
+            raise ValueError(f"images: no sampler images at nfe={nfe}, sweep={sweep} for eta={eta}")
+        cols = FIXED + [(f"{n}/nfe={nfe}/sweep={sweep}/{w}", f"{n} {w}") for n in names for w in ("mean", "draw")]
+        fig, axes = plt.subplots(len(tasks), len(cols), figsize=(1.1 * len(cols), 1.25 * len(tasks)), squeeze=False)
+        for i, (task, imgs) in enumerate(sorted(tasks.items())):
+            for j, (key, title) in enumerate(cols):
+                ax = axes[i][j]
+                ax.set_xticks([]), ax.set_yticks([])
+                if key in imgs:
+                    ax.imshow(imgs[key].double().clamp(0, 1)[0].numpy(), cmap="gray", vmin=0, vmax=1)
+                if i == 0:
+                    ax.set_title(title, fontsize=6)
+                if j == 0:
+                    ax.set_ylabel(task, fontsize=7)
+        fig.suptitle(f"Oracle posterior, eta = {eta:g} on [0, 1], {nfe} forward NFE per sampler", fontsize=8)
+        for fmt in formats:
+            path = out_dir / f"{stem}-eta{eta:g}.{fmt}"
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=130, bbox_inches="tight")
+            written.append(path)
+        plt.close(fig)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m rwbench.figures.inverse_grid IMAGES OUT_DIR --nfe N [--sweep 1.0]"""
+    p = argparse.ArgumentParser(prog="python -m rwbench.figures.inverse_grid", description=__doc__)
+    p.add_argument("images")
+    p.add_argument("out_dir")
+    p.add_argument("--nfe", type=int, required=True)
+    p.add_argument("--sweep", type=float, default=1.0)
+    args = p.parse_args(argv)
+    path = Path(args.images)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no benchmark images; run `python -m rwbench.bench posterior --images {path}`")
+    from safetensors.torch import load_file
+
+    for written in build(load_file(str(path)), args.out_dir, nfe=args.nfe, sweep=args.sweep):
+        print(written)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
