@@ -233,8 +233,9 @@ def posterior_settings(name: str, task: str, image_shape, data_range, *, nfe: in
         raise ValueError(f"task: {task!r} is not an inverse task")
     mod = _baseline(name)
     if name == "dps":
-        zeta = mod.scaled_zeta(mod.default_zeta(TASKS[task]), image_shape, data_range)
-        p = {"steps": 1000, "zeta": zeta, "clip": mod.clip_range(data_range, oracle) is not None, "variance": "beta_tilde"}
+        steps = 1000 if nfe is None else int(nfe)
+        zeta = mod.scaled_zeta(mod.default_zeta(TASKS[task]), image_shape, data_range, steps=steps)
+        p = {"steps": steps, "zeta": zeta, "clip": mod.clip_range(data_range, oracle) is not None, "variance": "beta_tilde"}
     else:
         p = mod.published(task, data_range)
     if nfe is not None:

@@ -24,17 +24,19 @@ F64 = torch.float64
 DPS_ZETA = {"inpainting": 0.5, "sr": 0.3, "blur": 0.3}
 DPS_ZETA_PAPER = {"sr": 1.0}
 # The published zeta was tuned on FFHQ 256 x 256 x 3 images in [-1, 1] (range width 2).
-ZETA_REFERENCE = {"dim": 256 * 256 * 3, "range_width": 2.0}
+ZETA_REFERENCE = {"dim": 256 * 256 * 3, "range_width": 2.0, "steps": 1000}
 ZETA_RULES = ("per-pixel", "none")
 
 
-def scaled_zeta(zeta: float, image_shape, data_range=(-1.0, 1.0), rule: str = "per-pixel") -> float:
-    """Published zeta moved to another image size and data range.
+def scaled_zeta(zeta: float, image_shape, data_range=(-1.0, 1.0), rule: str = "per-pixel", steps: int = 1000) -> float:
+    """Published zeta moved to another image size, data range and number of (respaced) DDPM steps.
 
     rule "per-pixel": grad ||y - A x0_hat|| has O(1) norm spread over d pixels, so one step moves a pixel by about
     zeta / sqrt(d), in absolute units (the gradient of a norm is scale free). Keeping that per-pixel move, as a fraction
     of the data range, equal to the reference's gives zeta_d = zeta sqrt(d / d_ref) (w / w_ref), d_ref = 256*256*3,
-    w_ref = 2. rule "none": zeta unchanged.
+    w_ref = 2. With ||r|| ~ sqrt(m) eta the DPS step is a likelihood-gradient step of size zeta eta / sqrt(m), which
+    plays the role of beta_t in the DDPM step; a chain respaced to K steps has betas about 1000/K times larger, so zeta
+    is multiplied by steps_ref / K (steps_ref = 1000). rule "none": zeta unchanged.
     """
     if rule not in ZETA_RULES:
         raise ValueError(f"rule: choose one of {', '.join(ZETA_RULES)}, got {rule!r}")
@@ -44,7 +46,10 @@ def scaled_zeta(zeta: float, image_shape, data_range=(-1.0, 1.0), rule: str = "p
     w = float(data_range[1]) - float(data_range[0])
     if d < 1 or not w > 0:
         raise ValueError(f"image_shape, data_range: need a positive size and range, got {tuple(image_shape)}, {tuple(data_range)}")
-    return float(zeta) * math.sqrt(d / ZETA_REFERENCE["dim"]) * (w / ZETA_REFERENCE["range_width"])
+    if int(steps) < 1:
+        raise ValueError(f"steps: need a positive number of DDPM steps, got {steps}")
+    return (float(zeta) * math.sqrt(d / ZETA_REFERENCE["dim"]) * (w / ZETA_REFERENCE["range_width"])
+            * (ZETA_REFERENCE["steps"] / int(steps)))
 
 
 def clip_range(data_range, oracle: bool) -> tuple[float, float] | None:

@@ -13,7 +13,6 @@ draws, next to the exact-vs-exact value. The summary averages over targets (clus
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 
@@ -24,7 +23,7 @@ from rwbench.denoisers import GaussianMixtureDenoiser
 from rwbench.inverse import (POSTERIOR_SAMPLERS, ConditionalSetup, conditional_random_walk, measure_targets,
                              posterior_nfe, posterior_settings, run_posterior_sampler, task_operator)
 from rwbench.posterior import gmm_posterior, posterior_mean
-from rwbench.posterior_metrics import credible_intervals, oracle_quality, to_unit
+from rwbench.posterior_metrics import oracle_quality, to_unit
 from rwbench.rng import randn_per_image, sample_index, stream_generators, stream_seed
 
 F64 = torch.float64
@@ -231,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
                 if t == 0:
                     key = f"{task}/eta={eta}"
                     images[f"{key}/truth"] = pb["truth"][0]
-                    images[f"{key}/measurement"] = pb["op1"].AT(pb["y"])[0]
+                    # for display: A^T y / A^T A 1 (each pixel's weighted average of the measurements it enters)
+                    weight = pb["op1"].AT(pb["op1"].A(torch.ones_like(pb["truth"])))
+                    shown = pb["op1"].AT(pb["y"]) / weight.clamp(min=1e-12)
+                    images[f"{key}/measurement"] = torch.where(weight > 1e-12, shown, torch.zeros_like(shown))[0]
                     images[f"{key}/exact_mean"] = pb["mmse"]
                     images[f"{key}/exact_draw"] = pb["exact"][0]
                 for name in args.samplers:

@@ -65,6 +65,8 @@ def build(summary: list[dict], out_dir: str | Path, *, sweep: float = 1.0, stem:
                 ax.set_xscale("log")
                 ax.set_xlabel("forward NFE")
                 ax.set_title(f"{task}: {title}", fontsize=9)
+                if metric.startswith("coverage"):
+                    ax.set_ylim(-0.02, 1.02)
                 if metric == "energy_distance":
                     ax.set_yscale("symlog", linthresh=1e-2)
         axes[0][0].legend(fontsize=7)

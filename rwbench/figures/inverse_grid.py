@@ -1,5 +1,5 @@
 """Inverse-problem grid from the oracle posterior benchmark (rwbench.bench.posterior --images): per task (rows) the
-ground truth, the measurement (A^T y), the exact posterior mean and one exact draw, then each sampler's mean of N draws
+ground truth, the measurement (A^T y / A^T A 1), the exact posterior mean and one exact draw, then each sampler's mean of N draws
 and one draw at one NFE budget. One figure per eta (never two noise levels side by side)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from rwbench.io import atomic_path  # noqa: E402
 
 KEY = re.compile(r"^(?P<task>[^/]+)/eta=(?P<eta>[^/]+)/(?P<rest>.+)$")
-FIXED = [("truth", "truth"), ("measurement", "A^T y"), ("exact_mean", "exact mean"), ("exact_draw", "exact draw")]
+FIXED = [("truth", "truth"), ("measurement", "A^T y / A^T A 1"), ("exact_mean", "exact mean"), ("exact_draw", "exact draw")]
 
 
 def parse(images: dict) -> dict:
