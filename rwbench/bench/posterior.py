@@ -133,6 +133,8 @@ def run_cell(prior, name: str, task: str, eta: float, target: int, pb: dict, nfe
         st = posterior_settings(name, task, shape, (0.0, 1.0), nfe=nfe, oracle=not args.clip)
         if name == "daps" and args.daps_langevin is not None:
             st["langevin_steps"] = args.daps_langevin
+        if name == "daps" and args.daps_tau == "eta":
+            st["tau"] = eta                          # the true likelihood instead of DAPS's fixed tau
         st[SWEEP_PARAM[name]] = st[SWEEP_PARAM[name]] * factor if name != "pigdm" else min(1.0, st["ddim_eta"] * factor)
         yN = pb["y"].expand(N, *pb["y"].shape[1:]).contiguous()
         x = run_posterior_sampler(name, prior, x_T, yN, pb["opN"], eta, st, data_range=(0.0, 1.0), generators=gens)
@@ -207,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paper-init", action="store_true")
     p.add_argument("--clip", action="store_true", help="DPS: clamp x0_hat to [0, 1] (off for the oracle, see dps.clip_range)")
     p.add_argument("--daps-langevin", type=int, default=None, help="DAPS Langevin steps per level (published 100)")
+    p.add_argument("--daps-tau", choices=("published", "eta"), default="published",
+                   help="DAPS likelihood std: the published fixed tau or the true eta")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--json", default=None, help="write rows and summary as JSON here")
