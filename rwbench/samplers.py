@@ -72,6 +72,13 @@ def nfe_predictor_corrector(steps: int, params: dict) -> int:
     return int(steps) * (2 if params.get("corrector_snr") else 1)
 
 
+def nfe_daps(steps: int, params: dict) -> int:
+    """DAPS: steps annealing levels, each an ode_steps-step Euler PF-ODE solve (published 5; rwbench.baselines.daps)."""
+    from rwbench.baselines.daps import DAPS
+
+    return int(steps) * int(DAPS["ode_steps"])
+
+
 def nfe_heun(steps: int, params: dict) -> int:
     """Heun (Karras Alg. 1/2): two calls per step except the last, an Euler step to sigma = 0."""
     return 2 * int(steps) - 1
@@ -202,6 +209,17 @@ SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
     Sampler("dps", "native", ("steps", "zeta", "variance"), "rwbench.sampling.run_dps",
             "rwbench.baselines.dps.dps", tasks="inverse", fixed_schedule="ddpm", defaults={"variance": "beta_tilde"},
             doc="diffusion posterior sampling (Chung et al. 2023), its own posterior variance"),
+    # Posterior samplers on D(x, sigma) (rwbench.baselines, docs/posterior-samplers.md): published settings converted to
+    # the model's size and data range by rwbench.inverse.posterior_settings; steps = forward NFE (DAPS: annealing levels).
+    Sampler("pigdm", "posterior", ("steps",), "rwbench.sampling.run_posterior", "rwbench.baselines.pigdm.pigdm",
+            tasks="inverse", fixed_schedule="ddpm", doc="Pi-GDM (Song et al. 2023); one VJP per step besides the NFE"),
+    Sampler("ddrm", "posterior", ("steps",), "rwbench.sampling.run_posterior", "rwbench.baselines.ddrm.ddrm",
+            tasks="inverse", fixed_schedule="ddpm", doc="DDRM (Kawar et al. 2022), eta 0.85, eta_b 1, in the SVD of A"),
+    Sampler("diffpir", "posterior", ("steps",), "rwbench.sampling.run_posterior", "rwbench.baselines.diffpir.diffpir",
+            tasks="inverse", fixed_schedule="diffpir-quad", doc="DiffPIR (Zhu et al. 2023), closed-form prox"),
+    Sampler("daps", "posterior", ("steps",), "rwbench.sampling.run_posterior", "rwbench.baselines.daps.daps",
+            tasks="inverse", nfe=nfe_daps, fixed_schedule="daps-karras",
+            doc="DAPS (Zhang et al. 2024): steps annealing levels x 5 ODE steps, 100 Langevin steps each"),
     # Modern solvers on D(x, sigma) in VE coordinates (k-diffusion conventions: sigmas = ladder + [0], K steps).
     Sampler("euler", "solver", ("schedule", "steps"), _VE, "rwbench.baselines.solvers.euler",
             defaults=_KARRAS, doc="Euler on the probability-flow ODE (Karras et al. 2022)"),

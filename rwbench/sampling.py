@@ -317,6 +317,21 @@ def run_dps(call: SamplerCall) -> torch.Tensor:
               clip_denoised=clip, generators=call.gens)
 
 
+def run_posterior(call: SamplerCall) -> torch.Tensor:
+    """A posterior sampler of rwbench.baselines (Pi-GDM, DDRM, DiffPIR, DAPS) at its published setting for the task,
+    image size and data range (rwbench.inverse.posterior_settings); steps = forward NFE, DAPS: annealing levels."""
+    from rwbench.inverse import posterior_settings, run_posterior_sampler
+
+    spec, inv, name = call.spec, call.inverse, call.row.name
+    shape = (int(spec["channels"]), int(spec["resolution"]), int(spec["resolution"]))
+    steps = int(spec["steps"])
+    budget = {"annealing_steps": steps} if name == "daps" else {"nfe": steps}
+    settings = posterior_settings(name, spec["task"], shape, spec["data_range"],
+                                  oracle=isinstance(call.denoiser, GaussianMixtureDenoiser), **budget)
+    return run_posterior_sampler(name, call.denoiser, call.x_T, inv.y, inv.operator, inv.eta, settings,
+                                 data_range=spec["data_range"], betas=model_betas(call.denoiser), generators=call.gens)
+
+
 def run_ve_predictor(call: SamplerCall) -> torch.Tensor:
     """score-SDE VE predictor(-corrector) (rwbench.baselines.score_sde) on the spec's ladder, x_0 = sigma_0 x_T."""
     sig = ladder(call.spec, call.denoiser)

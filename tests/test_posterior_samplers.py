@@ -356,3 +356,26 @@ def test_sampler_mean_near_exact_on_mixture_prior(name, nfe, over, bound):
                               data_range=(0.0, 1.0), generators=torch.Generator().manual_seed(7))
     ratio = float((x.mean(0).reshape(-1) - exact).norm() / (prior.mean - exact).norm())
     assert ratio < bound, (name, ratio)
+
+
+# ---------------------------------------------------------------- DAG rows (rwbench.samplers) and dispatch
+
+
+@pytest.mark.parametrize("name", ["pigdm", "ddrm", "diffpir", "daps"])
+def test_dag_rows_run_and_shards_do_not_matter(name, monkeypatch):
+    from rwbench import grid, sampling, samplers
+
+    cfg = grid.load_config("config/default.yaml")
+    (spec,) = [s for s in grid.expand_experiment(cfg, "posterior-samplers") if s["sampler"] == name and s["task"] == "sr"]
+    assert samplers.get(name).kind == "posterior" and samplers.get(name).inverse and not samplers.get(name).uncond
+    assert spec["nfe"] == 100 and spec["steps"] == (20 if name == "daps" else 100)
+    spec = dict(spec, steps=4 if name != "daps" else 2, resolution=8)
+    g = torch.Generator().manual_seed(0)
+    prior = GaussianMixtureDenoiser(torch.ones(2, dtype=F64), 0.5 + 0.2 * torch.randn(2, 64, generator=g, dtype=F64),
+                                    0.02 * torch.eye(64, dtype=F64).expand(2, 64, 64), sample_shape=(1, 8, 8))
+    images = torch.randint(0, 256, (4, 1, 8, 8), dtype=torch.uint8, generator=g)
+    monkeypatch.setattr(sampling, "ground_truth_images", lambda s, targets: images[torch.as_tensor(targets)])
+    whole = sampling.run_sampler(spec, prior, [0, 1, 2, 3], dtype=F64)
+    parts = [sampling.run_sampler(spec, prior, idx, dtype=F64)["x"] for idx in ([0, 1], [2, 3])]
+    assert torch.isfinite(whole["x"]).all() and "exact_mmse" in whole
+    assert torch.allclose(whole["x"], torch.cat(parts), atol=1e-12, rtol=0)
