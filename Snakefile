@@ -18,6 +18,10 @@ if not workflow.overwrite_configfiles:
 validate_config(config, str((workflow.overwrite_configfiles or ["config/default.yaml"])[-1]))
 
 
+# front page of `snakemake --report`: what was run and the headline comparisons (reports_dir/summary.html)
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 
 

@@ -19,6 +19,7 @@ import torch
 
 from rwbench import schedules
 from rwbench.denoisers import GaussianMixtureDenoiser, IADBDenoiser, VEScoreDenoiser, VPEpsDenoiser
+from rwbench.nets.preconditioning import iadb_blend, ve_sigma_score, vp_eps
 from rwbench.registry import register_model
 
 EMBEDDED_ENV = "RWBENCH_EMBEDDED_DIR"
@@ -31,6 +32,31 @@ def embedded_dir() -> Path:
 
 def _folder(checkpoint_dir, sub: str) -> Path:
     return Path(checkpoint_dir) if checkpoint_dir is not None else embedded_dir() / sub
+
+
+def native_function(kind: str, net, objective: dict):
+    """The model's native function: VP eps_fn(x_vp, t), VE score_fn(x, sigma), IADB blend_fn(x_a, a); inputs [B] conds."""
+    dtype = next(net.parameters()).dtype
+
+    def _cond(c, x):
+        c = torch.as_tensor(c, device=x.device).reshape(-1)
+        return c.expand(x.shape[0]) if c.numel() == 1 else c
+
+    if kind == "vp":
+        def eps_fn(x, t):
+            return vp_eps(net, x.to(dtype), _cond(t, x).to(dtype), objective).to(x.dtype)
+        return eps_fn
+    if kind == "ve":
+        def score_fn(x, sigma):
+            s = _cond(sigma, x).to(torch.float64)
+            out = ve_sigma_score(net, x.to(dtype), s.to(dtype), objective)
+            return (-out.to(torch.float64) / s.view(-1, 1, 1, 1)).to(x.dtype)
+        return score_fn
+    if kind == "iadb":
+        def blend_fn(xa, a):
+            return iadb_blend(net, xa.to(dtype), _cond(a, xa).to(dtype), objective).to(xa.dtype)
+        return blend_fn
+    raise ValueError(f"kind: no native function for {kind!r}")
 
 
 def load_trained_net(checkpoint_dir, kind: str, device="cpu", dtype=torch.float32):
@@ -63,8 +89,6 @@ def _attach(denoiser, net, meta):
                 description="embedded UNet eps-network on 16x16 digits, linear betas 1e-4..0.02, T=1000")
 def load_digits_vp(checkpoint_dir=None, *, device="cpu", dtype=torch.float32):
     """VP denoiser D(x, sigma) = x - sigma eps(sqrt(abar) x, t(sigma)) around the trained embedded UNet."""
-    from rwbench.train import native_function
-
     net, meta = load_trained_net(_folder(checkpoint_dir, "vp"), "vp", device, dtype)
     obj = meta["objective"]
     betas = schedules.linear_betas(obj["T"], obj["beta_min"], obj["beta_max"])
@@ -77,8 +101,6 @@ def load_digits_vp(checkpoint_dir=None, *, device="cpu", dtype=torch.float32):
                 description="embedded UNet score network on 16x16 digits, sigma log-uniform, s_max = max pair distance")
 def load_digits_ve(checkpoint_dir=None, *, device="cpu", dtype=torch.float32):
     """VE denoiser D(x, sigma) = x + sigma^2 s(x, sigma) around the trained embedded score UNet."""
-    from rwbench.train import native_function
-
     net, meta = load_trained_net(_folder(checkpoint_dir, "ve"), "ve", device, dtype)
     den = VEScoreDenoiser(native_function("ve", net, meta["objective"]))
     den.sigma_min, den.sigma_max = float(meta["objective"]["sigma_min"]), float(meta["objective"]["sigma_max"])
@@ -89,15 +111,13 @@ def load_digits_ve(checkpoint_dir=None, *, device="cpu", dtype=torch.float32):
                 description="embedded UNet IADB blend network D(x_a, a) ~ E[x1 - x0 | x_a] on 16x16 digits")
 def load_digits_iadb(checkpoint_dir=None, *, device="cpu", dtype=torch.float32):
     """IADB bridge denoiser D = x_a + (1 - a) blend(x_a, a), a = 1/(1 + sigma), around the trained blend UNet."""
-    from rwbench.train import native_function
-
     net, meta = load_trained_net(_folder(checkpoint_dir, "iadb"), "iadb", device, dtype)
     return _attach(IADBDenoiser(native_function("iadb", net, meta["objective"])), net, meta)
 
 
 def load_oracle(dataset: str, checkpoint_dir=None, device="cpu") -> GaussianMixtureDenoiser:
     """The fitted Gaussian mixture of `dataset` from a `rwbench prepare` folder (float64, exact)."""
-    from rwbench.commands.prepare import oracle_file
+    from rwbench.prepare import oracle_file
 
     oracle = GaussianMixtureDenoiser.load(oracle_file(_folder(checkpoint_dir, "oracle"), dataset))
     if str(device) != "cpu":

@@ -209,6 +209,24 @@ def trajectory_steps(K: int, points: int) -> list[int]:
     return sorted(set(torch.linspace(0, K - 1, points - 1).round().long().tolist()))
 
 
+def _with_progress(callback, K: int, desc: str, enabled: bool):
+    """The walk's per-step callback, also counting steps for a progress line (rwbench.progress)."""
+    if not enabled:
+        return callback
+    from rwbench.progress import Progress
+
+    bar = Progress(K, desc)
+
+    def step(state: dict) -> None:
+        if callback is not None:
+            callback(state)
+        bar.update()
+        if state["k"] == K - 1:
+            bar.close()
+
+    return step
+
+
 @dataclass
 class SamplerCall:
     """What a sampler's runner gets: the spec, its table row, the denoiser, x_T ~ N(0, I) and the per-image generators
@@ -260,6 +278,7 @@ def run_template(call: SamplerCall) -> torch.Tensor:
         limit = int(spec.get("trajectory_images") or 0)      # record images 0..limit-1 only (0: all)
         keep = torch.tensor([i < limit for i in call.indices]) if limit else None
         callback = Trajectory(trajectory_steps(wp.K, int(spec["trajectory_points"])), wp.K, keep)
+    trajectory, callback = callback, _with_progress(callback, wp.K, f"walk {call.row.name}", call.progress)
     x0 = wp.initial(call.x_T)          # init_scale x_T, or Phi(x_T) ~ U(0, 1) for NCSN's released convention
     if inv is None:
         from rwbench.walk import random_walk
@@ -271,8 +290,8 @@ def run_template(call: SamplerCall) -> torch.Tensor:
         x = conditional_random_walk(call.denoiser, x0, inv.y, inv.operator, inv.eta, wp.sigmas, wp.temperatures,
                                     c=p["c"], cap=p.get("cap", "lipschitz"), generator=call.gens,
                                     final_noise=wp.final_noise, callback=callback)
-    if callback is not None:
-        call.extras["trajectory"] = callback.finish(x, call.indices)
+    if trajectory is not None:
+        call.extras["trajectory"] = trajectory.finish(x, call.indices)
     return x
 
 

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from rwbench import train
+from rwbench.training import config, loop
 from rwbench.nets.classifier import DigitsClassifier, load_classifier
 
 
@@ -20,8 +20,8 @@ def test_shapes_and_features():
 
 
 def test_smoke_training_and_loading_from_dir_or_file(tmp_path):
-    smoke = train.load_embedded_config("config/embedded-smoke.yaml")
-    meta = train.train_model(smoke, "classifier", tmp_path, progress=False)
+    smoke = config.load_embedded_config("config/embedded-smoke.yaml")
+    meta = loop.train_model(smoke, "classifier", tmp_path, progress=False)
     assert 0.0 <= meta["test_accuracy"] <= 1.0 and meta["n_test"] == 359
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["net"] == {"width": 8, "feature_dim": 16, "num_classes": 10, "in_channels": 1}
@@ -36,11 +36,11 @@ def test_smoke_training_and_loading_from_dir_or_file(tmp_path):
 def test_registered_as_torch_fidelity_extractor(tmp_path, monkeypatch):
     extractors = pytest.importorskip("rwbench.metrics.extractors")
     pytest.importorskip("torch_fidelity")
-    smoke = train.load_embedded_config("config/embedded-smoke.yaml")
-    train.train_model(smoke, "classifier", tmp_path, progress=False)
+    smoke = config.load_embedded_config("config/embedded-smoke.yaml")
+    loop.train_model(smoke, "classifier", tmp_path, progress=False)
     info = extractors.resolve_extractor(extractors.DIGITS, tmp_path / "model.safetensors")
     ext = extractors.build_extractor(info, ["features", "logits"])
-    images = train.training_images(smoke["dataset"], "test").images[:8]
+    images = config.training_images(smoke["dataset"], "test").images[:8]
     feats = extractors.extract_features(ext, images, batch_size=4)
     net = load_classifier(tmp_path)
     ref = net.features(images.float() / 255)
@@ -49,7 +49,7 @@ def test_registered_as_torch_fidelity_extractor(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_default_classifier_reaches_97_percent(tmp_path):
-    meta = train.train_model(train.load_embedded_config("config/embedded-default.yaml"), "classifier", tmp_path,
+    meta = loop.train_model(config.load_embedded_config("config/embedded-default.yaml"), "classifier", tmp_path,
                              progress=False)
     print(f"digits classifier test accuracy {meta['test_accuracy']:.4f}")
     assert meta["test_accuracy"] >= 0.97

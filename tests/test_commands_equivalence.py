@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from rwbench import presets, schedules
+from rwbench import equivalence as lib
 from rwbench.commands import equivalence as cmd
 from rwbench.denoisers import GaussianMixtureDenoiser
 
@@ -15,12 +16,12 @@ EXACT = ["ddpm_beta", "ddpm_beta_tilde", "ncsn", "ve_sde", "euler", "euler_ances
 
 
 def test_exact_pairs_agree_to_rounding_error_at_every_step():
-    table = cmd.equivalence_table(cmd.synthetic_mixture(3), steps=40, batch=3, seed=3, progress=False)
-    assert list(table.columns) == cmd.COLUMNS and set(table["pair"]) == set(cmd.PAIRS)
-    assert set(EXACT) | {"vp_sde"} == set(cmd.PAIRS)
+    table = lib.equivalence_table(lib.synthetic_mixture(3), steps=40, batch=3, seed=3, progress=False)
+    assert list(table.columns) == lib.COLUMNS and set(table["pair"]) == set(lib.PAIRS)
+    assert set(EXACT) | {"vp_sde"} == set(lib.PAIRS)
     for pair, part in table.groupby("pair"):
         assert list(part["k"]) == list(range(40)), pair
-        assert (part["group"] == ("table2" if pair in cmd.TABLE2_PAIRS else "solvers")).all(), pair
+        assert (part["group"] == ("table2" if pair in lib.TABLE2_PAIRS else "solvers")).all(), pair
         if pair in EXACT:
             assert part["exact"].all() and part["max_rel_dev"].max() <= 1e-9, pair
             assert part["max_abs_dev"].max() <= 1e-9, pair
@@ -30,7 +31,7 @@ def test_exact_pairs_agree_to_rounding_error_at_every_step():
 
 
 def test_sigma_column_is_the_walk_ladder():
-    table = cmd.equivalence_table(cmd.synthetic_mixture(0), steps=20, batch=1, seed=0, sigma_max=30.0,
+    table = lib.equivalence_table(lib.synthetic_mixture(0), steps=20, batch=1, seed=0, sigma_max=30.0,
                                   pairs=["ve_sde", "ddpm_beta", "ncsn"], progress=False)
     ve = table[table["pair"] == "ve_sde"]["sigma"].to_numpy()
     assert ve == pytest.approx(schedules.geometric(20, 0.01, 30.0).numpy(), rel=1e-15)
@@ -41,12 +42,12 @@ def test_sigma_column_is_the_walk_ladder():
 
 
 def test_solver_rows_use_their_ladders_and_every_eta_is_exact():
-    table = cmd.equivalence_table(cmd.synthetic_mixture(2), steps=15, batch=2, seed=4, sigma_max=30.0,
+    table = lib.equivalence_table(lib.synthetic_mixture(2), steps=15, batch=2, seed=4, sigma_max=30.0,
                                   pairs=["euler_ancestral", "ddim_eta0.5", "ncsn_released"], progress=False)
     ea = table[table["pair"] == "euler_ancestral"]["sigma"].to_numpy()
     assert ea == pytest.approx(schedules.geometric(15, 0.01, 30.0).numpy(), rel=1e-15)
     full = schedules.linear_betas()
-    chain = cmd.respaced_betas(full, cmd.respaced_timesteps(1000, 15))
+    chain = lib.respaced_betas(full, lib.respaced_timesteps(1000, 15))
     ddim = table[table["pair"] == "ddim_eta0.5"]["sigma"].to_numpy()
     assert ddim == pytest.approx(presets.ddim(chain, 0.5).sigmas.numpy(), rel=1e-15) and ddim[0] > 150
     assert table["exact"].all() and table["max_rel_dev"].max() <= 1e-9
@@ -57,15 +58,15 @@ def test_deviations_measure_abs_and_relative_norms():
     native = torch.ones(2, 3, 1, 2, 2, dtype=torch.float64)
     walk = native.clone()
     walk[1, 2, 0, 0, 0] += 0.5  # step 1, image 2, one entry
-    abs_dev, rel_dev = cmd.deviations(walk, native)
+    abs_dev, rel_dev = lib.deviations(walk, native)
     assert abs_dev.tolist() == [0.0, 0.5] and rel_dev.tolist() == [0.0, 0.25]  # ||.|| of 4 ones = 2
     with pytest.raises(ValueError, match="shapes differ"):
-        cmd.deviations(walk[:1], native)
+        lib.deviations(walk[:1], native)
 
 
 def test_cli_with_a_saved_oracle(tmp_path, capsys):
     path = tmp_path / "gmm.safetensors"
-    cmd.synthetic_mixture(5, components=2, side=3).save(path)
+    lib.synthetic_mixture(5, components=2, side=3).save(path)
     out = tmp_path / "eq.csv"
     args = argparse.Namespace(out=str(out), steps=10, batch=2, seed=1, oracle=str(path), sigma_max=50.0,
                               pairs="ddpm_beta,ve_sde", no_progress=True)
@@ -79,11 +80,11 @@ def test_cli_with_a_saved_oracle(tmp_path, capsys):
 
 
 def test_bad_arguments_fail_with_one_line(tmp_path):
-    oracle = cmd.synthetic_mixture(0)
+    oracle = lib.synthetic_mixture(0)
     with pytest.raises(ValueError, match="--steps"):
-        cmd.equivalence_table(oracle, steps=1, progress=False)
+        lib.equivalence_table(oracle, steps=1, progress=False)
     with pytest.raises(ValueError, match="--pairs: unknown pair"):
-        cmd.equivalence_table(oracle, steps=5, pairs=["lms"], progress=False)
+        lib.equivalence_table(oracle, steps=5, pairs=["lms"], progress=False)
     with pytest.raises(FileNotFoundError, match="rwbench prepare"):
         cmd.run(argparse.Namespace(out=str(tmp_path / "x.csv"), steps=5, batch=1, seed=0,
                                    oracle=str(tmp_path / "missing.safetensors"), sigma_max=50.0, pairs="ncsn",

@@ -7,15 +7,16 @@ import pytest
 import torch
 
 from rwbench import schedules as sch
+from rwbench import schedule_table as lib
 from rwbench.commands import schedules as cmd
 
 ALL = ["vp_pretrained", "sigmoid", "linear", "geometric", "karras"]
 
 
 def test_table_equals_the_library_ladders_steps_and_temperatures():
-    table = cmd.schedule_table(ALL, [11, 30])
+    table = lib.schedule_table(ALL, [11, 30])
     assert list(table.columns[:6]) == ["schedule", "K", "k", "sigma", "tau", "temperature"]
-    lo, hi = cmd.vp_range()
+    lo, hi = lib.vp_range()
     assert lo == pytest.approx(0.0100005, rel=1e-5) and hi == pytest.approx(157.41, rel=1e-4)  # paper.md section 6
     for (name, K), part in table.groupby(["schedule", "K"]):
         expected = sch.vp_pretrained(K, sch.linear_betas()) if name == "vp_pretrained" else sch.ladder(name, K, lo, hi)
@@ -33,7 +34,7 @@ def test_table_equals_the_library_ladders_steps_and_temperatures():
 
 
 def test_sigmoid_reproduces_the_paper_check_values():
-    part = cmd.schedule_table(["sigmoid"], [11]).set_index("k")  # u_k = k / 10
+    part = lib.schedule_table(["sigmoid"], [11]).set_index("k")  # u_k = k / 10
     for k, value in ((1, 84.7), (2, 37.5), (3, 14.9), (5, 2.10), (7, 0.283), (10, 0.0100)):
         assert part.loc[k, "sigma"] == pytest.approx(value, rel=3e-3), k
 
@@ -57,9 +58,9 @@ def test_cli_writes_the_csv_with_overrides(tmp_path, capsys):
 
 def test_bad_arguments_fail_with_one_line():
     with pytest.raises(ValueError, match="--schedules: unknown schedule 'cosine'"):
-        cmd.schedule_table(["cosine"], [10])
+        lib.schedule_table(["cosine"], [10])
     with pytest.raises(ValueError, match="--steps"):
         cmd.run(argparse.Namespace(schedules="linear", steps="ten", sigma_min=None, sigma_max=None, c=None, T0=None,
                                    TK=1.0, out="unused.csv"))
     with pytest.raises(ValueError, match="sigma_max"):
-        cmd.schedule_table(["linear"], [10], sigma_min=1.0, sigma_max=0.5)
+        lib.schedule_table(["linear"], [10], sigma_min=1.0, sigma_max=0.5)

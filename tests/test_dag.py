@@ -36,7 +36,7 @@ def test_lint_is_clean():
 def test_every_config_validates_and_expands(configfile, tmp_path):
     res = snakemake("-n", "--configfile", configfile, "--config", f"results_dir={tmp_path}/r", f"reports_dir={tmp_path}/p")
     out = res.stdout
-    for rule in ("plan", "sample", "evaluate", "aggregate", "figure"):
+    for rule in ("plan", "sample", "evaluate", "aggregate", "figure_temperature"):
         assert re.search(rf"\n{rule}(_p\d+)? ", out), f"{configfile}: no {rule} jobs"   # packed: sample_p00, ...
 
 
@@ -73,6 +73,65 @@ def test_smoke_dag_builds_metrics_figures_and_provenance(smoke):
     run = base / "results/runs" / runs[0]
     prov = pd.read_json(run / "provenance-00000.json", typ="series")
     assert prov["nfe_per_image"] > 0 and prov["seconds"] > 0 and "torch" in prov["packages"]
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run")
+
+
+def render(browser: str, url: str, budget_ms: int = 60000) -> str:
+    """The DOM of `url` after the page's scripts ran (headless Chromium, virtual time)."""
+    res = subprocess.run([browser, *BROWSER_FLAGS, f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout
+
+
+def test_report_in_a_headless_browser(smoke, tmp_path):
+    """The HTML report opened in Chromium: the front page says what was run and shows the headline comparisons;
+    every figure, sample grids included, has its own caption; tables are HTML shown inline, not downloads."""
+    import html
+    import json
+    import re
+
+    browser = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+    if browser is None:
+        pytest.skip("no Chromium on PATH (Debian: apt-get install chromium; .ci/run installs it as root): "
+                    "the report is not opened in a browser")
+    base, cfg = smoke
+    report = base / "report.html"
+    snakemake("--report", str(report), *cfg)
+    probed = tmp_path / "report.html"   # a copy with a script that opens every result as a reader would
+    page = report.read_text()
+    end = page.rindex("</body>")                                     # the last one: scripts hold the string too
+    probed.write_text(f"{page[:end]}<script>{(ROOT / 'tests/report_probe.js').read_text()}</script>{page[end:]}")
+    dom = render(browser, probed.as_uri())
+    found = re.search(r'<pre id="rwbench-probe">(.*?)</pre>', dom, re.S)
+    assert found, "the report app did not finish rendering in the browser"
+    probe = json.loads(html.unescape(found.group(1)))
+    front = probe["front"]
+    assert "What was run" in front and "Headline comparisons" in front and "13 runs" in front
+    assert "temperature" in front and "cross-template" in front           # the experiments table, by name
+    results = {Path(path).name: r for path, r in probe["results"].items()}
+    figures = {n: r for n, r in results.items() if n.endswith(".png")}
+    for name in ("schedules-samples.png", "temperature-samples.png", "temperature.png", "cross.png", "scalespace.png"):
+        assert name in figures, f"{name} is not in the report"
+        assert figures[name]["image_width"] > 100, f"{name} did not render"
+    assert any(n.startswith("inverse-") for n in figures)
+    captions = {}
+    for name, r in figures.items():
+        look = re.search(r"Look (for|from)[^\n]*", r["panel"])
+        assert look, f"{name}: no caption saying what to look for"
+        captions[name] = look.group(0)
+    assert len(set(captions.values())) == len(captions), "two figures share a caption"
+    tables = {n: r for n, r in results.items() if not n.endswith(".png")}
+    assert {"runs.html", "temperature.html", "scalespace.html"} <= set(tables)
+    for name, r in tables.items():
+        if name != "metrics.csv":                                          # the long table stays a download
+            assert r["mime"] == "text/html" and r["inline_html"], f"{name} is not shown inline"
+    table = render(browser, (base / "reports/tables/temperature.html").as_uri(), 5000)
+    assert table.count("<tr>") >= 3 and "params_TK" in table
 
 
 def test_smoke_dag_resumes_only_what_is_missing(smoke):

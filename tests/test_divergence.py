@@ -61,7 +61,7 @@ def test_blown_up_walk_is_flagged_by_sample_and_evaluate(blown_up_run, tmp_path)
 
 
 def test_scalespace_drops_blown_up_trajectories(blown_up_run):
-    from rwbench.scalespace.command import scalespace_run
+    from rwbench.scalespace.runs import scalespace_run
 
     rows, mono = scalespace_run(blown_up_run, reference=None)
     counts = {r["value"] for r in rows if r["quantity"] == "n_images" and r["curve"] == "sampler"}

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rwbench import embedded, train
-from rwbench.commands import prepare
+from rwbench import prepare
 from rwbench.denoisers import GaussianMixtureDenoiser, IADBDenoiser, VEScoreDenoiser, VPEpsDenoiser
 from rwbench.registry import get_model, list_models
 

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-from rwbench.commands.equivalence import equivalence_table, synthetic_mixture
-from rwbench.commands.schedules import schedule_table
+from rwbench.equivalence import equivalence_table, synthetic_mixture
+from rwbench.schedule_table import schedule_table
 from rwbench.data import to_uint8
-from rwbench.figures import FIGURES, cli
+from rwbench.commands import figures as cli
+from rwbench.figures import FIGURES, runs as figure_runs
 from rwbench.figures.common import image_grid
 from rwbench.io import write_json
 from rwbench.metrics.aggregate import aggregate
@@ -135,7 +136,7 @@ def tree(tmp_path_factory):
 
 def build(tree, name, stems, tables=None):
     """Build one figure with both formats; check its PNG/PDF files and tables exist; return its tables."""
-    written, skipped, notes, runs_files = cli.build_figures(tree["metrics"], tree["root"] / "runs", tree["tables"],
+    written, skipped, notes, runs_files = figure_runs.build_figures(tree["metrics"], tree["root"] / "runs", tree["tables"],
                                                             tree["out"], only=[name], formats=("png", "pdf"))
     assert not skipped and not notes, (skipped, notes)
     figs, tabs = tree["out"] / "figures", tree["out"] / "tables"
@@ -273,7 +274,9 @@ def test_cli_prints_figures_and_writes_the_runs_table(tree, tmp_path, capsys):
                               formats="png")
     assert cli.run(args) == 0
     text = capsys.readouterr().out
-    assert text.startswith("figure ve-vs-vp: 3 files:") and (tmp_path / "rep" / "figures" / "ve-vs-vp.png").is_file()
+    assert text.startswith("figure ve-vs-vp: 4 files:") and (tmp_path / "rep" / "figures" / "ve-vs-vp.png").is_file()
+    page = (tmp_path / "rep" / "tables" / "ve-vs-vp.html").read_text()   # the table as the report shows it inline
+    assert page.count("<tr>") == 1 + len(pd.read_csv(tmp_path / "rep" / "tables" / "ve-vs-vp.csv"))
     assert not (tmp_path / "rep" / "figures" / "ve-vs-vp.pdf").exists()
     runs = pd.read_csv(tmp_path / "rep" / "tables" / "runs.csv").set_index("run_id")
     exp = tree["expected"]
@@ -282,6 +285,15 @@ def test_cli_prints_figures_and_writes_the_runs_table(tree, tmp_path, capsys):
         T0 = runs.loc[rid, "params_T0"]   # solver runs have no T0
         assert (T0 == s["params"]["T0"] if "T0" in s["params"] else math.isnan(T0)) and runs.loc[rid, "sampler"] == s["sampler"]
     assert list(runs.columns[:3]) == ["experiment", "figure", "model"]
+    # the report's front page: what was run and, without the statistics step's table, the best / worst run per experiment
+    front = (tmp_path / "rep" / "summary.html").read_text()
+    assert f"{len(exp)} runs" in front and "Headline comparisons" in front and "best and worst run" in front
+    experiments = sorted({s["experiment"] for s, _ in exp.values()})
+    assert all(f"<td>{name}</td>" in front for name in experiments)
+    (tmp_path / "rep" / "tables" / "comparisons.csv").write_text("comparison,delta_fid,ci95\nvp vs ve,1.5,0.25\n")
+    assert cli.run(args) == 0
+    front = (tmp_path / "rep" / "summary.html").read_text()
+    assert "<td>vp vs ve</td><td>1.5</td><td>0.25</td>" in front and "best and worst run" not in front
 
 
 def test_missing_inputs_are_skipped_and_bad_input_fails(tree, tmp_path, capsys):
@@ -297,13 +309,13 @@ def test_missing_inputs_are_skipped_and_bad_input_fails(tree, tmp_path, capsys):
     empty = tmp_path / "empty.csv"
     pd.DataFrame(columns=COLUMNS).to_csv(empty, index=False)
     with pytest.raises(ValueError, match="no rows"):
-        cli.build_figures(empty, tmp_path, tmp_path, tmp_path / "rep2")
+        figure_runs.build_figures(empty, tmp_path, tmp_path, tmp_path / "rep2")
     with pytest.raises(ValueError, match="--only"):
-        cli.build_figures(tree["metrics"], tmp_path, tmp_path, tmp_path / "rep3", only=["nope"])
+        figure_runs.build_figures(tree["metrics"], tmp_path, tmp_path, tmp_path / "rep3", only=["nope"])
     with pytest.raises(ValueError, match="--formats"):
-        cli.build_figures(tree["metrics"], tmp_path, tmp_path, tmp_path / "rep3", formats=("gif",))
+        figure_runs.build_figures(tree["metrics"], tmp_path, tmp_path, tmp_path / "rep3", formats=("gif",))
     with pytest.raises(FileNotFoundError, match="rwbench aggregate"):
-        cli.build_figures(tmp_path / "absent.csv", tmp_path, tmp_path, tmp_path / "rep4")
+        figure_runs.build_figures(tmp_path / "absent.csv", tmp_path, tmp_path, tmp_path / "rep4")
     assert set(FIGURES) == {"schedules", "ve-vs-vp", "temperature", "inverse", "nfe", "cross", "posterior",
                             "equivalence"}
 

@@ -179,6 +179,7 @@ def test_dataset_reference_through_load_dataset_and_reference_cli(tmp_path, monk
     import types
 
     import rwbench.data
+    from rwbench import cli
     from rwbench.metrics import reference as rf
 
     calls = []
@@ -193,7 +194,7 @@ def test_dataset_reference_through_load_dataset_and_reference_cli(tmp_path, monk
     assert rf.reference_label(ref) == "dataset:digits/test/8"
     expected = rf.reference_cache_path(ref, TOY, 1, tmp_path / "cache")
     assert expected.name.startswith(f"digits-test-r8__{TOY}__1ch-")
-    assert rf.main(["--dataset", "digits", "--split", "test", "--resolution", "8", "--extractor", TOY,
+    assert cli.main(["reference", "--dataset", "digits", "--split", "test", "--resolution", "8", "--extractor", TOY,
                     "--reference-cache", str(tmp_path / "cache")]) == 0
     assert capsys.readouterr().out.strip() == str(expected) and expected.is_file()
     assert calls == [("digits", "test", 8, 0)]

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from rwbench.commands import prepare
+from rwbench import prepare
 from rwbench.denoisers import GaussianMixtureDenoiser
 from rwbench.oracle import fit_gmm, oracle_samples_uint8
 

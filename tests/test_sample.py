@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from rwbench import cli, grid, schedules
-from rwbench.commands import sample as sample_cmd
-from rwbench.commands.prepare import oracle_file
+from rwbench import shards as sample_cmd
+from rwbench.prepare import oracle_file
 from rwbench.denoisers import GaussianMixtureDenoiser, VPEpsDenoiser
 from rwbench.nets.unet import UNet
 from rwbench.sampling import initial_noise, make_inverse
-from rwbench.train import native_function
+from rwbench.embedded import native_function
 
 MODELS = {
     "oracle": {"family": "oracle", "dataset": "digits", "resolution": 8, "channels": 1, "data_range": [0, 1],
@@ -195,7 +195,7 @@ def test_trajectory_images_records_only_the_first_images(tmp_path):
     assert kept["index"].tolist() == [0, 1, 2] and torch.equal(kept["x"], whole["x"][:, :3])
     assert torch.equal(kept["denoised"], whole["denoised"][:, :3])
     assert empty["index"].numel() == 0 and empty["x"].shape == (4, 0, 1, 8, 8)
-    from rwbench.scalespace.command import load_trajectories
+    from rwbench.scalespace.runs import load_trajectories
 
     assert load_trajectories(part.parent)["x"].shape == (4, 3, 1, 8, 8)
     shards = [torch.load(spec.parent / "shards" / "shard-00001.pt", weights_only=True) for spec in (full, part)]

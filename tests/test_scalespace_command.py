@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 import torch
 
-from rwbench.scalespace import command
-from rwbench.scalespace.command import load_trajectories
+from rwbench.commands import scalespace as command
+from rwbench.scalespace import runs as ss_runs
+from rwbench.scalespace.runs import load_trajectories
 
 F64 = torch.float64
 SIGMAS = [4.0, 2.0, 1.0, 0.5, 0.25, 0.1, 0.0]
@@ -66,7 +67,7 @@ def test_scalespace_command_writes_tidy_diagnostics(tmp_path, capsys):
     assert command.run(_parse(["--run", run, "--reference", ref_path, "--max-reference", 250])) == 0
     assert "scalespace r0" in capsys.readouterr().out
     frame = pd.read_csv(run / "scalespace.csv")
-    assert list(frame.columns) == command.CSV_COLUMNS
+    assert list(frame.columns) == ss_runs.CSV_COLUMNS
     assert set(frame["curve"]) == {"sampler", "forward", "heat", "osmosis"}
     samp = frame[frame["curve"] == "sampler"]
     assert set(samp["step"]) == set(STEPS)
@@ -76,7 +77,7 @@ def test_scalespace_command_writes_tidy_diagnostics(tmp_path, capsys):
     var = samp[samp["quantity"] == "variance"].sort_values("step")["value"].to_numpy()
     assert var[0] == pytest.approx(16.0, rel=0.15)
     mono = pd.read_csv(run / "scalespace-monotonicity.csv")
-    assert list(mono.columns) == command.MONO_COLUMNS
+    assert list(mono.columns) == ss_runs.MONO_COLUMNS
     s = mono[mono["curve"] == "sampler"].set_index("quantity")["score"]
     assert s["variance"] == 0.0 and s["fd_reference"] == 0.0 and s["gaussian_entropy"] == 0.0
     # the sampler here is exact: its Frechet distance to the forward marginal stays near the forward curve's own
@@ -106,7 +107,7 @@ def test_scalespace_figure_and_table(tmp_path):
     runs = tmp_path / "runs"
     for i, T0 in enumerate((1.0, 0.5)):
         run, _ = _make_run(runs, images, f"r{i}", T0, n=24, seed=i, diverge=False)
-        command.scalespace_run(run, {"kind": "file", "path": str(ref_path)}, osmosis_steps=10)
+        ss_runs.scalespace_run(run, {"kind": "file", "path": str(ref_path)}, osmosis_steps=10)
     out = tmp_path / "reports"
     assert command.run(_parse(["--figure", "--runs-dir", runs, "--out", out])) == 0
     for name in ("figures/scalespace.png", "figures/scalespace.pdf", "tables/scalespace.csv", "tables/scalespace.md"):

@@ -7,7 +7,7 @@ import torch
 from rwbench.data import to_uint8
 from rwbench.metrics import extractors as ex
 from rwbench.metrics.fidelity import feature_statistics, fid_from_statistics
-from rwbench.scalespace import command
+from rwbench.commands import scalespace as command
 from rwbench.scalespace.fid import FeatureFID, fid_point_indices, trajectory_fid
 from test_scalespace_command import SIGMAS, _make_run, _parse, _reference
 from toy_extractor import register_toy_extractor

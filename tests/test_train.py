@@ -4,7 +4,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rwbench import train
+from rwbench.embedded import native_function
+from rwbench.nets.preconditioning import vp_sigma
+from rwbench.training import config, loop
 from rwbench.data import to_model_range
 
 SMOKE = "config/embedded-smoke.yaml"
@@ -12,12 +14,12 @@ SMOKE = "config/embedded-smoke.yaml"
 
 @pytest.fixture(scope="module")
 def smoke():
-    return train.load_embedded_config(SMOKE)
+    return config.load_embedded_config(SMOKE)
 
 
 @pytest.mark.parametrize("kind", ["vp", "ve", "iadb"])
 def test_smoke_training_writes_checkpoint_and_full_config(kind, smoke, tmp_path):
-    meta = train.train_model(smoke, kind, tmp_path, progress=False)
+    meta = loop.train_model(smoke, kind, tmp_path, progress=False)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["step"] == meta["step"] == smoke["train"]["steps"]
     assert saved["kind"] == kind and saved["train"]["batch_size"] == 16 and saved["net"]["base_channels"] == 8
@@ -31,8 +33,8 @@ def test_smoke_training_writes_checkpoint_and_full_config(kind, smoke, tmp_path)
 
 
 def test_ve_sigma_max_is_max_pairwise_train_distance(smoke, tmp_path):
-    meta = train.train_model(smoke, "ve", tmp_path, progress=False, stop_after=1)
-    x = to_model_range(train.training_images(meta["dataset"]).images, "ve")
+    meta = loop.train_model(smoke, "ve", tmp_path, progress=False, stop_after=1)
+    x = to_model_range(config.training_images(meta["dataset"]).images, "ve")
     flat = x.reshape(len(x), -1).double()
     assert meta["objective"]["sigma_max"] == pytest.approx(float(torch.cdist(flat, flat).max()), rel=1e-9)
     assert meta["objective"]["sigma_min"] == smoke["models"]["ve"]["objective"]["sigma_min"]
@@ -41,10 +43,10 @@ def test_ve_sigma_max_is_max_pairwise_train_distance(smoke, tmp_path):
 @pytest.mark.parametrize("kind", ["vp", "classifier"])
 def test_resume_gives_identical_weights(kind, smoke, tmp_path):
     straight, split = tmp_path / "a", tmp_path / "b"
-    train.train_model(smoke, kind, straight, progress=False)
-    half = train.train_model(smoke, kind, split, progress=False, stop_after=7)
+    loop.train_model(smoke, kind, straight, progress=False)
+    half = loop.train_model(smoke, kind, split, progress=False, stop_after=7)
     assert half["step"] == 7 and int(load_file(str(split / "state.safetensors"))["step"]) == 7
-    train.train_model(smoke, kind, split, progress=False, resume=True)
+    loop.train_model(smoke, kind, split, progress=False, resume=True)
     a, b = load_file(str(straight / "state.safetensors")), load_file(str(split / "state.safetensors"))
     assert a.keys() == b.keys() and int(b["step"]) == smoke["train" if kind != "classifier" else "classifier"]["steps"]
     for k in a:
@@ -52,22 +54,22 @@ def test_resume_gives_identical_weights(kind, smoke, tmp_path):
 
 
 def test_resume_refuses_a_different_config(smoke, tmp_path):
-    train.train_model(smoke, "iadb", tmp_path, progress=False, stop_after=2)
+    loop.train_model(smoke, "iadb", tmp_path, progress=False, stop_after=2)
     other = dict(smoke, net=dict(smoke["net"], base_channels=4))
     with pytest.raises(ValueError, match="net"):
-        train.train_model(other, "iadb", tmp_path, progress=False, resume=True)
+        loop.train_model(other, "iadb", tmp_path, progress=False, resume=True)
     with pytest.raises(FileNotFoundError, match="state.safetensors"):
-        train.train_model(smoke, "iadb", tmp_path / "empty", progress=False, resume=True)
+        loop.train_model(smoke, "iadb", tmp_path / "empty", progress=False, resume=True)
 
 
 def _net(kind, smoke, parameterization=None):
-    cfg = train.resolve_model_config(smoke, kind)
+    cfg = config.resolve_model_config(smoke, kind)
     if kind == "ve":
         cfg["objective"]["sigma_max"] = 12.0
     if parameterization is not None:
         cfg["objective"]["parameterization"] = parameterization
     torch.manual_seed(0)
-    net = train.build_net(cfg)
+    net = loop.build_net(cfg)
     for p in net.parameters():
         torch.nn.init.normal_(p, std=0.05)
     return net, cfg["objective"]
@@ -77,12 +79,12 @@ def _net(kind, smoke, parameterization=None):
 def test_ve_loss_is_lambda_weighted_score_matching(smoke, parameterization):
     net, obj = _net("ve", smoke, parameterization)
     x0 = torch.rand(8, 1, 16, 16)
-    loss = train.diffusion_loss("ve", net, x0, obj, torch.Generator().manual_seed(3))
+    loss = loop.diffusion_loss("ve", net, x0, obj, torch.Generator().manual_seed(3))
     g = torch.Generator().manual_seed(3)
     z = torch.randn(x0.shape, generator=g)
     smin = obj["sigma_min"]
     sigma = smin * (12.0 / smin) ** torch.rand(8, generator=g)
-    score = train.native_function("ve", net, obj)(x0 + sigma.view(-1, 1, 1, 1) * z, sigma)
+    score = native_function("ve", net, obj)(x0 + sigma.view(-1, 1, 1, 1) * z, sigma)
     ref = (sigma.view(-1, 1, 1, 1) * score + z).square().mean()
     assert loss.item() == pytest.approx(ref.item(), rel=1e-4)
 
@@ -99,24 +101,24 @@ def test_edm_parameterizations_are_preconditioned_denoisers(smoke):
     net, obj = _net("ve", smoke, "edm")
     net = net.double()
     sigma = torch.tensor([0.05, 0.7, 9.0], dtype=torch.float64)
-    score = train.native_function("ve", net, obj)(x, sigma)
+    score = native_function("ve", net, obj)(x, sigma)
     d = x + sigma.view(-1, 1, 1, 1) ** 2 * score
     assert torch.allclose(d, _edm_denoiser(net, x, sigma, torch.log(sigma)), atol=1e-10)
 
     net, obj = _net("vp", smoke, "edm")
     net = net.double()
     t = torch.tensor([0.0, 250.5, 999.0], dtype=torch.float64)  # fractional t: sigma(t) interpolates like the adapter
-    sigma = train.vp_sigma(t, obj)
+    sigma = vp_sigma(t, obj)
     from rwbench import schedules
 
     abar = schedules.alphas_cumprod(schedules.linear_betas())
     assert sigma[0].item() == pytest.approx(((1 - abar[0]) / abar[0]).sqrt().item())
     assert sigma[1].item() == pytest.approx(0.5 * sum(((1 - abar[i]) / abar[i]).sqrt().item() for i in (250, 251)))
     s = sigma.view(-1, 1, 1, 1)
-    eps = train.native_function("vp", net, obj)(x / (1 + s * s).sqrt(), t)  # x_t = sqrt(abar) x
+    eps = native_function("vp", net, obj)(x / (1 + s * s).sqrt(), t)  # x_t = sqrt(abar) x
     assert torch.allclose(x - s * eps, _edm_denoiser(net, x, sigma, t), atol=1e-10)
     with pytest.raises(ValueError, match="parameterization"):
-        train.native_function("vp", net, dict(obj, parameterization="v"))(x, t)
+        native_function("vp", net, dict(obj, parameterization="v"))(x, t)
 
 
 @pytest.mark.parametrize("parameterization", ["eps", "edm"])
@@ -125,31 +127,31 @@ def test_vp_and_iadb_losses_match_their_definitions(smoke, parameterization):
 
     net, obj = _net("vp", smoke, parameterization)
     x0 = torch.rand(8, 1, 16, 16) * 2 - 1
-    loss = train.diffusion_loss("vp", net, x0, obj, torch.Generator().manual_seed(4))
+    loss = loop.diffusion_loss("vp", net, x0, obj, torch.Generator().manual_seed(4))
     g = torch.Generator().manual_seed(4)
     z = torch.randn(x0.shape, generator=g)
     t = torch.randint(0, 1000, (8,), generator=g)
     ab = schedules.alphas_cumprod(schedules.linear_betas()).float()[t].view(-1, 1, 1, 1)
-    eps = train.native_function("vp", net, obj)(ab.sqrt() * x0 + (1 - ab).sqrt() * z, t.double())
+    eps = native_function("vp", net, obj)(ab.sqrt() * x0 + (1 - ab).sqrt() * z, t.double())
     assert loss.item() == pytest.approx((eps - z).square().mean().item(), rel=1e-4)
 
     net, obj = _net("iadb", smoke)
-    loss = train.diffusion_loss("iadb", net, x0, obj, torch.Generator().manual_seed(5))
+    loss = loop.diffusion_loss("iadb", net, x0, obj, torch.Generator().manual_seed(5))
     g = torch.Generator().manual_seed(5)
     z = torch.randn(x0.shape, generator=g)
     a = torch.rand(8, generator=g)
     xa = (1 - a.view(-1, 1, 1, 1)) * z + a.view(-1, 1, 1, 1) * x0
-    d = train.native_function("iadb", net, obj)(xa, a)
+    d = native_function("iadb", net, obj)(xa, a)
     assert loss.item() == pytest.approx((d - (x0 - z)).square().mean().item(), rel=1e-4)
 
 
 def test_lr_schedule_and_bad_kind(smoke):
-    tc = train.resolve_model_config(smoke, "vp")["train"]
-    assert train.lr_at(0, tc) == pytest.approx(tc["lr"] / tc["warmup"])
-    assert train.lr_at(tc["warmup"], tc) == pytest.approx(tc["lr"])
-    assert train.lr_at(tc["steps"], tc) == pytest.approx(tc["lr"] * tc["min_lr_ratio"])
+    tc = config.resolve_model_config(smoke, "vp")["train"]
+    assert loop.lr_at(0, tc) == pytest.approx(tc["lr"] / tc["warmup"])
+    assert loop.lr_at(tc["warmup"], tc) == pytest.approx(tc["lr"])
+    assert loop.lr_at(tc["steps"], tc) == pytest.approx(tc["lr"] * tc["min_lr_ratio"])
     with pytest.raises(ValueError, match="--model"):
-        train.resolve_model_config(smoke, "edm")
+        config.resolve_model_config(smoke, "edm")
 
 
 def test_cli_reads_the_embedded_section(tmp_path, capsys):
@@ -158,20 +160,20 @@ def test_cli_reads_the_embedded_section(tmp_path, capsys):
     from rwbench.cli import main
 
     cfg = tmp_path / "default.yaml"
-    cfg.write_text(yaml.safe_dump({"other": {"x": 1}, "embedded": train.load_embedded_config(SMOKE)}))
+    cfg.write_text(yaml.safe_dump({"other": {"x": 1}, "embedded": config.load_embedded_config(SMOKE)}))
     assert main(["train", "--config", str(cfg), "--model", "iadb", "--out", str(tmp_path / "m"), "--no-progress"]) == 0
     assert "model=iadb steps=20" in capsys.readouterr().out
     with pytest.raises(FileNotFoundError, match="missing.yaml"):
-        train.load_embedded_config(tmp_path / "missing.yaml")
+        config.load_embedded_config(tmp_path / "missing.yaml")
 
 
 @pytest.mark.slow
 def test_train_all_in_parallel_matches_one_by_one(smoke, tmp_path):
     """Two spawned workers (a few seconds of interpreter start-up each) give the weights of one-by-one training."""
-    metas = train.train_all(smoke, tmp_path / "par", jobs=2, kinds=("iadb", "classifier"))
+    metas = loop.train_all(smoke, tmp_path / "par", jobs=2, kinds=("iadb", "classifier"))
     assert set(metas) == {"iadb", "classifier"}
     for kind in ("iadb", "classifier"):
-        train.train_model(smoke, kind, tmp_path / "seq" / kind, progress=False)
+        loop.train_model(smoke, kind, tmp_path / "seq" / kind, progress=False)
         a = load_file(str(tmp_path / "par" / kind / "model.safetensors"))
         b = load_file(str(tmp_path / "seq" / kind / "model.safetensors"))
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), kind
@@ -179,11 +181,11 @@ def test_train_all_in_parallel_matches_one_by_one(smoke, tmp_path):
 
 def test_train_all_runs_longest_first_and_checks_jobs(smoke, tmp_path, capsys):
     cfg = dict(smoke, models=dict(smoke["models"], vp=dict(smoke["models"]["vp"], train={"steps": 3})))
-    metas = train.train_all(cfg, tmp_path, jobs=1, kinds=("vp", "iadb"))
+    metas = loop.train_all(cfg, tmp_path, jobs=1, kinds=("vp", "iadb"))
     assert [ln.split()[0] for ln in capsys.readouterr().out.splitlines()] == ["model=iadb", "model=vp"]
     assert metas["vp"]["step"] == 3 and (tmp_path / "iadb" / "model.safetensors").is_file()
     with pytest.raises(ValueError, match="jobs"):
-        train.train_all(smoke, tmp_path / "x", jobs=0)
+        loop.train_all(smoke, tmp_path / "x", jobs=0)
 
 
 @pytest.mark.parametrize("kind", ["iadb", "classifier"])
@@ -192,13 +194,13 @@ def test_partial_training_never_writes_the_final_model(kind, smoke, tmp_path):
     steps = smoke["train" if kind != "classifier" else "classifier"]["steps"]
     half = dict(smoke, train=dict(smoke["train"], checkpoint_every=2))
     (tmp_path / "model.safetensors").write_bytes(b"a previous run's model")   # a re-training removes it first
-    train.train_model(half, kind, tmp_path, progress=False, stop_after=3)
+    loop.train_model(half, kind, tmp_path, progress=False, stop_after=3)
     assert not (tmp_path / "model.safetensors").exists() and not (tmp_path / "config.json").exists()
     assert json.loads((tmp_path / "checkpoint.json").read_text())["step"] == 3
     from rwbench.commands.info import embedded_status
 
     assert embedded_status(tmp_path, kind).startswith("partial (step 3 of")
-    train.train_model(half, kind, tmp_path, progress=False, resume=True)
+    loop.train_model(half, kind, tmp_path, progress=False, resume=True)
     assert json.loads((tmp_path / "config.json").read_text())["step"] == steps
     assert (tmp_path / "model.safetensors").is_file() and not (tmp_path / "checkpoint.json").exists()
     assert embedded_status(tmp_path, kind) == "present"

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from rwbench.nets.unet import UNet, count_parameters, scalar_embedding
-from rwbench.train import NET_DEFAULTS, load_embedded_config
+from rwbench.training.config import NET_DEFAULTS, load_embedded_config
 
 
 def _randomise_head(net):

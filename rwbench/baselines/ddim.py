@@ -6,8 +6,8 @@ import math
 from typing import Callable
 
 import torch
-from tqdm.auto import tqdm
 
+from rwbench.progress import progress as track
 from rwbench.rng import step_noise
 
 F64 = torch.float64
@@ -49,7 +49,7 @@ def ddim(
     if eta > 0 and noise is None and generators is None:
         raise ValueError("noise/generators: DDIM with eta > 0 adds noise; pass noise [T, *x.shape] or one generator per image")
     x = x_T
-    for k, t in enumerate(tqdm(range(T - 1, -1, -1), disable=not progress, desc="ddim")):
+    for k, t in enumerate(track(range(T - 1, -1, -1), "ddim", enabled=progress)):
         ab = abar[t]
         ab_prev = abar[t - 1] if t > 0 else 1.0
         # 1. predict the noise and, from it, the clean image x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)

@@ -6,8 +6,8 @@ import math
 from typing import Callable
 
 import torch
-from tqdm.auto import tqdm
 
+from rwbench.progress import progress as track
 from rwbench.rng import step_noise
 
 F64 = torch.float64
@@ -36,7 +36,7 @@ def ddpm_ancestral(
     alphas = 1.0 - betas
     abar = torch.cumprod(alphas, 0)
     x = x_T
-    for k, t in enumerate(tqdm(range(T - 1, -1, -1), disable=not progress, desc="ddpm")):
+    for k, t in enumerate(track(range(T - 1, -1, -1), "ddpm", enabled=progress)):
         t_vec = torch.full((x.shape[0],), float(t), dtype=F64, device=x.device)
         eps = eps_fn(x, t_vec).to(x.dtype)
         beta, alpha, ab = betas[t].item(), alphas[t].item(), abar[t].item()

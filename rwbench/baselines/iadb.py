@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-from tqdm.auto import tqdm
+
+from rwbench.progress import progress as track
 
 F64 = torch.float64
 
@@ -28,7 +29,7 @@ def iadb_sample(
     """x_{a_{t+1}} = x_{a_t} + (a_{t+1} - a_t) D(x_{a_t}, a_t), from a = 0 (noise x0) to a = 1 (sample)."""
     alphas = iadb_alphas(steps).tolist()
     x = x0
-    for t in tqdm(range(int(steps)), disable=not progress, desc="iadb"):
+    for t in track(range(int(steps)), "iadb", enabled=progress):
         a = torch.full((x.shape[0],), alphas[t], dtype=F64, device=x.device)
         x_new = x + (alphas[t + 1] - alphas[t]) * blend_fn(x, a).to(x.dtype)
         if callback is not None:

@@ -6,8 +6,8 @@ import math
 from typing import Callable
 
 import torch
-from tqdm.auto import tqdm
 
+from rwbench.progress import Progress
 from rwbench.rng import step_noise
 
 F64 = torch.float64
@@ -67,7 +67,7 @@ def annealed_langevin(
     sigma_L = levels[-1].item()
     x = x_init
     k = 0
-    bar = tqdm(total=levels.numel() * int(n_steps_each), disable=not progress, desc="ncsn")
+    bar = Progress(levels.numel() * int(n_steps_each), "ncsn", enabled=progress)
     for sigma in levels.tolist():
         alpha = langevin_step_size(sigma, sigma_L, eps, convention)
         s_vec = torch.full((x.shape[0],), sigma, dtype=F64, device=x.device)

@@ -6,8 +6,8 @@ import math
 from typing import Callable
 
 import torch
-from tqdm.auto import tqdm
 
+from rwbench.progress import progress as track
 from rwbench.rng import step_noise
 
 F64 = torch.float64
@@ -47,7 +47,7 @@ def ve_predictor(
     sigmas = torch.as_tensor(sigmas, dtype=F64).cpu().reshape(-1).tolist()
     x = x_init
     N = len(sigmas)
-    for i in tqdm(range(N), disable=not progress, desc="ve-sde"):
+    for i in track(range(N), "ve-sde", enabled=progress):
         sigma = sigmas[i]
         nxt = sigmas[i + 1] if i + 1 < N else 0.0
         s_vec = torch.full((x.shape[0],), sigma, dtype=F64, device=x.device)
@@ -90,7 +90,7 @@ def vp_predictor(
         return -eps_fn(x, t_vec).to(x.dtype) / math.sqrt(1.0 - abar[t].item())
 
     x = x_T
-    for k, t in enumerate(tqdm(range(T - 1, -1, -1), disable=not progress, desc="vp-sde")):
+    for k, t in enumerate(track(range(T - 1, -1, -1), "vp-sde", enabled=progress)):
         b = betas[t].item()
         t_vec = torch.full((x.shape[0],), float(t), dtype=F64, device=x.device)
         if corrector_snr is not None:

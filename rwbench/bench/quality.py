@@ -100,9 +100,9 @@ def score_samples(samples: torch.Tensor, classifier, train: torch.Tensor, test: 
 def ensure_trained(embedded: dict, root: Path, kinds) -> None:
     """Train every model of `kinds` (and the classifier) whose folder under `root` has no model.safetensors.
 
-    The missing ones train together in `embedded.jobs` processes (rwbench.train.train_all).
+    The missing ones train together in `embedded.jobs` processes (rwbench.training.loop.train_all).
     """
-    from rwbench.train import train_all
+    from rwbench.training.loop import train_all
 
     missing = [k for k in list(kinds) + ["classifier"] if not (root / k / "model.safetensors").is_file()]
     if missing:
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from rwbench.embedded import load_digits_iadb, load_digits_ve, load_digits_vp, load_oracle
     from rwbench.nets.classifier import load_classifier
-    from rwbench.train import load_embedded_config, resolve_model_config, training_images
+    from rwbench.training.config import load_embedded_config, resolve_model_config, training_images
 
     embedded = load_embedded_config(args.config)
     q = dict(dict(n_samples=500, batch_size=500, vp_steps=1000, ve_steps=1000, iadb_steps=128, seed=0),

@@ -147,7 +147,8 @@ def embedded_unet(config_path: str):
     """The embedded VP UNet of a config (random weights: the cost, not the quality, matters here) behind VPEpsDenoiser."""
     from rwbench.denoisers import VPEpsDenoiser
     from rwbench.nets.unet import UNet
-    from rwbench.train import load_embedded_config, native_function
+    from rwbench.embedded import native_function
+    from rwbench.training.config import load_embedded_config
 
     net_cfg = dict(load_embedded_config(config_path).get("net") or {})
     net = UNet(in_channels=1, **net_cfg).eval()

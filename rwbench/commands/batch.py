@@ -41,12 +41,12 @@ def parse_commands(commands: list[str]) -> list[list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Run each command in turn (importing each command's module once, before timing starts)."""
-    from rwbench.cli import COMMANDS, main as cli_main
+    from rwbench.cli import main as cli_main
 
     t_setup = time.perf_counter()
     argvs = parse_commands(args.commands)
     for name in dict.fromkeys(argv[0] for argv in argvs):
-        importlib.import_module(COMMANDS[name][0])
+        importlib.import_module(f"rwbench.commands.{name}")
     setup = time.perf_counter() - t_setup
     work = 0.0
     for i, argv in enumerate(argvs, 1):

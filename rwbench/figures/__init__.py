@@ -1,7 +1,7 @@
 """Figures and tables built only from results (aggregated metrics, sample shards, input tables): one module per figure.
 
 Each module's `build(ctx: rwbench.figures.common.Context) -> list[Path]` writes PNG/PDF into <out>/figures/ and
-the numbers behind it as CSV + Markdown into <out>/tables/; `rwbench figures` (rwbench.figures.cli) runs them.
+the numbers behind it as CSV + Markdown into <out>/tables/; `rwbench figures` (rwbench.commands.figures) runs them.
 """
 
 # figure name (the spec's `figure` value) -> module implementing build(ctx)

@@ -211,13 +211,18 @@ class Context:
         return written
 
     def save_table(self, frame: pd.DataFrame, stem: str, markdown: pd.DataFrame | None = None) -> list[Path]:
-        """Write reports/tables/<stem>.csv (all numbers) and .md (`markdown` if given: a compact view) atomically."""
+        """Write reports/tables/<stem>.csv (all numbers), .md and .html (`markdown` if given: a compact view; the HTML
+        page is what the Snakemake report shows inline) atomically."""
+        from rwbench.figures.html import write_table_html
+
         csv_path, md_path = self.out / "tables" / f"{stem}.csv", self.out / "tables" / f"{stem}.md"
+        view = frame if markdown is None else markdown
         with atomic_write(csv_path, "w") as handle:
             frame.to_csv(handle, index=False)
         with atomic_write(md_path, "w") as handle:
-            handle.write((frame if markdown is None else markdown).to_markdown(index=False) + "\n")
-        return [csv_path, md_path]
+            handle.write(view.to_markdown(index=False) + "\n")
+        html_path = write_table_html(view, self.out / "tables" / f"{stem}.html", stem)
+        return [csv_path, md_path, html_path]
 
 
 def metric_table(runs: pd.DataFrame, keys: list[str], metrics: list[str]) -> pd.DataFrame:

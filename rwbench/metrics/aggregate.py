@@ -6,7 +6,6 @@ reference_kind); lists become JSON strings; a spec column that collides with a m
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -76,23 +75,3 @@ def aggregate(run_dirs, out: str | Path = "results/metrics.csv", fmt: str | None
 def find_runs(runs_dir: str | Path) -> list[Path]:
     """Run directories under `runs_dir` that have a metrics.csv."""
     return sorted(p.parent for p in Path(runs_dir).glob("*/metrics.csv"))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `rwbench aggregate`."""
-    parser.add_argument("--run", action="append", default=[], help="run directory (repeatable)")
-    parser.add_argument("--runs-dir", default=None, help="take every run under this directory with a metrics.csv")
-    parser.add_argument("--out", default="results/metrics.csv", help="output table (.csv or .parquet)")
-    parser.add_argument("--format", default=None, choices=["csv", "parquet"], help="output format (default: by suffix)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Aggregate the given runs and print the output path."""
-    run_dirs = list(args.run)
-    if args.runs_dir:
-        run_dirs += find_runs(args.runs_dir)
-    if not run_dirs and not args.run:
-        run_dirs = find_runs("results/runs")
-    frame = aggregate(run_dirs, args.out, args.format)
-    print(f"{args.out}: {len(frame)} rows from {frame['run_id'].nunique()} runs")
-    return 0

@@ -247,14 +247,25 @@ class _TensorDataset(torch.utils.data.Dataset):
         return self.images[i]
 
 
-def extract_features(extractor, images: torch.Tensor, batch_size: int = 64, device: str = "cpu") -> dict:
+def extract_features(extractor, images: torch.Tensor, batch_size: int = 64, device: str = "cpu",
+                     progress: bool = True) -> dict:
     """Run torch-fidelity's dataset feature extraction on uint8 images; return {feature name: float [N, D]}."""
     from torch_fidelity.utils import get_featuresdict_from_dataset
+
+    from rwbench.progress import Progress
 
     if len(images) == 0:
         raise ValueError("images: no images to extract features from")
     cuda = str(device).startswith("cuda")
-    return get_featuresdict_from_dataset(_TensorDataset(images), extractor, batch_size, cuda, True, False)
+    # chunks of 8 batches, so that a progress line can be printed between them (rwbench.progress)
+    chunk = 8 * batch_size
+    parts = []
+    with Progress(len(images), f"features {getattr(extractor, 'name', '')}".strip(), enabled=progress) as bar:
+        for start in range(0, len(images), chunk):
+            part = images[start:start + chunk]
+            parts.append(get_featuresdict_from_dataset(_TensorDataset(part), extractor, batch_size, cuda, True, False))
+            bar.update(len(part))
+    return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
 
 
 def warn(message: str) -> None:

@@ -8,7 +8,6 @@ extractor, layer, weights_sha256 and the reference spec; a `.json` sidecar repea
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import hashlib
 import json
@@ -166,45 +165,3 @@ def _tf_version() -> str:
     import torch_fidelity
 
     return str(getattr(torch_fidelity, "__version__", "unknown"))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `python -m rwbench.metrics.reference` (build one reference cache file, e.g. from a DAG rule)."""
-    parser.add_argument("--dataset", help="dataset name (digits, faces, ffhq)")
-    parser.add_argument("--split", default="test", help="dataset split")
-    parser.add_argument("--resolution", type=int, help="image side in pixels")
-    parser.add_argument("--file", help="reference uint8 tensor file instead of a dataset")
-    parser.add_argument("--channels", type=int, default=None, help="channels of the images (default: read them)")
-    parser.add_argument("--extractor", default=ex.DIGITS, help=f"{ex.DIGITS} or {ex.INCEPTION}")
-    parser.add_argument("--extractor-weights", default=None, help="weights file of the extractor")
-    parser.add_argument("--reference-cache", default=DEFAULT_CACHE_DIR, help="cache directory")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=64, help="feature extraction batch size")
-    parser.add_argument("--record", default=None, help="also write a JSON record (cache path, count, conversion) here")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Build (or confirm) one reference cache file and print its path."""
-    if args.file:
-        reference = {"kind": "file", "path": args.file}
-    elif args.dataset and args.resolution:
-        reference = {"kind": "dataset", "dataset": args.dataset, "split": args.split, "resolution": args.resolution}
-    else:
-        raise ValueError("reference: pass --dataset and --resolution, or --file")
-    info = ex.resolve_extractor(args.extractor, args.extractor_weights)
-    entry = reference_statistics(reference, info, args.reference_cache, args.channels, args.device, args.batch_size)
-    print(entry["path"])
-    if args.record:
-        write_json(args.record, {k: v for k, v in entry.items() if not isinstance(v, torch.Tensor)})
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry: python -m rwbench.metrics.reference --dataset digits --resolution 16 ..."""
-    parser = argparse.ArgumentParser(prog="python -m rwbench.metrics.reference", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -143,7 +143,13 @@ def build_figure_and_table(runs_dir: str | Path, out_dir: str | Path) -> list[Pa
         handle.write("Expected: variance, Gaussian entropy, Frechet distance and FID to the data decrease; KL to the VP "
                      "invariant law increases. Mean over runs (seeds) per row.\n\n")
         handle.write(body + "\n")
-    return written + [csv_path, md_path]
+    from rwbench.figures.html import write_table_html
+
+    html_path = write_table_html(table, out_dir / "tables" / "scalespace.html", "scalespace monotonicity scores M",
+                                 "M(q) along the sampler order: 0 = monotone as expected, 1 = reversed. Variance, "
+                                 "Gaussian entropy, Frechet distance and FID to the data should decrease; KL to the VP "
+                                 "invariant law should increase. Mean over runs (seeds) per row.")
+    return written + [csv_path, md_path, html_path]
 
 
 __all__ = ["build_figure_and_table", "load_runs", "monotonicity_table", "plot_figure"]

@@ -1,5 +1,6 @@
 # Helpers shared by the rules: the resolved run grid, paths, and what each run needs.
 import os
+import shlex
 import sys
 from types import SimpleNamespace
 
@@ -7,18 +8,24 @@ from rwbench.grid import expand as expand_grid
 from rwbench.grid import spec_digest
 from rwbench.inputs import missing_inputs
 from rwbench.packs import pack_runs
+from rwbench.schema import defaults as schema_defaults
 
 RESULTS = config["results_dir"]
 REPORTS = config["reports_dir"]
 CONFIGFILE = str((workflow.overwrite_configfiles or ["config/default.yaml"])[-1])
 RUNS = expand_grid(config)
-THREADS = int(config.get("threads", 1))
-DEVICE = config.get("device", "cpu")
+THREADS = int(config["threads"])   # validate() filled in the schema defaults
+DEVICE = config["device"]
 EMBEDDED_KINDS = ("vp", "ve", "iadb")
 # `packs: N` (rwbench.packs): runs grouped into about N jobs per stage (workflow/rules/packs.smk); the per-run rules
 # then match no run. 0: one job per shard and per run.
 PACKS = pack_runs(RUNS, int(config.get("packs") or 0)) if config.get("packs") else []
 UNPACKED_RUNS = "(?!)" if PACKS else "[^/]+"
+# Every job runs the checkout's rwbench (the folder of this Snakefile on PYTHONPATH), so it needs no installed copy:
+# under --sdm conda the rules' environment (workflow/envs/rwbench.yaml) holds only the dependencies, which makes it
+# buildable from the copy of the file that Snakemake uses. Jobs use the `python` of PATH (or of that environment).
+RWBENCH = f"env PYTHONPATH={shlex.quote(str(workflow.basedir))} python -m rwbench.cli"
+CONDA_ENV = "../envs/rwbench.yaml"
 
 
 def report_missing_inputs():
@@ -78,11 +85,7 @@ def classifier_weights():
 
 def metrics_settings():
     """Resolved `metrics:` options."""
-    return dict(
-        {"extractor": "digits-cnn", "extractor_weights": None, "lpips": False, "lpips_net": "alex",
-         "kid_subset_size": None, "n_boot": 2000},
-        **(config.get("metrics") or {}),
-    )
+    return dict(schema_defaults("metrics"), **(config.get("metrics") or {}))
 
 
 def extractor_weights():
@@ -213,7 +216,7 @@ def evaluate_options():
 def schedules_table_options():
     """`rwbench schedules` options from the `schedules_table:` section."""
     t = config.get("schedules_table") or {}
-    opts = [f"--schedules {','.join(t.get('schedules', ['pretrained', 'sigmoid', 'linear', 'geometric', 'karras']))}"]
+    opts = [f"--schedules {','.join(t['schedules'])}"] if "schedules" in t else []
     for key in ("steps", "sigma_min", "sigma_max", "c", "T0", "TK"):
         if key in t:
             opts.append(f"--{key.replace('_', '-')} {t[key]}")
@@ -226,11 +229,48 @@ def equivalence_options():
     return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in e.items())
 
 
-def figure_inputs(wildcards):
+def figure_inputs(figure):
     """A figure reads the aggregated metrics, the sample shards of its runs and its auxiliary table."""
     inputs = {"metrics": f"{RESULTS}/metrics.csv"}
-    if wildcards.figure in ("schedules", "equivalence"):
-        inputs["table"] = f"{RESULTS}/tables/{wildcards.figure}.csv"
+    if figure in ("schedules", "equivalence"):
+        inputs["table"] = f"{RESULTS}/tables/{figure}.csv"
     inputs["shards"] = [f"{run_dir(r)}/shards/shard-{s}.pt" for r, spec in RUNS.items()
-                        if spec["figure"] == wildcards.figure for s in shard_names(r)]
+                        if spec["figure"] == figure for s in shard_names(r)]
     return inputs
+
+
+def figure_extras(figure):
+    """Sample-grid figures a figure module writes besides <figure>.png (the paper's Figs. 2, 3, 5 kind):
+    {stem: has a table}. Known from the runs, so they are declared outputs and in the report."""
+    runs = [s for s in RUNS.values() if s["figure"] == figure]
+    if figure == "schedules" and runs:
+        return {"schedules-samples": True}
+    if figure == "temperature" and runs:
+        return {"temperature-samples": False}
+    if figure == "inverse":
+        return {f"inverse-{t}": True for t in sorted({s["task"] for s in runs if s["task"] != "uncond"})}
+    return {}
+
+
+def report_caption(kind, stem):
+    """workflow/report/<kind>/<stem>.rst (one caption per figure and table, saying what to look for)."""
+    name = "inverse-task" if stem.startswith("inverse-") else stem
+    return f"../report/{kind}/{name}.rst"
+
+
+def figure_outputs(figure):
+    """Named outputs of one figure rule: plot, table (CSV, Markdown, HTML for the report) and its sample grids."""
+    out = {}
+    stems = {figure: True, **figure_extras(figure)}
+    for stem, has_table in stems.items():
+        key = stem.replace("-", "_")
+        subcategory = figure
+        out[f"{key}_png"] = report(f"{REPORTS}/figures/{stem}.png", caption=report_caption("figures", stem),
+                                   category="Figures", subcategory=subcategory)
+        out[f"{key}_pdf"] = f"{REPORTS}/figures/{stem}.pdf"
+        if has_table:
+            out[f"{key}_csv"] = f"{REPORTS}/tables/{stem}.csv"
+            out[f"{key}_md"] = f"{REPORTS}/tables/{stem}.md"
+            out[f"{key}_html"] = report(f"{REPORTS}/tables/{stem}.html", caption=report_caption("tables", stem),
+                                        category="Tables", subcategory=subcategory)
+    return out

@@ -8,6 +8,7 @@ rule reference:
     output:
         record=f"{RESULTS}/reference/{{reference}}.json",
     params:
+        rwbench=RWBENCH,
         args=lambda wildcards: reference_args(wildcards.reference),
         extractor=metrics_settings()["extractor"],
         weights=lambda wildcards: f"--extractor-weights {extractor_weights()}" if extractor_weights() else "",
@@ -23,9 +24,9 @@ rule reference:
         mem_mb=4000,
         gpu=lambda wildcards: 0 if DEVICE == "cpu" else 1,
     conda:
-        "../../environment.yml"
+        CONDA_ENV
     shell:
-        "rwbench reference {params.args} --extractor {params.extractor} {params.weights} "
+        "{params.rwbench} reference {params.args} --extractor {params.extractor} {params.weights} "
         "--reference-cache {params.cache} --device {params.device} --record '{output.record}' > '{log}' 2>&1"
 
 
@@ -37,6 +38,7 @@ rule evaluate:
     output:
         metrics=f"{RESULTS}/runs/{{run_id}}/metrics.csv",
     params:
+        rwbench=RWBENCH,
         run=lambda wildcards: run_dir(wildcards.run_id),
         options=evaluate_options(),
         cache=f"{RESULTS}/reference",
@@ -51,9 +53,9 @@ rule evaluate:
         mem_mb=4000,
         gpu=lambda wildcards: 0 if DEVICE == "cpu" else 1,
     conda:
-        "../../environment.yml"
+        CONDA_ENV
     shell:
-        "rwbench evaluate --run '{params.run}' --reference-cache {params.cache} {params.options} "
+        "{params.rwbench} evaluate --run '{params.run}' --reference-cache {params.cache} {params.options} "
         "--device {params.device} > '{log}' 2>&1"
 
 
@@ -61,8 +63,9 @@ rule aggregate:
     input:
         metrics=[f"{RESULTS}/runs/{r}/metrics.csv" for r in RUNS],
     output:
-        table=report(f"{RESULTS}/metrics.csv", caption="../report/metrics.rst", category="Tables"),
+        table=report(f"{RESULTS}/metrics.csv", caption="../report/metrics.rst", category="Downloads"),
     params:
+        rwbench=RWBENCH,
         runs=" ".join(f"--run '{run_dir(r)}'" for r in RUNS),
     log:
         f"{RESULTS}/logs/aggregate.log",
@@ -70,6 +73,6 @@ rule aggregate:
         f"{RESULTS}/benchmarks/aggregate.tsv",
     localrule: True
     conda:
-        "../../environment.yml"
+        CONDA_ENV
     shell:
-        "rwbench aggregate {params.runs} --out {output.table} > {log} 2>&1"
+        "{params.rwbench} aggregate {params.runs} --out {output.table} > {log} 2>&1"

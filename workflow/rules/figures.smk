@@ -5,6 +5,7 @@ rule schedules_table:
     output:
         table=f"{RESULTS}/tables/schedules.csv",
     params:
+        rwbench=RWBENCH,
         options=schedules_table_options(),
     log:
         f"{RESULTS}/logs/schedules_table.log",
@@ -12,15 +13,16 @@ rule schedules_table:
         f"{RESULTS}/benchmarks/schedules_table.tsv",
     localrule: True
     conda:
-        "../../environment.yml"
+        CONDA_ENV
     shell:
-        "rwbench schedules {params.options} --out {output.table} > {log} 2>&1"
+        "{params.rwbench} schedules {params.options} --out {output.table} > {log} 2>&1"
 
 
 rule equivalence_table:
     output:
         table=f"{RESULTS}/tables/equivalence.csv",
     params:
+        rwbench=RWBENCH,
         options=equivalence_options(),
     log:
         f"{RESULTS}/logs/equivalence_table.log",
@@ -31,37 +33,41 @@ rule equivalence_table:
         runtime=10,
         mem_mb=2000,
     conda:
-        "../../environment.yml"
+        CONDA_ENV
     shell:
-        "rwbench equivalence {params.options} --out {output.table} > {log} 2>&1"
+        "{params.rwbench} equivalence {params.options} --out {output.table} > {log} 2>&1"
 
 
-rule figure:
-    input:
-        unpack(figure_inputs),
-    output:
-        png=report(f"{REPORTS}/figures/{{figure}}.png", caption="../report/figure.rst", category="Figures",
-                   subcategory="{figure}"),
-        pdf=f"{REPORTS}/figures/{{figure}}.pdf",
-        table=report(f"{REPORTS}/tables/{{figure}}.csv", caption="../report/table.rst", category="Tables",
-                     subcategory="{figure}"),
-    params:
-        runs=f"{RESULTS}/runs",
-        tables=f"{RESULTS}/tables",
-        out=lambda wildcards, output: str(Path(output.png).parent.parent),
-    log:
-        f"{RESULTS}/logs/figure-{{figure}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/figure-{{figure}}.tsv",
-    threads: 1
-    resources:
-        runtime=10,
-        mem_mb=2000,
-    conda:
-        "../../environment.yml"
-    shell:
-        "rwbench figures --only {wildcards.figure} --metrics {input.metrics} --runs-dir {params.runs} "
-        "--tables-dir {params.tables} --out {params.out} > {log} 2>&1"
+# One rule per figure this config feeds (figure_names()): its plot, its table (CSV, Markdown and the HTML page the
+# report shows inline) and, where the figure has them, its sample grids (figure_extras()), each with its own caption.
+for _figure in figure_names():
+
+    rule:
+        name:
+            f"figure_{_figure.replace('-', '_')}"
+        input:
+            **figure_inputs(_figure),
+        output:
+            **figure_outputs(_figure),
+        params:
+            rwbench=RWBENCH,
+            figure=_figure,
+            runs=lambda wildcards, input: str(Path(input.metrics).parent / "runs"),
+            tables=lambda wildcards, input: str(Path(input.metrics).parent / "tables"),
+            out=lambda wildcards, output: str(Path(output[0]).parent.parent),
+        log:
+            f"{RESULTS}/logs/figure-{_figure}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/figure-{_figure}.tsv",
+        threads: 1
+        resources:
+            runtime=10,
+            mem_mb=2000,
+        conda:
+            CONDA_ENV
+        shell:
+            "{params.rwbench} figures --only {params.figure} --metrics {input.metrics} --runs-dir {params.runs} "
+            "--tables-dir {params.tables} --out {params.out} > {log} 2>&1"
 
 
 rule scalespace:
@@ -73,6 +79,7 @@ rule scalespace:
         table=f"{RESULTS}/runs/{{run_id}}/scalespace.csv",
         monotonicity=f"{RESULTS}/runs/{{run_id}}/scalespace-monotonicity.csv",
     params:
+        rwbench=RWBENCH,
         run=lambda wildcards: run_dir(wildcards.run_id),
         options=scalespace_options(),
         device=DEVICE,
@@ -86,21 +93,24 @@ rule scalespace:
         mem_mb=2000,
         gpu=lambda wildcards: 0 if DEVICE == "cpu" or not (config.get("scalespace") or {}).get("fid_points") else 1,
     conda:
-        "../../environment.yml"
+        CONDA_ENV
     shell:
-        "rwbench scalespace --run '{params.run}' {params.options} --device {params.device} > '{log}' 2>&1"
+        "{params.rwbench} scalespace --run '{params.run}' {params.options} --device {params.device} > '{log}' 2>&1"
 
 
 rule scalespace_figure:
     input:
         tables=[f"{run_dir(r)}/scalespace.csv" for r in trajectory_runs()],
     output:
-        png=report(f"{REPORTS}/figures/scalespace.png", caption="../report/scalespace.rst", category="Figures",
+        png=report(f"{REPORTS}/figures/scalespace.png", caption="../report/figures/scalespace.rst", category="Figures",
                    subcategory="scalespace"),
         pdf=f"{REPORTS}/figures/scalespace.pdf",
-        table=report(f"{REPORTS}/tables/scalespace.csv", caption="../report/scalespace.rst", category="Tables",
-                     subcategory="scalespace"),
+        table=f"{REPORTS}/tables/scalespace.csv",
+        markdown=f"{REPORTS}/tables/scalespace.md",
+        html=report(f"{REPORTS}/tables/scalespace.html", caption="../report/tables/scalespace.rst", category="Tables",
+                    subcategory="scalespace"),
     params:
+        rwbench=RWBENCH,
         runs=lambda wildcards, input: str(Path(input.tables[0]).parent.parent) if input.tables else f"{RESULTS}/runs",
         out=lambda wildcards, output: str(Path(output.png).parent.parent),
     log:
@@ -109,18 +119,21 @@ rule scalespace_figure:
         f"{RESULTS}/benchmarks/scalespace_figure.tsv",
     threads: 1
     conda:
-        "../../environment.yml"
+        CONDA_ENV
     shell:
-        "rwbench scalespace --figure --runs-dir {params.runs} --out {params.out} > {log} 2>&1"
+        "{params.rwbench} scalespace --figure --runs-dir {params.runs} --out {params.out} > {log} 2>&1"
 
 
 rule runs_table:
     input:
         metrics=f"{RESULTS}/metrics.csv",
     output:
-        table=report(f"{REPORTS}/tables/runs.csv", caption="../report/runs.rst", category="Runs"),
+        table=f"{REPORTS}/tables/runs.csv",
         markdown=f"{REPORTS}/tables/runs.md",
+        html=report(f"{REPORTS}/tables/runs.html", caption="../report/runs.rst", category="Runs"),
+        summary=f"{REPORTS}/summary.html",
     params:
+        rwbench=RWBENCH,
         runs=f"{RESULTS}/runs",
         out=lambda wildcards, output: str(Path(output.table).parent.parent),
     log:
@@ -128,6 +141,6 @@ rule runs_table:
     benchmark:
         f"{RESULTS}/benchmarks/runs_table.tsv",
     conda:
-        "../../environment.yml"
+        CONDA_ENV
     shell:
-        "rwbench figures --only runs --metrics {input.metrics} --runs-dir {params.runs} --out {params.out} > {log} 2>&1"
+        "{params.rwbench} figures --only runs --metrics {input.metrics} --runs-dir {params.runs} --out {params.out} > {log} 2>&1"

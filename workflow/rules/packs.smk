@@ -6,14 +6,14 @@ import shlex
 
 def _batch(commands):
     """`rwbench batch` with one quoted argument per command."""
-    return "rwbench batch " + " ".join(shlex.quote(c) for c in commands)
+    return f"{RWBENCH} batch " + " ".join(shlex.quote(c) for c in commands)
 
 
 def _sample_command(run_id, shard):
     d = run_dir(run_id)
     return (f"sample --spec {d}/spec.json --shard {int(shard)} --out {d}/shards/shard-{shard}.pt "
             f"--provenance {d}/provenance-{shard}.json --trajectory {d}/trajectories/shard-{shard}.pt "
-            f"--device {DEVICE} --threads {THREADS} --no-progress")
+            f"--device {DEVICE} --threads {THREADS}")
 
 
 def _pack_checkpoints(runs):
@@ -66,7 +66,7 @@ for _i, _runs in enumerate(PACKS):
             mem_mb=4000,
             gpu=0 if DEVICE == "cpu" else 1,
         conda:
-            "../../environment.yml"
+            CONDA_ENV
         shell:
             "{params.command} > '{log}' 2>&1"
 
@@ -90,7 +90,7 @@ for _i, _runs in enumerate(PACKS):
             mem_mb=4000,
             gpu=0 if DEVICE == "cpu" else 1,
         conda:
-            "../../environment.yml"
+            CONDA_ENV
         shell:
             "{params.command} > '{log}' 2>&1"
 
@@ -116,6 +116,6 @@ for _i, _runs in enumerate(PACKS):
                 mem_mb=2000,
                 gpu=0 if DEVICE == "cpu" or not (config.get("scalespace") or {}).get("fid_points") else 1,
             conda:
-                "../../environment.yml"
+                CONDA_ENV
             shell:
                 "{params.command} > '{log}' 2>&1"

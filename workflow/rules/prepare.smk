@@ -9,6 +9,7 @@ rule prepare:
         digits_reference=f"{RESULTS}/embedded/oracle/digits-oracle-reference.safetensors",
         faces_reference=f"{RESULTS}/embedded/oracle/faces-oracle-reference.safetensors",
     params:
+        rwbench=RWBENCH,
         embedded=embedded_digest(),
         embedded_config=EMBEDDED_CONFIG,
         out=lambda wildcards, output: str(Path(output.meta).parent),
@@ -21,9 +22,9 @@ rule prepare:
         runtime=10,
         mem_mb=2000,
     conda:
-        "../../environment.yml"
+        CONDA_ENV
     shell:
-        "rwbench prepare --config {params.embedded_config} --out {params.out} --no-progress > {log} 2>&1"
+        "{params.rwbench} prepare --config {params.embedded_config} --out {params.out} > {log} 2>&1"
 
 
 rule train:
@@ -31,6 +32,7 @@ rule train:
         model=f"{RESULTS}/embedded/{{kind}}/model.safetensors",
         meta=f"{RESULTS}/embedded/{{kind}}/config.json",
     params:
+        rwbench=RWBENCH,
         embedded=embedded_digest(),
         embedded_config=EMBEDDED_CONFIG,
         out=lambda wildcards, output: str(Path(output.model).parent),
@@ -43,6 +45,6 @@ rule train:
         runtime=60,
         mem_mb=3000,
     conda:
-        "../../environment.yml"
+        CONDA_ENV
     shell:
-        "RWBENCH_NO_PROGRESS=1 rwbench train --config {params.embedded_config} --model {wildcards.kind} --out {params.out} > {log} 2>&1"
+        "{params.rwbench} train --config {params.embedded_config} --model {wildcards.kind} --out {params.out} > {log} 2>&1"

@@ -5,6 +5,7 @@ rule plan:
     output:
         spec=f"{RESULTS}/runs/{{run_id}}/spec.json",
     params:
+        rwbench=RWBENCH,
         digest=spec_param,
         config=CONFIGFILE,
         results=lambda wildcards, output: str(Path(output.spec).parents[2]),
@@ -14,9 +15,9 @@ rule plan:
         f"{RESULTS}/benchmarks/plan/{{run_id}}.tsv",
     localrule: True
     conda:
-        "../../environment.yml"
+        CONDA_ENV
     shell:
-        "rwbench plan --config {params.config} --results-dir {params.results} --run '{wildcards.run_id}' --out '{output.spec}' > '{log}' 2>&1"
+        "{params.rwbench} plan --config {params.config} --results-dir {params.results} --run '{wildcards.run_id}' --out '{output.spec}' > '{log}' 2>&1"
 
 
 rule sample:
@@ -30,6 +31,7 @@ rule sample:
         provenance=f"{RESULTS}/runs/{{run_id}}/provenance-{{shard}}.json",
         trajectory=f"{RESULTS}/runs/{{run_id}}/trajectories/shard-{{shard}}.pt",
     params:
+        rwbench=RWBENCH,
         digest=spec_param,
         device=DEVICE,
     log:
@@ -42,7 +44,7 @@ rule sample:
         mem_mb=4000,
         gpu=lambda wildcards: 0 if DEVICE == "cpu" else 1,
     conda:
-        "../../environment.yml"
+        CONDA_ENV
     shell:
-        "rwbench sample --spec '{input.spec}' --shard {wildcards.shard} --out '{output.shard}' "
-        "--provenance '{output.provenance}' --trajectory '{output.trajectory}' --device {params.device} --threads {threads} --no-progress > '{log}' 2>&1"
+        "{params.rwbench} sample --spec '{input.spec}' --shard {wildcards.shard} --out '{output.shard}' "
+        "--provenance '{output.provenance}' --trajectory '{output.trajectory}' --device {params.device} --threads {threads} > '{log}' 2>&1"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 from pathlib import Path
 
@@ -67,33 +66,9 @@ def build_figures(metrics_path, runs_dir="results/runs", tables_dir="results/tab
     if with_runs:
         runs = runs_table(ctx.runs_dir, ctx.runs, set(metrics["metric"].astype(str)))
         runs_files = ctx.save_table(runs, RUNS)
+        from rwbench.figures.summary import write_summary
+
+        runs_files.append(write_summary(runs.merge(ctx.runs[[c for c in ctx.runs.columns if c not in runs.columns
+                                                             or c == "run_id"]], on="run_id", how="left"),
+                                        ctx.out))
     return written, skipped, ctx.notes, runs_files
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `rwbench figures`."""
-    parser.add_argument("--metrics", default="results/metrics.csv", help="aggregated metrics (rwbench aggregate)")
-    parser.add_argument("--runs-dir", default="results/runs", help="run folders (spec.json, shards/)")
-    parser.add_argument("--tables-dir", default="results/tables",
-                        help="input tables: schedules.csv (rwbench schedules), equivalence.csv (rwbench equivalence)")
-    parser.add_argument("--out", default="reports", help="writes <out>/figures/* and <out>/tables/*")
-    parser.add_argument("--only", default=None, help=f"comma list of figures (and `runs`, the run-parameter table); default: all of "
-                        f"{','.join(FIGURES)},{RUNS}")
-    parser.add_argument("--formats", default="png,pdf", help=f"comma list of figure formats ({','.join(FORMATS)})")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Build the figures; print one line per figure written or skipped, then the notes."""
-    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
-    formats = tuple(s.strip() for s in args.formats.split(",") if s.strip())
-    written, skipped, notes, runs_files = build_figures(args.metrics, args.runs_dir, args.tables_dir, args.out, only,
-                                                        formats)
-    for name, files in written.items():
-        print(f"figure {name}: {len(files)} files: {', '.join(str(f) for f in files)}")
-    for name, reason in skipped.items():
-        print(f"skip {name}: {reason}")
-    for text in notes:
-        print(f"note {text}")
-    if runs_files:
-        print(f"runs table: {', '.join(str(f) for f in runs_files)}")
-    return 0

@@ -1,0 +1,40 @@
+"""`rwbench generate` (CLI; the work is done by rwbench.images.one_cell_spec and generate)."""
+
+from __future__ import annotations
+
+import argparse
+
+from rwbench.schema import defaults, scalar
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `rwbench generate`; unset sampler options take the config schema's defaults."""
+    parser.add_argument("--model", required=True, help="a model declared under `models:` of --config")
+    parser.add_argument("--sampler", required=True, help="sampler name (rwbench.grid.SAMPLERS), e.g. simplified")
+    parser.add_argument("--n", type=int, required=True, help="number of images")
+    parser.add_argument("--out", required=True, help="folder for <index>.png, samples.npz and spec.json")
+    parser.add_argument("--config", default="config/default.yaml",
+                        help="config whose `models:` section declares --model (its experiments are ignored)")
+    parser.add_argument("--steps", type=int, default=None, help=f"iterations K (default: {scalar('experiments.*.steps')}, the schema's)")
+    parser.add_argument("--schedule", default=None, help=f"noise ladder (default: {scalar('experiments.*.schedules')}, the schema's)")
+    parser.add_argument("--c", type=float, default=None, help=f"step factor tau = c sigma^2 (default: {scalar('experiments.*.c')}, the schema's)")
+    parser.add_argument("--T0", type=float, default=None, help=f"start temperature (default: {scalar('experiments.*.T0')}, the schema's)")
+    parser.add_argument("--TK", type=float, default=None, help=f"end temperature (default: {scalar('experiments.*.TK')}, the schema's)")
+    parser.add_argument("--seed", type=int, default=None, help=f"base seed of the per-image noise (default: {defaults()['seed']}, the schema's)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
+    parser.add_argument("--batch-size", type=int, default=None, help="images per sampler call (default: all)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress output")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Sample the one cell and print where the images went."""
+    from rwbench.grid import load_config
+    from rwbench.images import generate, one_cell_spec
+
+    if args.n < 1:
+        raise ValueError(f"--n: need at least one image, got {args.n}")
+    spec = one_cell_spec(load_config(args.config), args.model, args.sampler, args.n, steps=args.steps,
+                         schedule=args.schedule, c=args.c, T0=args.T0, TK=args.TK, seed=args.seed)
+    info = generate(spec, args.out, device=args.device, batch_size=args.batch_size, progress=not args.no_progress)
+    print(f"{spec['run_id']}: {info['images']} images ({info['diverged']} diverged, left out) -> {info['out']}")
+    return 0

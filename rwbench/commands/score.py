@@ -1,0 +1,48 @@
+"""`rwbench score` (CLI; the work is done by rwbench.images.score_images, i.e. the metrics of `rwbench evaluate`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from rwbench.schema import _node, defaults
+
+METRICS = defaults("metrics")
+EXTRACTORS = _node("metrics.extractor")["enum"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `rwbench score`."""
+    parser.add_argument("folder", help="folder of PNG/JPEG images of one size (e.g. from `rwbench export`)")
+    parser.add_argument("--reference", required=True,
+                        help="dataset:NAME/SPLIT/RES (e.g. dataset:digits/test/16), a uint8 tensor file, or a folder")
+    parser.add_argument("--extractor", default=None,
+                        help=f"feature extractor ({', '.join(EXTRACTORS)} or a registered one; default: digits-cnn for "
+                             f"the digits dataset, else Inception)")
+    parser.add_argument("--extractor-weights", default=None, help="weights file of the extractor")
+    parser.add_argument("--reference-cache", default="results/reference", help="directory of reference statistics")
+    parser.add_argument("--kid-subset-size", type=int, default=METRICS["kid_subset_size"],
+                        help="KID subset size (default: min(1000, #images, #reference))")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
+    parser.add_argument("--batch-size", type=int, default=64, help="feature extraction batch size")
+    parser.add_argument("--out", default=None, help="also write the metric rows as CSV here")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score the folder and print one line per metric."""
+    import math
+
+    from rwbench.images import parse_reference, read_images, score_images
+    from rwbench.io import atomic_write
+
+    images = read_images(args.folder)
+    reference = parse_reference(args.reference, args.reference_cache)
+    frame = score_images(images, reference, args.reference_cache, extractor=args.extractor,
+                         extractor_weights=args.extractor_weights, kid_subset_size=args.kid_subset_size,
+                         device=args.device, batch_size=args.batch_size)
+    for row in frame[frame["metric"] != "diverged_fraction"].itertuples():
+        value = "nan" if math.isnan(row.value) else f"{row.value:.6g}"
+        print(f"{row.metric:20s} {value:>12s}  n={row.n}")
+    if args.out:
+        with atomic_write(args.out, "w") as handle:
+            frame.to_csv(handle, index=False)
+    return 0

@@ -1,0 +1,89 @@
+"""The report's front page: what was run (experiments, models, samplers, image counts) and the headline comparisons
+(reports/tables/comparisons.csv when the statistics step wrote it, else the best and worst cell per experiment)."""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from rwbench.figures.html import _cell
+from rwbench.io import atomic_write
+
+# headline metric per task kind and whether lower is better
+HEADLINE = {"uncond": ("fid", True), "inverse": ("psnr", False)}
+MAX_COMPARISONS = 40   # rows of comparisons.csv shown on the front page (the table itself has all of them)
+
+
+def _table(frame: pd.DataFrame, caption: str) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = "\n".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>"
+                     for r in frame.itertuples(index=False))
+    return (f"<table class='rwbench-summary'><caption>{html.escape(caption)}</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _join(values) -> str:
+    return ", ".join(sorted({str(v) for v in values if isinstance(v, str) or not math.isnan(v)}))
+
+
+def what_was_run(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per experiment: figure, runs, models, samplers, tasks, images (n_images summed over its runs)."""
+    rows = []
+    for name, part in runs.groupby("experiment", sort=True):
+        rows.append({"experiment": name, "figure": _join(part.get("figure", [])), "runs": len(part),
+                     "models": _join(part.get("model", [])), "samplers": _join(part.get("sampler", [])),
+                     "tasks": _join(part.get("task", [])),
+                     "images": int(pd.to_numeric(part.get("n_images", pd.Series(dtype=float))).fillna(0).sum())})
+    return pd.DataFrame(rows)
+
+
+def headline(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per experiment and task kind: the best and the worst run by FID (unconditional) or PSNR (inverse)."""
+    rows = []
+    kind = runs.get("task", pd.Series("uncond", index=runs.index)).astype(str).map(
+        lambda t: "uncond" if t == "uncond" else "inverse")
+    for (experiment, k), part in runs.assign(kind=kind).groupby(["experiment", "kind"], sort=True):
+        metric, lower = HEADLINE[k]
+        if metric not in part.columns:
+            continue
+        ok = part[pd.to_numeric(part[metric], errors="coerce").notna()].sort_values(metric, ascending=lower)
+        if ok.empty:
+            continue
+        best, worst = ok.iloc[0], ok.iloc[-1]
+        rows.append({"experiment": experiment, "metric": metric + (" (lower is better)" if lower else " (higher is better)"),
+                     "best": float(best[metric]), "best run": best["run_id"],
+                     "worst": float(worst[metric]), "worst run": worst["run_id"], "runs": len(ok)})
+    return pd.DataFrame(rows)
+
+
+def summary_html(runs: pd.DataFrame, comparisons: Path | None = None, config: str = "") -> str:
+    """The front-page HTML fragment (no <html> wrapper: the report's front page includes it)."""
+    n_images = int(pd.to_numeric(runs.get("n_images", pd.Series(dtype=float))).fillna(0).sum())
+    parts = [f"<div class='rwbench-front'><h2>What was run</h2><p>{len(runs)} runs, {n_images} images"
+             + (f", config <code>{html.escape(config)}</code>" if config else "")
+             + ". Every run's resolved parameters are under <b>Runs</b>; figures and their tables under "
+               "<b>Figures</b> and <b>Tables</b>.</p>",
+             _table(what_was_run(runs), "experiments")]
+    parts.append("<h2>Headline comparisons</h2>")
+    if comparisons is not None and Path(comparisons).is_file():
+        frame = pd.read_csv(comparisons)
+        note = (f" (first {MAX_COMPARISONS} of {len(frame)} rows)" if len(frame) > MAX_COMPARISONS else "")
+        parts.append(f"<p>From <code>{html.escape(str(comparisons))}</code>{note}.</p>")
+        parts.append(_table(frame.head(MAX_COMPARISONS), "comparisons"))
+    else:
+        parts.append("<p>Best and worst run per experiment (one seed per cell: differences carry no error bars "
+                     "here; the statistics step writes reports/tables/comparisons.csv with them).</p>")
+        parts.append(_table(headline(runs), "best and worst run per experiment"))
+    parts.append("</div>")
+    return "\n".join(parts) + "\n"
+
+
+def write_summary(runs: pd.DataFrame, out: Path, config: str = "") -> Path:
+    """Write <out>/summary.html, reading <out>/tables/comparisons.csv if present."""
+    path = Path(out) / "summary.html"
+    with atomic_write(path, "w") as handle:
+        handle.write(summary_html(runs, Path(out) / "tables" / "comparisons.csv", config))
+    return path

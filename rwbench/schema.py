@@ -1,0 +1,50 @@
+"""The config schema (workflow/schemas/config.schema.yaml): the one home of every option's default (torch-free)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+
+@functools.lru_cache(maxsize=1)
+def load_schema() -> dict:
+    """The parsed schema (YAML)."""
+    import yaml
+
+    if not SCHEMA_PATH.is_file():
+        raise FileNotFoundError(f"{SCHEMA_PATH}: config schema not found; run rwbench from its source checkout "
+                                f"(pip install -e .)")
+    with open(SCHEMA_PATH) as handle:
+        return yaml.safe_load(handle)
+
+
+def _node(path: str) -> dict:
+    # walk `a.b.c` through `properties`; `experiments.*` is an experiment (the additionalProperties schema)
+    node = load_schema()
+    for key in [k for k in path.split(".") if k]:
+        if key == "*":
+            node = node["additionalProperties"]
+        else:
+            node = node["properties"][key]
+    return node
+
+
+def default(path: str):
+    """Default of one option, e.g. default("metrics.n_boot") -> 2000, default("experiments.*.c") -> [0.5]."""
+    node = _node(path)
+    if "default" not in node:
+        raise KeyError(f"{path}: the config schema gives no default")
+    return node["default"]
+
+
+def defaults(path: str = "") -> dict:
+    """{option: default} of every option of a section that has one, e.g. defaults("metrics")."""
+    return {k: v["default"] for k, v in (_node(path).get("properties") or {}).items() if "default" in v}
+
+
+def scalar(path: str):
+    """A default that the schema writes as a one-element list (an experiment axis), as a scalar."""
+    value = default(path)
+    return value[0] if isinstance(value, list) and len(value) == 1 else value

@@ -1,0 +1,117 @@
+"""The `rwbench` CLI: commands in pipeline order, parsers built without torch (instant --help), every default printed
+once and taken from the config schema, --version, examples; and the layering rule (library never imports commands)."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rwbench import cli, schema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+
+
+def test_building_every_parser_imports_no_torch():
+    res = run_python("import sys\nfrom rwbench import cli\nfor name in cli.COMMANDS: cli.command_parser(name)\n"
+                     "print(sorted(m for m in ('torch', 'numpy', 'pandas', 'torch_fidelity') if m in sys.modules))")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
+
+
+def test_help_lists_commands_in_pipeline_order_and_version(capsys):
+    assert cli.main(["--help"]) == 0
+    text = capsys.readouterr().out
+    block = text.split("commands, in pipeline order:\n")[1].split("\n\n")[0]
+    listed = [line.split()[0] for line in block.splitlines()]
+    assert listed == list(cli.COMMANDS)
+    order = ["prepare", "train", "plan", "sample", "reference", "evaluate", "aggregate", "figures"]
+    assert [listed.index(n) for n in order] == sorted(listed.index(n) for n in order)
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"rwbench {importlib.import_module('rwbench').__version__}"
+
+
+@pytest.mark.parametrize("name", list(cli.COMMANDS))
+def test_every_command_help_prints_each_default_once_and_an_example(name):
+    parser, _ = cli.command_parser(name)
+    text = parser.format_help()
+    assert f"example:\n  rwbench {name}" in text
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if not action.option_strings or action.help in (None, argparse.SUPPRESS):
+            continue
+        shown = formatter._expand_help(action).replace("default.yaml", "")   # a file name is not a default
+        assert shown.count("default") <= 1, f"{name} {action.option_strings}: {shown}"
+        if action.default not in (None, False) and action.nargs != 0:
+            assert "default" in shown, f"{name} {action.option_strings}: default {action.default!r} not shown"
+
+
+def test_cli_defaults_come_from_the_schema(monkeypatch):
+    import copy
+
+    patched = copy.deepcopy(schema.load_schema())
+    patched["properties"]["metrics"]["properties"]["n_boot"]["default"] = 123
+    patched["properties"]["scalespace"]["properties"]["osmosis_steps"]["default"] = 7
+    monkeypatch.setattr(schema, "load_schema", lambda: patched)
+    for module, dest, value in (("evaluate", "n_boot", 123), ("scalespace", "osmosis_steps", 7)):
+        importlib.reload(importlib.import_module(f"rwbench.commands.{module}"))
+        assert cli.command_parser(module)[0].get_default(dest) == value
+    monkeypatch.undo()
+    for module in ("evaluate", "scalespace"):
+        importlib.reload(importlib.import_module(f"rwbench.commands.{module}"))
+    assert cli.command_parser("evaluate")[0].get_default("n_boot") == schema.default("metrics.n_boot")
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def test_library_modules_never_import_command_modules():
+    package = ROOT / "rwbench"
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if rel.parts[0] == "commands" or rel.name == "cli.py":
+            continue
+        bad = {n for n in _imports(path) if n == "rwbench.commands" or n.startswith("rwbench.commands.")
+               or n == "rwbench.cli"}
+        if bad:
+            offenders.append(f"{rel}: {sorted(bad)}")
+        if rel.parts[0] != "bench":   # rwbench/bench/*: `python -m rwbench.bench` developer tools with their own main
+            tree = ast.parse(path.read_text())
+            cli_defs = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "add_arguments"]
+            if cli_defs:
+                offenders.append(f"{rel}: defines add_arguments (CLI parts belong in rwbench/commands/)")
+    assert not offenders, "\n".join(offenders)
+    assert {p.stem for p in (package / "commands").glob("*.py")} - {"__init__"} == set(cli.COMMANDS)
+
+
+def test_torch_free_copies_in_parsers_match_the_library():
+    """Parsers cannot import the torch modules, so a few choice lists are spelled out; they must stay equal."""
+    from rwbench import equivalence, schedule_table
+    from rwbench.commands import equivalence as eq_cmd
+    from rwbench.commands import schedules as sch_cmd
+    from rwbench.commands import train as train_cmd
+    from rwbench.training import config
+
+    assert eq_cmd.PAIRS == ",".join(equivalence.PAIRS)
+    assert sch_cmd.SCHEDULES == ",".join(schedule_table.SCHEDULES)
+    assert train_cmd.KINDS == config.KINDS
