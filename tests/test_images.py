@@ -71,8 +71,8 @@ def test_generate_samples_the_cell_without_an_experiment(sampled, tmp_path, caps
     assert torch.equal(read_pngs(tmp_path / "g"), data["sample_uint8"][:, 0])   # per-image seeds: the same images
     spec = yaml.safe_load((tmp_path / "g" / "spec.json").read_text())
     assert spec["params"]["c"] == 0.5 and spec["params"]["T0"] == 0.4 and spec["schedule"] == "pretrained"  # schema
-    with pytest.raises(ValueError, match="not under `models:`"):
-        cli.main(argv[:4] + ["nope"] + argv[5:])
+    assert cli.main(argv[:4] + ["nope"] + argv[5:]) == 2                         # bad input: one line, exit 2
+    assert "--model 'nope': not under `models:`" in capsys.readouterr().err
 
 
 def test_score_of_an_exported_folder_equals_the_run_metrics(sampled, tmp_path):
