@@ -1,23 +1,17 @@
-"""The config schema (workflow/schemas/config.schema.yaml): the one home of every option's default (torch-free)."""
+"""Defaults of the config schema (workflow/schemas/config.schema.yaml), the one home of every option's default, for
+the CLI parsers, rwbench.grid and the rules (torch-free; the schema is read by rwbench.config)."""
 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
-
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 
 
 @functools.lru_cache(maxsize=1)
 def load_schema() -> dict:
-    """The parsed schema (YAML)."""
-    import yaml
+    """The parsed schema (read once per process through rwbench.config.load_schema)."""
+    from rwbench.config import load_schema as read_schema
 
-    if not SCHEMA_PATH.is_file():
-        raise FileNotFoundError(f"{SCHEMA_PATH}: config schema not found; run rwbench from its source checkout "
-                                f"(pip install -e .)")
-    with open(SCHEMA_PATH) as handle:
-        return yaml.safe_load(handle)
+    return read_schema()
 
 
 def _node(path: str) -> dict:
