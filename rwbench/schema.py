@@ -14,28 +14,25 @@ def load_schema() -> dict:
     return read_schema()
 
 
-def _node(path: str) -> dict:
-    # walk `a.b.c` through `properties`; `experiments.*` is an experiment (the additionalProperties schema)
-    node = load_schema()
+def node(path: str) -> dict:
+    """The schema of one option or section, e.g. node("metrics.extractor")["enum"]; `experiments.*` is an experiment."""
+    here = load_schema()
     for key in [k for k in path.split(".") if k]:
-        if key == "*":
-            node = node["additionalProperties"]
-        else:
-            node = node["properties"][key]
-    return node
+        here = here["additionalProperties"] if key == "*" else here["properties"][key]
+    return here
 
 
 def default(path: str):
     """Default of one option, e.g. default("metrics.n_boot") -> 2000, default("experiments.*.c") -> [0.5]."""
-    node = _node(path)
-    if "default" not in node:
+    option = node(path)
+    if "default" not in option:
         raise KeyError(f"{path}: the config schema gives no default")
-    return node["default"]
+    return option["default"]
 
 
 def defaults(path: str = "") -> dict:
     """{option: default} of every option of a section that has one, e.g. defaults("metrics")."""
-    return {k: v["default"] for k, v in (_node(path).get("properties") or {}).items() if "default" in v}
+    return {k: v["default"] for k, v in (node(path).get("properties") or {}).items() if "default" in v}
 
 
 def scalar(path: str):

@@ -6,10 +6,10 @@ import argparse
 import math
 from pathlib import Path
 
-from rwbench.schema import _node, defaults
+from rwbench.schema import node, defaults
 
 METRICS = defaults("metrics")
-EXTRACTORS = _node("metrics.extractor")["enum"]
+EXTRACTORS = node("metrics.extractor")["enum"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,13 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="weights file for the extractor (else $RWBENCH_INCEPTION_WEIGHTS / $RWBENCH_DIGITS_CLASSIFIER / hub cache)")
     parser.add_argument("--no-download", action="store_true", help="never try to download Inception weights")
     parser.add_argument("--no-lpips", action="store_true", help="skip LPIPS (no backbone weights needed)")
-    parser.add_argument("--lpips-net", default=METRICS["lpips_net"], choices=_node("metrics.lpips_net")["enum"], help="LPIPS backbone")
+    parser.add_argument("--lpips-net", default=METRICS["lpips_net"], choices=node("metrics.lpips_net")["enum"], help="LPIPS backbone")
     parser.add_argument("--kid-subset-size", type=int, default=None,
                         help="KID subset size (default: min(1000, #samples, #reference))")
     parser.add_argument("--kid-subsets", type=int, default=100, help="number of KID subsets")
     parser.add_argument("--no-prc", action="store_true", help="skip precision/recall")
     parser.add_argument("--prc-neighborhood", type=int, default=3, help="k of the k-NN balls in precision/recall")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
+    parser.add_argument("--device", default=defaults()["device"], help="cpu or cuda[:i]")
     parser.add_argument("--batch-size", type=int, default=64, help="feature extraction batch size")
     parser.add_argument("--max-diverged", type=float, default=0.5,
                         help="diverged fraction above which image metrics are recorded as NaN")

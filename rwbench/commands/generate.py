@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--T0", type=float, default=None, help=f"start temperature (default: {scalar('experiments.*.T0')}, the schema's)")
     parser.add_argument("--TK", type=float, default=None, help=f"end temperature (default: {scalar('experiments.*.TK')}, the schema's)")
     parser.add_argument("--seed", type=int, default=None, help=f"base seed of the per-image noise (default: {defaults()['seed']}, the schema's)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
+    parser.add_argument("--device", default=defaults()["device"], help="cpu or cuda[:i]")
     parser.add_argument("--batch-size", type=int, default=None, help="images per sampler call (default: all)")
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
 

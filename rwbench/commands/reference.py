@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from rwbench.schema import _node, defaults
+from rwbench.schema import node, defaults
 
 METRICS = defaults("metrics")
-EXTRACTORS = _node("metrics.extractor")["enum"]
+EXTRACTORS = node("metrics.extractor")["enum"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extractor", default=METRICS["extractor"], help=f"feature extractor ({', '.join(EXTRACTORS)} or a registered one)")
     parser.add_argument("--extractor-weights", default=None, help="weights file of the extractor")
     parser.add_argument("--reference-cache", default="results/reference", help="cache directory")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--device", default=defaults()["device"], help="cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=64, help="feature extraction batch size")
     parser.add_argument("--record", default=None, help="also write a JSON record (cache path, count, conversion) here")
 

@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from rwbench.schema import defaults
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """CLI options of `rwbench sample`."""
@@ -14,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="shard file (default: <run>/shards/shard-<shard>.pt)")
     parser.add_argument("--provenance", default=None, help="provenance JSON (default: <run>/provenance-<shard>.json)")
     parser.add_argument("--trajectory", default=None, help="trajectory file (default: <run>/trajectories/shard-<shard>.pt)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
+    parser.add_argument("--device", default=defaults()["device"], help="cpu or cuda[:i]")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--batch-size", type=int, default=None, help="images per sampler call (default: the whole shard)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")

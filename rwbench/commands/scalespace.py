@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extractor-weights", default=None, help="weights file of the FID extractor")
     parser.add_argument("--reference-cache", default="results/reference",
                         help="cache directory of reference feature statistics (shared with rwbench evaluate)")
-    parser.add_argument("--device", default="cpu", help="device of the FID extractor (cpu, cuda)")
+    parser.add_argument("--device", default=defaults()["device"], help="device of the FID extractor (cpu, cuda)")
     parser.add_argument("--batch-size", type=int, default=SCALESPACE["batch_size"], help="FID feature extraction batch size")
     parser.add_argument("--figure", action="store_true", help="build the figure and table from all runs instead")
     parser.add_argument("--runs-dir", type=Path, default=Path("results/runs"), help="with --figure: runs to read")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from rwbench.schema import _node, defaults
+from rwbench.schema import node, defaults
 
 METRICS = defaults("metrics")
-EXTRACTORS = _node("metrics.extractor")["enum"]
+EXTRACTORS = node("metrics.extractor")["enum"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference-cache", default="results/reference", help="directory of reference statistics")
     parser.add_argument("--kid-subset-size", type=int, default=METRICS["kid_subset_size"],
                         help="KID subset size (default: min(1000, #images, #reference))")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
+    parser.add_argument("--device", default=defaults()["device"], help="cpu or cuda[:i]")
     parser.add_argument("--batch-size", type=int, default=64, help="feature extraction batch size")
     parser.add_argument("--out", default=None, help="also write the metric rows as CSV here")
 
