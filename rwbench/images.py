@@ -121,7 +121,7 @@ def score_images(images: torch.Tensor, reference: dict, reference_cache, *, data
 
 def one_cell_spec(config: dict, model: str, sampler: str, n: int, **axes) -> dict:
     """The run spec of one cell (model x sampler, n images, in one shard) built by rwbench.grid from the config's
-    `models:` entry; every other value is a config-schema default unless given in `axes` (steps, c, T0, TK, schedule,
+    `models:` entry; every other value is a default (the sampler table rwbench.samplers, the config schema) unless given in `axes` (steps, c, T0, TK, schedule,
     seed, ...)."""
     from rwbench.grid import expand
 

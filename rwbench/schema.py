@@ -33,9 +33,3 @@ def default(path: str):
 def defaults(path: str = "") -> dict:
     """{option: default} of every option of a section that has one, e.g. defaults("metrics")."""
     return {k: v["default"] for k, v in (node(path).get("properties") or {}).items() if "default" in v}
-
-
-def scalar(path: str):
-    """A default that the schema writes as a one-element list (an experiment axis), as a scalar."""
-    value = default(path)
-    return value[0] if isinstance(value, list) and len(value) == 1 else value

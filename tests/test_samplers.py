@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from rwbench import grid, sampling, samplers, schedules
-from rwbench.commands import schedules as schedules_cmd
+from rwbench import schedule_table as schedules_cmd
 from rwbench.denoisers import GaussianMixtureDenoiser
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import argparse
 
-from rwbench.schema import defaults, scalar
+from rwbench.samplers import AXES
+from rwbench.schema import defaults
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `rwbench generate`; unset sampler options take the config schema's defaults."""
+    """Options of `rwbench generate`; unset sampler options take the sampler table's defaults (rwbench.samplers)."""
     parser.add_argument("--model", required=True, help="a model declared under `models:` of --config")
     parser.add_argument("--sampler", required=True, help="sampler name (rwbench.grid.SAMPLERS), e.g. simplified")
     parser.add_argument("--n", type=int, required=True, help="number of images")
     parser.add_argument("--out", required=True, help="folder for <index>.png, samples.npz and spec.json")
     parser.add_argument("--config", default="config/default.yaml",
                         help="config whose `models:` section declares --model (its experiments are ignored)")
-    parser.add_argument("--steps", type=int, default=None, help=f"iterations K (default: {scalar('experiments.*.steps')}, the schema's)")
-    parser.add_argument("--schedule", default=None, help=f"noise ladder (default: {scalar('experiments.*.schedules')}, the schema's)")
-    parser.add_argument("--c", type=float, default=None, help=f"step factor tau = c sigma^2 (default: {scalar('experiments.*.c')}, the schema's)")
-    parser.add_argument("--T0", type=float, default=None, help=f"start temperature (default: {scalar('experiments.*.T0')}, the schema's)")
-    parser.add_argument("--TK", type=float, default=None, help=f"end temperature (default: {scalar('experiments.*.TK')}, the schema's)")
+    parser.add_argument("--steps", type=int, default=None, help=f"iterations K (default: {AXES['steps'].default}, rwbench.samplers)")
+    parser.add_argument("--schedule", default=None, help=f"noise ladder (default: {AXES['schedule'].default}, rwbench.samplers)")
+    parser.add_argument("--c", type=float, default=None, help=f"step factor tau = c sigma^2 (default: {AXES['c'].default}, rwbench.samplers)")
+    parser.add_argument("--T0", type=float, default=None, help=f"start temperature (default: {AXES['T0'].default}, rwbench.samplers)")
+    parser.add_argument("--TK", type=float, default=None, help=f"end temperature (default: {AXES['TK'].default}, rwbench.samplers)")
     parser.add_argument("--seed", type=int, default=None, help=f"base seed of the per-image noise (default: {defaults()['seed']}, the schema's)")
     parser.add_argument("--device", default=defaults()["device"], help="cpu or cuda[:i]")
     parser.add_argument("--batch-size", type=int, default=None, help="images per sampler call (default: all)")
