@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "reference": "build cached reference statistics",
     "evaluate": "compute the metrics of one run",
     "aggregate": "collect per-run metrics into one table",
+    "floors": "real-data and exact-sampler floors of every (reference, n) of the runs",
     "schedules": "tabulate the noise ladders, steps and temperatures of schedules",
     "equivalence": "template-vs-native deviation per step on the exact oracle",
     "scalespace": "scale-space diagnostics of recorded sampler trajectories",

@@ -105,7 +105,7 @@ def parse_reference(text: str, cache_dir) -> dict:
 def score_images(images: torch.Tensor, reference: dict, reference_cache, *, dataset: str | None = None, **options):
     """FID / KID / precision-recall (and the classifier statistics for digits-cnn) of uint8 images against a
     reference set, through the same path as a run's metrics (rwbench.metrics.evaluate.evaluate_run on a one-shard run
-    built in a temporary folder). `options` are evaluate_run's (extractor, kid_subset_size, device, ...)."""
+    built in a temporary folder). `options` are evaluate_run's (extractor, device, ...)."""
     from rwbench.metrics.evaluate import evaluate_run
 
     n = len(images)

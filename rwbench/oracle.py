@@ -38,3 +38,33 @@ def oracle_samples_uint8(oracle: GaussianMixtureDenoiser, n: int, seed: int, dat
 
     g = torch.Generator().manual_seed(int(seed))
     return to_uint8(oracle.sample(int(n), generator=g), data_range)
+
+
+def component_log_likelihoods(oracle: GaussianMixtureDenoiser, x: torch.Tensor) -> torch.Tensor:
+    """log w_j + log N(x; m_j, C_j) of noise-free points x [B, ...] for every component j, [B, J] (float64)."""
+    import math
+
+    if torch.any(oracle.eigvals <= 0):
+        raise ValueError("oracle: a component covariance is singular; the noise-free density does not exist "
+                         "(fit with reg_covar > 0)")
+    y = x.reshape(x.shape[0], -1).to(torch.float64)
+    if y.shape[1] != oracle.dim:
+        raise ValueError(f"x: oracle of dimension {oracle.dim} got {y.shape[1]} values per sample")
+    out = []
+    logdet = torch.log(oracle.eigvals).sum(-1)                                   # [J]
+    for start in range(0, len(y), 512):                                          # chunks bound the [b, J, d] buffer
+        diff = y[start:start + 512, None, :] - oracle.means[None]                # [b, J, d]
+        proj = torch.einsum("bjd,jde->bje", diff, oracle.eigvecs)                # eigen coordinates
+        maha = (proj * proj / oracle.eigvals[None]).sum(-1)                      # [b, J]
+        out.append(oracle.log_weights - 0.5 * (maha + logdet + oracle.dim * math.log(2 * math.pi)))
+    return torch.cat(out)
+
+
+def mixture_log_density(oracle: GaussianMixtureDenoiser, x: torch.Tensor) -> torch.Tensor:
+    """log p(x) = logsumexp_j (log w_j + log N(x; m_j, C_j)) of the noise-free mixture, [B]."""
+    return torch.logsumexp(component_log_likelihoods(oracle, x), dim=-1)
+
+
+def mixture_responsibilities(oracle: GaussianMixtureDenoiser, x: torch.Tensor) -> torch.Tensor:
+    """p(component j | x) of the noise-free mixture, [B, J]; E_p[r_j(X)] = w_j exactly for X ~ p."""
+    return torch.softmax(component_log_likelihoods(oracle, x), dim=-1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import torch
 
-from rwbench.io import atomic_path
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 _DENOISERS: dict = {}   # (registry, checkpoint, loader options, device, dtype) -> denoiser, for `rwbench batch`
@@ -68,7 +67,4 @@ def sample_images(spec: dict, indices, *, device="cpu", batch_size: int | None =
     return shard
 
 
-def save_torch(obj, path) -> None:
-    """torch.save through a temporary file and an atomic rename."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+from rwbench.rundir import save_torch  # noqa: E402,F401  (the run-directory writer lives in rwbench.rundir)

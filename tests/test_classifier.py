@@ -43,7 +43,7 @@ def test_registered_as_torch_fidelity_extractor(tmp_path, monkeypatch):
     images = config.training_images(smoke["dataset"], "test").images[:8]
     feats = extractors.extract_features(ext, images, batch_size=4)
     net = load_classifier(tmp_path)
-    ref = net.features(images.float() / 255)
+    ref = net.embedding(images.float() / 255)   # the normalised features (live units, train-split scale)
     assert torch.allclose(feats["features"], ref, atol=1e-5)
 
 

@@ -64,6 +64,12 @@ def test_smoke_dag_builds_metrics_figures_and_provenance(smoke):
     for metric in ("fid", "kid_mean", "confident_share", "psnr", "coverage", "diverged_fraction"):
         assert metric in set(table["metric"]), metric
     assert {"params_c", "sampler", "schedule", "nfe", "task"} <= set(table.columns)
+    assert {"unit", "se", "ci_lo", "ci_hi", "n_ref"} <= set(table.columns)
+    assert table.loc[table["metric"] == "fid", "se"].gt(0).all()
+    assert {"energy_distance", "occupancy_tv", "logp_gap"} <= set(table["metric"])      # oracle cells: exact metrics
+    floors = pd.read_csv(base / "results/floors.csv")
+    assert floors["draws"].ge(10).all() and {"fid", "kid_mean", "energy_distance"} <= set(floors["metric"])
+    assert set(floors["source"]) == {"real:digits/test", "exact:digits-oracle"}
     for name in ("schedules", "cross", "temperature", "inverse", "equivalence", "scalespace"):
         assert (base / f"reports/figures/{name}.png").stat().st_size > 1000
         assert (base / f"reports/figures/{name}.pdf").is_file()

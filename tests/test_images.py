@@ -79,17 +79,15 @@ def test_score_of_an_exported_folder_equals_the_run_metrics(sampled, tmp_path):
     _, run = sampled
     register_toy_extractor(TOY)
     images.export_run(run, tmp_path / "x")
-    expected = evaluate_run(run, tmp_path / "cache", extractor=TOY, kid_subset_size=4, write=False).set_index("metric")
+    expected = evaluate_run(run, tmp_path / "cache", extractor=TOY, write=False).set_index("metric")
     reference = images.parse_reference("dataset:digits/test/8", tmp_path / "cache")
-    got = images.score_images(images.read_images(tmp_path / "x"), reference, tmp_path / "cache", extractor=TOY,
-                              kid_subset_size=4).set_index("metric")
+    got = images.score_images(images.read_images(tmp_path / "x"), reference, tmp_path / "cache", extractor=TOY).set_index("metric")
     for metric in ("fid", "kid_mean", "precision", "recall"):
         assert got.loc[metric, "value"] == expected.loc[metric, "value"], metric
     assert got.loc["fid", "reference"] == "dataset:digits/test/8"
     # a folder as the reference: scoring a set against itself gives FID 0 (to rounding)
     self_ref = images.parse_reference(str(tmp_path / "x"), tmp_path / "cache")
-    same = images.score_images(images.read_images(tmp_path / "x"), self_ref, tmp_path / "cache", extractor=TOY,
-                               kid_subset_size=4).set_index("metric")
+    same = images.score_images(images.read_images(tmp_path / "x"), self_ref, tmp_path / "cache", extractor=TOY).set_index("metric")
     assert abs(same.loc["fid", "value"]) < 1e-6
     with pytest.raises(ValueError, match="dataset:NAME/SPLIT/RESOLUTION"):
         images.parse_reference("dataset:digits", tmp_path)

@@ -55,15 +55,18 @@ def reference(tmp_path):
 def test_unconditional_run(tmp_path, reference):
     ref_spec, ref_images = reference
     run = write_run(tmp_path, "uncond__toy", [uncond_shard(0, 40, 1), uncond_shard(40, 40, 2)], {"reference": ref_spec})
-    frame = ev.evaluate_run(run, tmp_path / "cache", extractor=TOY, kid_subset_size=30, kid_subsets=20)
+    frame = ev.evaluate_run(run, tmp_path / "cache", extractor=TOY)
     on_disk = pd.read_csv(run / "metrics.csv", keep_default_na=False, na_values=["nan", ""])
     assert list(on_disk.columns) == ev.COLUMNS
     assert len(on_disk) == len(frame)
     row = frame.set_index("metric")
-    for metric in ("fid", "fid_ref_subset", "kid_mean", "kid_std", "precision", "recall", "diverged_fraction",
-                   "confident_share", "class_entropy", "reference_n"):
+    for metric in ("fid", "kid_mean", "precision", "recall", "diverged_fraction", "confident_share", "class_entropy"):
         assert metric in row.index, metric
-    assert row.loc["fid", "n"] == 80 and row.loc["reference_n", "value"] == 120
+    assert row.loc["fid", "n"] == 80 and row.loc["fid", "n_ref"] == 120 and row.loc["kid_mean", "n_ref"] == 120
+    for metric in ("fid", "kid_mean", "class_entropy"):   # every estimate carries its interval
+        r = row.loc[metric]
+        assert r["se"] > 0 and r["ci_lo"] < r["value"] < r["ci_hi"] and r["unit"], metric
+    assert row.loc["diverged_fraction", "unit"] == "fraction of images"
     assert row.loc["diverged_fraction", "value"] == 0.0
     assert row.loc["fid", "reference"].startswith("file:") and row.loc["fid", "extractor"].startswith(f"{TOY}/features")
     assert row.loc["fid", "conversion"].startswith("uint8")
@@ -74,6 +77,17 @@ def test_unconditional_run(tmp_path, reference):
     fr = ex.extract_features(extractor, ref_images)["features"]
     direct = fidelity.fid_from_statistics(fidelity.feature_statistics(fs), fidelity.feature_statistics(fr))
     assert row.loc["fid", "value"] == pytest.approx(direct, rel=1e-6)
+    # per-image features for resampling: the same FID and KID through the one path
+    from rwbench import rundir
+    from rwbench.metrics.reference import load_reference
+
+    feats, meta = rundir.read_features(run)
+    assert torch.equal(feats["index"], torch.arange(80)) and feats["features"].dtype == torch.float64
+    cache = load_reference(next((tmp_path / "cache").glob("file-reference-*.pt")))
+    again = fidelity.set_metrics(feats["features"], cache)
+    assert again["fid"] == pytest.approx(row.loc["fid", "value"], rel=1e-12)
+    assert again["kid"] == pytest.approx(row.loc["kid_mean", "value"], rel=1e-12)
+    assert meta["reference"] == row.loc["fid", "reference"]
     assert list((tmp_path / "cache").glob("file-reference-*.pt"))
 
 
@@ -87,7 +101,7 @@ def test_diverged_run_records_nan_and_diverged_row(tmp_path, reference):
 
 def test_partially_diverged_run_uses_finite_images(tmp_path, reference):
     run = write_run(tmp_path, "uncond__some", [uncond_shard(0, 40, 4, diverged_frac=0.25)], {"reference": reference[0]})
-    frame = ev.evaluate_run(run, tmp_path / "cache", extractor=TOY, kid_subset_size=20).set_index("metric")
+    frame = ev.evaluate_run(run, tmp_path / "cache", extractor=TOY).set_index("metric")
     assert frame.loc["fid", "n"] == 30 and "diverged" not in frame.index
     assert math.isfinite(frame.loc["fid", "value"])
 
@@ -116,8 +130,9 @@ def test_inverse_run_psnr_ssim_and_mean_of_samples(tmp_path):
     expected = iq.psnr(x[ok], gt[target][ok])
     assert frame.loc["psnr", "value"] == pytest.approx(expected.mean().item())
     assert frame.loc["psnr", "n"] == 17
-    assert frame.loc["psnr_se", "value"] == pytest.approx(expected.std().item() / math.sqrt(17))
-    assert frame.loc["psnr_ci95_lo", "value"] < frame.loc["psnr", "value"] < frame.loc["psnr_ci95_hi", "value"]
+    assert frame.loc["psnr", "se"] == pytest.approx(expected.std().item() / math.sqrt(17))
+    assert frame.loc["psnr", "ci_lo"] < frame.loc["psnr", "value"] < frame.loc["psnr", "ci_hi"]
+    assert frame.loc["psnr", "unit"] == "dB" and not any(m.endswith("_se") for m in frame.index)
     assert frame.loc["psnr_minmax", "value"] == pytest.approx(iq.psnr_minmax(x[ok], gt[target][ok]).mean().item())
     assert frame.loc["ssim", "value"] == pytest.approx(iq.ssim(x[ok], gt[target][ok]).mean().item())
     assert frame.loc["psnr", "conversion"] == iq.STANDARD and frame.loc["psnr_minmax", "conversion"] == iq.MINMAX
@@ -158,7 +173,7 @@ def test_aggregate_joins_flattened_spec(tmp_path, reference):
     a = write_run(tmp_path / "runs", "sr__a", shards, {"task": "sr", "samples_per_target": 3, "params": {"c": 0.5}})
     b = write_run(tmp_path / "runs", "uncond__b", [uncond_shard(0, 30, 6)], {"reference": reference[0]})
     ev.evaluate_run(a, lpips=False, n_boot=50)
-    ev.evaluate_run(b, tmp_path / "cache", extractor=TOY, kid_subset_size=20)
+    ev.evaluate_run(b, tmp_path / "cache", extractor=TOY)
     out = tmp_path / "results" / "metrics.csv"
     from rwbench.cli import main
 
@@ -199,9 +214,9 @@ def test_dataset_reference_through_load_dataset_and_reference_cli(tmp_path, monk
     assert capsys.readouterr().out.strip() == str(expected) and expected.is_file()
     assert calls == [("digits", "test", 8, 0)]
     run = write_run(tmp_path, "uncond__ds", [uncond_shard(0, 30, 8)], {"reference": ref})
-    frame = ev.evaluate_run(run, tmp_path / "cache", extractor=TOY, kid_subset_size=20).set_index("metric")
+    frame = ev.evaluate_run(run, tmp_path / "cache", extractor=TOY).set_index("metric")
     assert len(calls) == 1  # statistics came from the cache, the dataset was not loaded again
-    assert frame.loc["fid", "reference"] == "dataset:digits/test/8" and frame.loc["reference_n", "value"] == 50
+    assert frame.loc["fid", "reference"] == "dataset:digits/test/8" and frame.loc["fid", "n_ref"] == 50
 
 
 def test_cli_evaluate_with_digits_cnn(tmp_path, reference):
@@ -219,7 +234,7 @@ def test_cli_evaluate_with_digits_cnn(tmp_path, reference):
     weights.with_suffix(".json").write_text(json.dumps({"net": net.config}))
     run = write_run(tmp_path, "uncond__digits", [uncond_shard(0, 30, 9)], {"reference": reference[0]})
     assert main(["evaluate", "--run", str(run), "--reference-cache", str(tmp_path / "cache"), "--extractor-weights",
-                 str(weights), "--kid-subset-size", "20", "--kid-subsets", "10"]) == 0
+                 str(weights)]) == 0
     frame = pd.read_csv(run / "metrics.csv").set_index("metric")
     assert frame.loc["fid", "extractor"].startswith("digits-cnn/features@")
     assert 0 <= frame.loc["confident_share", "value"] <= 1

@@ -132,15 +132,17 @@ def test_pipeline_equals_torch_fidelity_calculate_metrics(lookup):
     a_img, _ = ex.prepare_uint8(encode(torch.arange(n)), NAME)
     b_img, _ = ex.prepare_uint8(encode(torch.arange(N, N + n)), NAME)
     out = torch_fidelity.calculate_metrics(input1=Images(a_img), input2=Images(b_img), cuda=False, fid=True, kid=True,
-                                           feature_extractor=NAME, kid_subset_size=500, kid_subsets=20, cache=False,
+                                           feature_extractor=NAME, kid_subset_size=n, kid_subsets=1, cache=False,
                                            save_cpu_ram=True, verbose=False)
     extractor = ex.build_extractor(lookup["info"])
     fa = ex.extract_features(extractor, a_img)["lookup"]
     fb = ex.extract_features(extractor, b_img)["lookup"]
     fid = fidelity.fid_from_statistics(fidelity.feature_statistics(fa), fidelity.feature_statistics(fb))
-    kid_mean, kid_std, _ = fidelity.kid(fa, fb, 500, 20, seed=2020)
+    # one subset of all n images: torch-fidelity's KID is then our full U-statistic (the one path, SetMetrics)
+    ours = fidelity.set_metrics(fa, fidelity.reference_from_features(fb))
     assert fid == pytest.approx(out["frechet_inception_distance"], rel=1e-5)
-    assert kid_mean == pytest.approx(out["kernel_inception_distance_mean"], rel=1e-4)
+    assert ours["fid"] == pytest.approx(out["frechet_inception_distance"], rel=1e-5)
+    assert ours["kid"] == pytest.approx(out["kernel_inception_distance_mean"], rel=1e-4)
 
 
 def test_reference_cache_is_reused_and_records_provenance(lookup, monkeypatch):
@@ -171,18 +173,13 @@ def test_kid_is_unbiased_on_identical_distributions():
     for r in range(30):
         x = gaussian(400, np.zeros(4), cov, 100 + 2 * r).float()
         y = gaussian(400, np.zeros(4), cov, 101 + 2 * r).float()
-        values.append(fidelity.kid(x, y, subset_size=200, subsets=10, seed=r)[0])
+        values.append(fidelity.set_metrics(x, fidelity.reference_from_features(y))["kid"])
     values = np.array(values)
     se = values.std(ddof=1) / math.sqrt(len(values))
     assert abs(values.mean()) < 3 * se
     shifted = gaussian(400, np.full(4, 0.5), cov, 7).float()
-    assert fidelity.kid(shifted, gaussian(400, np.zeros(4), cov, 8).float(), 200, 10)[0] > 10 * se
-
-
-def test_kid_rejects_too_large_subset():
-    x = torch.randn(50, 3)
-    with pytest.raises(ValueError, match="kid-subset-size"):
-        fidelity.kid(x, x, subset_size=60)
+    reference = fidelity.reference_from_features(gaussian(400, np.zeros(4), cov, 8).float())
+    assert fidelity.set_metrics(shifted, reference)["kid"] > 10 * se
 
 
 def test_frechet_distance_equals_torch_fidelity_on_random_spd():

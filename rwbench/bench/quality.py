@@ -69,10 +69,10 @@ def class_stats(logits: torch.Tensor, threshold: float = 0.9) -> dict:
 
 
 def fid(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
-    """Frechet distance between Gaussian fits of two feature sets (rwbench.metrics.fidelity, torch-fidelity's formula)."""
-    from rwbench.metrics.fidelity import feature_statistics, fid_from_statistics
+    """FID of features_a against reference features_b through the one FID path (rwbench.metrics.fidelity.set_metrics)."""
+    from rwbench.metrics.fidelity import SetMetrics, reference_from_features
 
-    return fid_from_statistics(feature_statistics(features_a), feature_statistics(features_b))
+    return SetMetrics(features_a, reference_from_features(features_b)).fid()
 
 
 def nn_distance(queries: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
@@ -85,12 +85,13 @@ def nn_distance(queries: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
 def score_samples(samples: torch.Tensor, classifier, train: torch.Tensor, test: torch.Tensor, seed: int = 0) -> dict:
     """All quality numbers of uint8 samples against the digits train/test splits."""
     with torch.no_grad():
-        feats = classifier.features(from_uint8(samples))
-        logits = classifier.out(feats)
-        test_feats = classifier.features(from_uint8(test))
+        embed = getattr(classifier, "embedding", classifier.features)   # the digits-cnn extractor's normalised features
+        feats = embed(from_uint8(samples))
+        logits = classifier(from_uint8(samples))
+        test_feats = embed(from_uint8(test))
         g = torch.Generator().manual_seed(seed)
         floor_idx = torch.randperm(len(train), generator=g)[: len(samples)]
-        floor_feats = classifier.features(from_uint8(train[floor_idx]))
+        floor_feats = embed(from_uint8(train[floor_idx]))
     stats = class_stats(logits)
     ratio = nn_distance(samples, train).median() / nn_distance(test, train).median()
     return dict(confident=stats["confident_share"], class_entropy=stats["class_entropy"],

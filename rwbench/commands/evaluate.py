@@ -23,9 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-download", action="store_true", help="never try to download Inception weights")
     parser.add_argument("--no-lpips", action="store_true", help="skip LPIPS (no backbone weights needed)")
     parser.add_argument("--lpips-net", default=METRICS["lpips_net"], choices=node("metrics.lpips_net")["enum"], help="LPIPS backbone")
-    parser.add_argument("--kid-subset-size", type=int, default=None,
-                        help="KID subset size (default: min(1000, #samples, #reference))")
-    parser.add_argument("--kid-subsets", type=int, default=100, help="number of KID subsets")
     parser.add_argument("--no-prc", action="store_true", help="skip precision/recall")
     parser.add_argument("--prc-neighborhood", type=int, default=3, help="k of the k-NN balls in precision/recall")
     parser.add_argument("--device", default=defaults()["device"], help="cpu or cuda[:i]")
@@ -33,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-diverged", type=float, default=0.5,
                         help="diverged fraction above which image metrics are recorded as NaN")
     parser.add_argument("--allow-partial", action="store_true", help="evaluate even if some shards are missing")
-    parser.add_argument("--n-boot", type=int, default=METRICS["n_boot"], help="bootstrap resamples for 95%% intervals")
-    parser.add_argument("--seed", type=int, default=0, help="seed of KID subsets, bootstrap and reference subsets")
+    parser.add_argument("--n-boot", type=int, default=METRICS["n_boot"],
+                        help="bootstrap resamples for 95%% intervals (set metrics use at most 200)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,12 +43,11 @@ def run(args: argparse.Namespace) -> int:
 
     args.device = pin_device(args.device)
     frame = evaluate_run(args.run, args.reference_cache, args.extractor, args.extractor_weights, not args.no_lpips,
-                         args.lpips_net, args.kid_subset_size, args.kid_subsets, not args.no_prc,
-                         args.prc_neighborhood, args.device, args.batch_size, args.max_diverged,
-                         not args.no_download, args.allow_partial, args.n_boot, args.seed)
-    shown = frame[~frame["metric"].str.endswith(("_se", "_ci95_lo", "_ci95_hi"))]
-    for row in shown.itertuples():
+                         args.lpips_net, not args.no_prc, args.prc_neighborhood, args.device, args.batch_size,
+                         args.max_diverged, not args.no_download, args.allow_partial, args.n_boot, args.seed)
+    for row in frame.itertuples():
         value = "nan" if math.isnan(row.value) else f"{row.value:.6g}"
-        print(f"{row.metric:28s} {value:>12s}  n={row.n}")
+        ci = "" if math.isnan(row.ci_lo) else f"  [{row.ci_lo:.4g}, {row.ci_hi:.4g}]"
+        print(f"{row.metric:28s} {value:>12s}{ci}  n={row.n} n_ref={row.n_ref}")
     print(Path(args.run) / "metrics.csv")
     return 0

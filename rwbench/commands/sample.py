@@ -26,8 +26,10 @@ def run(args: argparse.Namespace) -> int:
     """Sample one shard; write the shard, its trajectory (if requested by the spec) and its provenance atomically."""
     import torch
 
+    from rwbench import rundir
     from rwbench.io import read_json, write_json
-    from rwbench.shards import sample_images, save_torch, shard_indices
+    from rwbench.rundir import save_torch
+    from rwbench.shards import sample_images, shard_indices
 
     from rwbench.devices import pin_device
     from rwbench.provenance import provenance
@@ -40,9 +42,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"rwbench sample: {spec_path} does not exist; write it with `rwbench plan --config ... --run ... --out {spec_path}`")
     spec = read_json(spec_path)
     run_dir = spec_path.parent
-    name = f"{args.shard:05d}"
-    out = Path(args.out or run_dir / "shards" / f"shard-{name}.pt")
-    prov_path = Path(args.provenance or run_dir / f"provenance-{name}.json")
+    out = Path(args.out or rundir.shard_path(run_dir, args.shard))
+    prov_path = Path(args.provenance or rundir.provenance_path(run_dir, args.shard))
     indices = shard_indices(spec, args.shard)
     t0 = time.perf_counter()
     shard = sample_images(spec, indices, device=args.device, batch_size=args.batch_size, progress=not args.no_progress)
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     traj = shard.pop("_trajectory", None)
     zeta = shard.pop("_zeta", None)
     # always written (None when the spec records no trajectory) so the DAG can declare it as an output
-    save_torch(traj, Path(args.trajectory or run_dir / "trajectories" / f"shard-{name}.pt"))
+    save_torch(traj, Path(args.trajectory or rundir.trajectory_path(run_dir, args.shard)))
     save_torch(shard, out)
     info = dict(provenance(args.device), run_id=spec["run_id"], shard=args.shard, n_images=len(indices),
                 seconds=round(seconds, 3), seconds_per_image=round(seconds / max(1, len(indices)), 5),

@@ -20,8 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"the digits dataset, else Inception)")
     parser.add_argument("--extractor-weights", default=None, help="weights file of the extractor")
     parser.add_argument("--reference-cache", default="results/reference", help="directory of reference statistics")
-    parser.add_argument("--kid-subset-size", type=int, default=METRICS["kid_subset_size"],
-                        help="KID subset size (default: min(1000, #images, #reference))")
     parser.add_argument("--device", default=defaults()["device"], help="cpu or cuda[:i]")
     parser.add_argument("--batch-size", type=int, default=64, help="feature extraction batch size")
     parser.add_argument("--out", default=None, help="also write the metric rows as CSV here")
@@ -37,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     images = read_images(args.folder)
     reference = parse_reference(args.reference, args.reference_cache)
     frame = score_images(images, reference, args.reference_cache, extractor=args.extractor,
-                         extractor_weights=args.extractor_weights, kid_subset_size=args.kid_subset_size,
+                         extractor_weights=args.extractor_weights,
                          device=args.device, batch_size=args.batch_size)
     for row in frame[frame["metric"] != "diverged_fraction"].itertuples():
         value = "nan" if math.isnan(row.value) else f"{row.value:.6g}"

@@ -16,9 +16,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from rwbench.io import atomic_path, atomic_write, load_tensors  # noqa: E402
+from rwbench.io import atomic_path, atomic_write  # noqa: E402
 
-METRIC_COLUMNS = ["metric", "value", "n", "reference", "extractor", "conversion"]  # long-format columns besides run_id
+from rwbench import rundir  # noqa: E402
+
+METRIC_COLUMNS = [c for c in rundir.METRIC_COLUMNS if c != "run_id"]  # long-format columns besides run_id
+# wide columns run_frame adds per metric m from the se / ci columns: m_se, m_ci95_lo, m_ci95_hi
+UNCERTAINTY = {"se": "_se", "ci_lo": "_ci95_lo", "ci_hi": "_ci95_hi"}
 CONFIDENT = ("confident", "confident_share")  # digits-classifier confident share (evaluate writes confident_share)
 FAMILY_ORDER = ("vp", "ve", "iadb", "oracle")
 SHOWN = 16  # images per sample grid
@@ -31,27 +35,25 @@ class SkipFigure(Exception):
 def read_metrics(path: str | Path) -> pd.DataFrame:
     """Read results/metrics.csv (or .parquet) written by `rwbench aggregate`; empty or malformed tables are errors."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no metrics table; run `rwbench aggregate` first")
-    if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    else:
-        frame = pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN", ""],
-                            dtype={"reference": str, "extractor": str, "conversion": str})
-    missing = [c for c in ["run_id", "metric", "value"] if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: not an aggregated metrics table (missing column(s) {', '.join(missing)})")
+    frame = rundir.read_metrics_csv(path)
     if frame.empty:
         raise ValueError(f"{path}: the metrics table has no rows; evaluate some runs and re-run `rwbench aggregate`")
     return frame
 
 
 def run_frame(metrics: pd.DataFrame) -> pd.DataFrame:
-    """One row per run: its flattened spec columns plus one column per metric (spec names that clash get `spec_`)."""
+    """One row per run: its flattened spec columns plus one column per metric (spec names that clash get `spec_`) and,
+    where the table has se / ci_lo / ci_hi, the columns <metric>_se, <metric>_ci95_lo, <metric>_ci95_hi."""
     spec_cols = [c for c in metrics.columns if c not in METRIC_COLUMNS]
     specs = metrics[spec_cols].drop_duplicates("run_id").set_index("run_id")
-    values = metrics.drop_duplicates(["run_id", "metric"], keep="last").pivot(index="run_id", columns="metric",
-                                                                              values="value")
+    latest = metrics.drop_duplicates(["run_id", "metric"], keep="last")
+    values = latest.pivot(index="run_id", columns="metric", values="value")
+    for col, suffix in UNCERTAINTY.items():
+        if col in latest.columns:
+            part = latest[latest[col].notna()]
+            if not part.empty:
+                extra = part.pivot(index="run_id", columns="metric", values=col).add_suffix(suffix)
+                values = values.join(extra[[c for c in extra.columns if c not in values.columns]])
     specs = specs.rename(columns={c: f"spec_{c}" for c in specs.columns if c in values.columns})
     wide = specs.join(values.astype(float))
     wide.columns.name = None
@@ -108,14 +110,8 @@ def label(value) -> str:
     return str(value)
 
 
-def shard_files(run_dir: Path) -> list[Path]:
-    """A run's shard files in order."""
-    return sorted((Path(run_dir) / "shards").glob("shard-*.pt"))
-
-
-def load_shard(path: Path) -> dict[str, torch.Tensor]:
-    """One shard dict (torch.load with weights_only=True: a shard never executes code)."""
-    return load_tensors(path, "sample shard", f"delete it and rebuild it: snakemake --cores 1 {path}")
+shard_files = rundir.shard_files  # the run-directory readers live in rwbench.rundir
+load_shard = rundir.load_shard
 
 
 def first_images(run_dir: Path, n: int = SHOWN) -> torch.Tensor | None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rwbench.io import atomic_write, read_json
-from rwbench.metrics.evaluate import COLUMNS
+from rwbench import rundir
+from rwbench.io import atomic_write
+
+COLUMNS = rundir.METRIC_COLUMNS
 
 
 def flatten(obj: dict, prefix: str = "", sep: str = "_") -> dict:
@@ -32,14 +34,15 @@ def run_table(run_dir: str | Path):
     import pandas as pd
 
     run_dir = Path(run_dir)
-    path = run_dir / "metrics.csv"
+    path = run_dir / rundir.METRICS
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no metrics; run `rwbench evaluate --run {run_dir}` first")
-    frame = pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN", ""],
-                        dtype={"reference": str, "extractor": str, "conversion": str})
-    for col in ("reference", "extractor", "conversion"):
-        frame[col] = frame[col].fillna("")
-    spec = flatten(read_json(run_dir / "spec.json")) if (run_dir / "spec.json").is_file() else {}
+    frame = rundir.read_metrics_csv(path)
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: written before the columns {', '.join(missing)} existed; re-run `rwbench evaluate "
+                         f"--run {run_dir}`")
+    spec = flatten(rundir.read_spec(run_dir)) if (run_dir / rundir.SPEC).is_file() else {}
     spec.pop("run_id", None)
     for key, value in spec.items():
         frame[f"spec_{key}" if key in COLUMNS else key] = value

@@ -1,11 +1,15 @@
-"""`rwbench evaluate --run <dir>`: metrics of one run written to <dir>/metrics.csv (long format).
+"""`rwbench evaluate --run <dir>`: metrics of one run written to <dir>/metrics.csv (long format, rwbench.rundir).
 
-Unconditional runs: FID (from cached reference statistics), KID, precision/recall on the chosen extractor's features,
-the FID of an equally small reference subset (`fid_ref_subset`, the small-N bias floor), and for the digits
-classifier `confident_share` / `class_entropy`. Inverse tasks (shards carry ground_truth): per-image psnr,
-psnr_minmax, ssim, lpips summarised as mean / _se / _ci95_lo / _ci95_hi rows (see rwbench.metrics.aggregation),
-plus *_mean_of_samples over targets when samples_per_target > 1. Every run gets `diverged_fraction`; when more
-than --max-diverged of the images diverged, image metrics are NaN and a `diverged` row (value 1) is written.
+Every row has value, unit, se, ci_lo, ci_hi (95 %), n (generated samples used) and n_ref (reference items used).
+Unconditional runs: FID and KID (rwbench.metrics.fidelity.SetMetrics: one path, all n samples x all n_ref reference
+images, no KID subsets), se / interval by bootstrap over the generated images against the fixed reference;
+precision/recall; for the digits classifier `confident_share` (per image) and `class_entropy` (bootstrapped); and
+for oracle runs the exact-answer metrics energy_distance, occupancy_tv, logp_gap (rwbench.metrics.exact), the
+primary metrics of those cells. Per-image features (and exact-metric inputs) go to <dir>/features.safetensors so
+comparisons can resample them. Inverse tasks (shards carry ground_truth): per-image psnr, psnr_minmax, ssim, lpips
+(mean, se, bootstrap interval), *_mean_of_samples over targets when samples_per_target > 1, and oracle calibration
+rows. Every run gets `diverged_fraction`; when more than --max-diverged of the images diverged, image metrics are
+NaN and a `diverged` row (value 1) is written. Floors (real-data and exact-sampler) are `rwbench floors`.
 """
 
 from __future__ import annotations
@@ -15,44 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rwbench.divergence import diverged
-from rwbench.io import atomic_write, load_tensors, read_json
+from rwbench import rundir
+from rwbench.io import atomic_write
 from rwbench.metrics import aggregation
 from rwbench.metrics import extractors as ex
 
-COLUMNS = ["run_id", "metric", "value", "n", "reference", "extractor", "conversion"]
+COLUMNS = rundir.METRIC_COLUMNS
 NAN = float("nan")
-
-
-def load_shards(run_dir: str | Path, allow_partial: bool = False) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Read spec.json and concatenate all shards' tensors (sorted by global index)."""
-    run_dir = Path(run_dir)
-    spec = read_json(run_dir / "spec.json")
-    files = sorted((run_dir / "shards").glob("shard-*.pt"))
-    if not files:
-        raise FileNotFoundError(f"{run_dir / 'shards'}: no shard-*.pt files; run `rwbench sample` for this run first")
-    expected = spec.get("n_shards")
-    if expected is not None and len(files) != int(expected) and not allow_partial:
-        raise ValueError(f"{run_dir}: {len(files)} of {expected} shards present; finish sampling or pass --allow-partial")
-    shards = [load_tensors(f, "sample shard", f"delete it and rebuild it: snakemake --cores 1 {f}") for f in files]
-    keys = [k for k in shards[0] if all(k in s for s in shards)]
-    data = {k: torch.cat([s[k] for s in shards]) for k in keys}
-    for key in ("index", "sample_uint8"):
-        if key not in data:
-            raise ValueError(f"{run_dir}: shards lack {key!r} (see docs/run-layout.md)")
-    order = torch.argsort(data["index"])
-    data = {k: v[order] for k, v in data.items()}
-    if len(torch.unique(data["index"])) != len(data["index"]):
-        raise ValueError(f"{run_dir}: duplicate image indices across shards")
-    if "diverged" not in data:
-        data["diverged"] = torch.zeros(len(data["index"]), dtype=torch.bool)
-    # the shard's flag, or the one threshold (rwbench.divergence) on the [0, 1] samples: also flags shards written
-    # before a blow-up without inf (|x| ~ 1e21) counted as diverged
-    data["diverged"] = data["diverged"].bool() | diverged((data["sample"] if "sample" in data else
-                                                          data["sample_uint8"].float() / 255), (0.0, 1.0))
-    if "target" not in data:
-        data["target"] = data["index"].clone()
-    return spec, data
+SET_BOOT = 200  # bootstrap replicates of set metrics (FID, KID, exact metrics); --n-boot caps it
 
 
 def default_extractor(spec: dict) -> str:
@@ -64,23 +38,45 @@ class _Rows:
     def __init__(self, run_id: str):
         self.run_id, self.rows = run_id, []
 
-    def add(self, metric, value, n, reference="", extractor="", conversion=""):
-        self.rows.append({"run_id": self.run_id, "metric": metric, "value": float(value), "n": int(n),
+    def add(self, metric, value, n, reference="", extractor="", conversion="", *, se=NAN, ci_lo=NAN, ci_hi=NAN,
+            n_ref=0, unit=None):
+        self.rows.append({"run_id": self.run_id, "metric": metric, "value": float(value),
+                          "unit": rundir.metric_unit(metric) if unit is None else unit, "se": float(se),
+                          "ci_lo": float(ci_lo), "ci_hi": float(ci_hi), "n": int(n), "n_ref": int(n_ref),
                           "reference": reference, "extractor": extractor, "conversion": conversion})
 
+    def summary(self, metric, values, reference="", extractor="", conversion="", n_ref=0, **boot):
+        """One row of a per-image metric: mean, se, bootstrap interval, n finite values."""
+        s = aggregation.summary_row(values, **boot)
+        self.add(metric, s["value"], s["n"], reference, extractor, conversion, se=s["se"], ci_lo=s["ci_lo"],
+                 ci_hi=s["ci_hi"], n_ref=n_ref)
 
-def _unconditional(rows: _Rows, spec: dict, data: dict, ok: torch.Tensor, too_many: bool, opts: dict) -> None:
+    def boot(self, metric, estimate, replicates, n, reference="", extractor="", conversion="", n_ref=0):
+        """One row of a set metric with its bootstrap se and re-centred percentile interval."""
+        iv = aggregation.replicate_interval(estimate, replicates)
+        self.add(metric, estimate, n, reference, extractor, conversion, se=iv["se"], ci_lo=iv["ci_lo"],
+                 ci_hi=iv["ci_hi"], n_ref=n_ref)
+
+
+def _class_entropy(argmax: np.ndarray, classes: int, counts=None) -> float:
+    hist = np.bincount(argmax, weights=counts, minlength=classes).astype(np.float64)
+    hist = hist[hist > 0] / hist.sum()
+    return float(-(hist * np.log(hist)).sum()) + 0.0   # + 0.0: no "-0.0" for a one-class histogram
+
+
+def _unconditional(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tensor, too_many: bool,
+                   opts: dict) -> None:
     from rwbench.metrics import fidelity
-    from rwbench.metrics.reference import reference_label, reference_statistics
+    from rwbench.metrics.reference import reference_statistics
 
     reference = spec.get("reference")
     if reference is None:
         raise ValueError("spec.json: no 'reference' for an unconditional run (see docs/run-layout.md)")
-    ref_label = reference_label(reference)
+    ref_label = rundir.reference_label(reference)
     name = opts["extractor"] or default_extractor(spec)
     images = data["sample_uint8"][ok]
     if too_many or len(images) < 2:
-        for metric in ("fid", "kid_mean", "kid_std", "precision", "recall"):
+        for metric in ("fid", "kid_mean", "precision", "recall"):
             rows.add(metric, NAN, len(images), ref_label, name, "")
         return
     info = ex.resolve_extractor(name, opts["extractor_weights"], opts["allow_download"])
@@ -92,26 +88,66 @@ def _unconditional(rows: _Rows, spec: dict, data: dict, ok: torch.Tensor, too_ma
     if conversion != ref["conversion"]:
         raise ValueError(f"{ref['path']}: reference conversion {ref['conversion']!r} differs from samples' {conversion!r}")
     feats = ex.extract_features(extractor, prepared, opts["batch_size"], opts["device"])
-    gen = feats[info.layer].float().cpu()
-    ref_feats, n, label = ref["features"].float(), len(gen), info.label()
-    rows.add("fid", fidelity.fid_from_statistics(fidelity.feature_statistics(gen), ref), n, ref_label, label, conversion)
-    rows.add("reference_n", ref["count"], ref["count"], ref_label, label, conversion)
-    if n < len(ref_feats):
-        pick = torch.randperm(len(ref_feats), generator=torch.Generator().manual_seed(opts["seed"]))[:n]
-        sub = fidelity.feature_statistics(ref_feats[pick])
-        floor = fidelity.frechet_distance_symmetric(sub["mu"], sub["sigma"], ref["mu"].numpy(), ref["sigma"].numpy())
-        rows.add("fid_ref_subset", floor, n, ref_label, label, conversion + "; symmetric-eigh Frechet")
-    kid_mean, kid_std, size = fidelity.kid(gen, ref_feats, opts["kid_subset_size"], opts["kid_subsets"], opts["seed"])
-    rows.add("kid_mean", kid_mean, n, ref_label, label, conversion)
-    rows.add("kid_std", kid_std, n, ref_label, label, conversion)
-    rows.add("kid_subset_size", size, n, ref_label, label, conversion)
-    if opts["prc"] and min(n, len(ref_feats)) > opts["prc_neighborhood"]:
-        prc = fidelity.precision_recall(gen, ref_feats, opts["prc_neighborhood"])
-        for metric, value in prc.items():
-            rows.add(metric, value, n, ref_label, label, conversion + f"; k={opts['prc_neighborhood']}")
+    gen = feats[info.layer].double().cpu()
+    n, n_ref, label = len(gen), int(ref["count"]), info.label()
+    # one FID / KID path: all n samples against the fixed reference; bootstrap over the generated images
+    sm = fidelity.SetMetrics(gen, ref)
+    counts = aggregation.bootstrap_counts(n, min(SET_BOOT, opts["n_boot"]), opts["seed"])
+    value = sm()
+    reps = sm.replicates(counts)
+    rows.boot("fid", value["fid"], reps["fid"], n, ref_label, label, conversion + "; symmetric-eigh Frechet", n_ref)
+    rows.boot("kid_mean", value["kid"], reps["kid"], n, ref_label, label,
+              conversion + f"; unbiased MMD^2 over all {n} x {n_ref} pairs (no subsets)", n_ref)
+    tensors = {"index": data["index"][ok], "features": gen}
+    meta = {"extractor": label, "reference": ref_label, "conversion": conversion}
+    if opts["prc"] and min(n, n_ref) > opts["prc_neighborhood"]:
+        prc = fidelity.precision_recall(gen.float(), ref["features"].float(), opts["prc_neighborhood"])
+        for metric, v in prc.items():
+            rows.add(metric, v, n, ref_label, label, conversion + f"; k={opts['prc_neighborhood']}", n_ref=n_ref)
     if "logits" in feats:
-        for metric, value in fidelity.classifier_statistics(feats["logits"].float()).items():
-            rows.add(metric, value, n, "", label.replace(f"/{info.layer}@", "/logits@"), conversion)
+        logits = feats["logits"].double()
+        probs = torch.softmax(logits, dim=1)
+        logit_label = label.replace(f"/{info.layer}@", "/logits@")
+        rows.summary("confident_share", (probs.max(dim=1).values >= 0.9).double().numpy(), "", logit_label,
+                     conversion + "; max softmax >= 0.9", n_boot=opts["n_boot"], seed=opts["seed"])
+        argmax, classes = probs.argmax(dim=1).numpy(), logits.shape[1]
+        rows.boot("class_entropy", _class_entropy(argmax, classes),
+                  [_class_entropy(argmax, classes, c) for c in counts], n, "", logit_label,
+                  conversion + "; entropy of the argmax histogram")
+        rows.add("class_entropy_max", math.log(classes), n, "", logit_label, conversion)
+    if spec.get("family") == "oracle" and "sample" in data:
+        _exact(rows, spec, data, ok, reference, opts, counts, tensors, meta)
+    rundir.write_features(run_dir, tensors, meta)
+
+
+def _exact(rows: _Rows, spec: dict, data: dict, ok: torch.Tensor, reference: dict, opts: dict, counts,
+           tensors: dict, meta: dict) -> None:
+    """Exact-answer metrics of an oracle cell against its mixture (rwbench.metrics.exact)."""
+    from rwbench.metrics import exact
+    from rwbench.metrics.reference import load_reference_images
+
+    oracle = exact.oracle_for(spec)
+    ref_images = load_reference_images(reference)
+    cache = Path(opts["reference_cache"]) / (f"exact-{exact.oracle_digest(oracle)[:12]}-"
+                                             f"{rundir.reference_key(reference)}.json")
+    consts = exact.reference_constants(oracle, ref_images, cache)
+    em = exact.ExactMetrics(oracle, data["sample"][ok], data["sample_uint8"][ok], ref_images, consts)
+    value = em()
+    reps = [em(c) for c in counts]
+    ref_label = rundir.reference_label(reference)
+    rows.boot("energy_distance", value["energy_distance"], [r["energy_distance"] for r in reps], em.n, ref_label,
+              "", "uint8 images on [0, 1] vs the exact reference draws; U-statistics", em.n_ref)
+    rows.boot("occupancy_tv", value["occupancy_tv"], [r["occupancy_tv"] for r in reps], em.n, "exact_mixture", "",
+              "float samples; noise-free responsibilities vs mixture weights")
+    iv = aggregation.replicate_interval(value["logp_gap"], [r["logp_gap"] for r in reps])
+    grow = math.hypot(iv["se"], em.logp_mc_se()) / iv["se"] if iv["se"] > 0 else 1.0   # + MC error of E_p[log p]
+    rows.add("logp_gap", value["logp_gap"], em.n, "exact_mixture", "",
+             f"float samples; mean log p / D minus E_p[log p] / D ({consts['logp_draws']} exact draws)",
+             se=iv["se"] * grow, ci_lo=value["logp_gap"] - (value["logp_gap"] - iv["ci_lo"]) * grow,
+             ci_hi=value["logp_gap"] + (iv["ci_hi"] - value["logp_gap"]) * grow, n_ref=consts["logp_draws"])
+    tensors.update(em.tensors())
+    meta.update(energy_yy=repr(consts["energy_yy"]), logp_mean=repr(consts["logp_mean"]),
+                logp_mc_se=repr(em.logp_mc_se()), exact_reference=ref_label)
 
 
 def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tensor, too_many: bool, opts: dict) -> None:
@@ -141,8 +177,7 @@ def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tenso
         if metric_lpips is not None:
             per_image["lpips"][ok] = metric_lpips(xs, gts, opts["batch_size"])
     for key, values in per_image.items():
-        for metric, value, n in aggregation.summary_rows(key, values.numpy(), n_boot=opts["n_boot"], seed=opts["seed"]):
-            rows.add(metric, value, n, "ground_truth", extr[key], conv[key])
+        rows.summary(key, values.numpy(), "ground_truth", extr[key], conv[key], n_boot=opts["n_boot"], seed=opts["seed"])
     spt = int(spec.get("samples_per_target") or 1)
     targets = torch.unique(data["target"][ok]) if ok.any() else torch.zeros(0, dtype=torch.long)
     if spt > 1 and not too_many and len(targets):
@@ -153,15 +188,13 @@ def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tenso
             truths.append(gt[member][0])
         means, truths = torch.stack(means), torch.stack(truths)
         for key, fn in (("psnr", iq.psnr), ("psnr_minmax", iq.psnr_minmax), ("ssim", iq.ssim)):
-            for metric, value, n in aggregation.summary_rows(f"{key}_mean_of_samples", fn(means, truths).numpy(),
-                                                             n_boot=opts["n_boot"], seed=opts["seed"]):
-                rows.add(metric, value, n, "ground_truth", extr[key], conv[key] + f"; mean of <= {spt} samples per target")
+            rows.summary(f"{key}_mean_of_samples", fn(means, truths).numpy(), "ground_truth", extr[key],
+                         conv[key] + f"; mean of <= {spt} samples per target", n_boot=opts["n_boot"], seed=opts["seed"])
     if "exact_mmse" in data and len(targets):
         first = torch.stack([torch.nonzero(data["target"] == t)[0, 0] for t in targets.tolist()])
         mmse, truths = data["exact_mmse"][first].double(), gt[first]
-        for metric, value, n in aggregation.summary_rows("psnr_exact_mmse", iq.psnr(mmse, truths).numpy(),
-                                                         n_boot=opts["n_boot"], seed=opts["seed"]):
-            rows.add(metric, value, n, "ground_truth", "", iq.STANDARD)
+        rows.summary("psnr_exact_mmse", iq.psnr(mmse, truths).numpy(), "ground_truth", "", iq.STANDARD,
+                     n_boot=opts["n_boot"], seed=opts["seed"])
     if "exact_draw" in data and spt > 1 and not too_many and len(targets):
         _oracle_posterior(rows, data, ok, targets, opts)
     _write_per_image(run_dir / "metrics-per-image.csv", data, per_image)
@@ -190,9 +223,8 @@ def _oracle_posterior(rows: _Rows, data: dict, ok: torch.Tensor, targets: torch.
     conv = f"[0, 1] scale; {int(level * 100)} % per-pixel credible intervals of the sampler's draws"
     for key, values in per_target.items():
         if values:
-            for metric, value, n in aggregation.summary_rows(key, np.asarray(values, dtype=float),
-                                                             n_boot=opts["n_boot"], seed=opts["seed"]):
-                rows.add(metric, value, n, "exact_posterior", "", conv)
+            rows.summary(key, np.asarray(values, dtype=float), "exact_posterior", "", conv, n_boot=opts["n_boot"],
+                         seed=opts["seed"])
     rows.add("level", level, len(targets), "exact_posterior", "", conv)
 
 
@@ -208,8 +240,7 @@ def _write_per_image(path: Path, data: dict, per_image: dict) -> None:
 
 
 def evaluate_run(run_dir: str | Path, reference_cache: str | Path = "results/reference", extractor: str | None = None,
-                 extractor_weights: str | None = None, lpips: bool = True, lpips_net: str = "alex",
-                 kid_subset_size: int | None = None, kid_subsets: int = 100, prc: bool = True,
+                 extractor_weights: str | None = None, lpips: bool = True, lpips_net: str = "alex", prc: bool = True,
                  prc_neighborhood: int = 3, device: str = "cpu", batch_size: int = 64, max_diverged: float = 0.5,
                  allow_download: bool = True, allow_partial: bool = False, n_boot: int = 2000, seed: int = 0,
                  write: bool = True):
@@ -217,7 +248,7 @@ def evaluate_run(run_dir: str | Path, reference_cache: str | Path = "results/ref
     import pandas as pd
 
     run_dir = Path(run_dir)
-    spec, data = load_shards(run_dir, allow_partial)
+    spec, data = rundir.load_shards(run_dir, allow_partial)
     rows = _Rows(str(spec.get("run_id") or run_dir.name))
     diverged = data["diverged"]
     n_all = len(diverged)
@@ -227,16 +258,14 @@ def evaluate_run(run_dir: str | Path, reference_cache: str | Path = "results/ref
     if too_many:
         rows.add("diverged", 1.0, n_all, conversion=f"diverged_fraction > {max_diverged}: image metrics are NaN")
     opts = dict(reference_cache=reference_cache, extractor=extractor, extractor_weights=extractor_weights,
-                lpips=lpips, lpips_net=lpips_net, kid_subset_size=kid_subset_size, kid_subsets=kid_subsets, prc=prc,
+                lpips=lpips, lpips_net=lpips_net, prc=prc,
                 prc_neighborhood=prc_neighborhood, device=device, batch_size=batch_size,
                 allow_download=allow_download, n_boot=n_boot, seed=seed)
     ok = ~diverged
     if "ground_truth" in data:
         _inverse(rows, run_dir, spec, data, ok, too_many, opts)
     else:
-        _unconditional(rows, spec, data, ok, too_many, opts)
-    frame = pd.DataFrame(rows.rows, columns=COLUMNS)
+        _unconditional(rows, run_dir, spec, data, ok, too_many, opts)
     if write:
-        with atomic_write(run_dir / "metrics.csv", "w") as handle:
-            frame.to_csv(handle, index=False)
-    return frame
+        return rundir.write_metrics(run_dir / rundir.METRICS, rows.rows)
+    return pd.DataFrame(rows.rows, columns=COLUMNS)

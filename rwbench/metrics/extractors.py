@@ -54,7 +54,8 @@ def make_module_extractor(name: str, loader: Callable[[str | None], torch.nn.Mod
     """Build and register a torch-fidelity extractor wrapping a module with .features(x) and forward(x) -> logits.
 
     The module sees float [B, 1, H, W] = from_uint8(x)[:, :1] (channel 0 if the input was replicated to RGB);
-    provided features: "features" (penultimate, used for FID/KID/PRC) and "logits".
+    provided features: "features" (net.embedding(x) when the module has it, i.e. the normalised penultimate features
+    of rwbench.nets.classifier, else net.features(x); used for FID/KID/PRC) and "logits".
     """
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
@@ -88,8 +89,9 @@ def make_module_extractor(name: str, loader: Callable[[str | None], torch.nn.Mod
                 raise ValueError(f"{self.name}: expected uint8 [B, C, H, W] images, got {x.dtype} {tuple(x.shape)}")
             gray = from_uint8(x[:, :1], data_range).to(next(self.net.parameters()).device)
             out = {}
-            if "features" in self.features_list:
-                out["features"] = self.net.features(gray).float()
+            if "features" in self.features_list:  # normalised features when the net has them (DigitsClassifier)
+                embed = getattr(self.net, "embedding", self.net.features)
+                out["features"] = embed(gray).float()
             if "logits" in self.features_list:
                 out["logits"] = self.net(gray).float()
             return tuple(out[k] for k in self.features_list)

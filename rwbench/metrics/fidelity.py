@@ -1,4 +1,5 @@
-"""FID, KID and precision/recall on extracted features, computed by torch-fidelity's own metric functions."""
+"""FID, KID and precision/recall on extracted features (FID/KID: the one path SetMetrics; precision/recall and the
+statistics helpers via torch-fidelity's own metric functions)."""
 
 from __future__ import annotations
 
@@ -62,20 +63,6 @@ def frechet_distance_symmetric(mu1, sigma1, mu2, sigma2) -> float:
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.sqrt(psd_eigenvalues(inner)).sum())
 
 
-def kid(features_1: torch.Tensor, features_2: torch.Tensor, subset_size: int | None = None,
-        subsets: int = 100, seed: int = 2020) -> tuple[float, float, int]:
-    """KID: unbiased MMD^2 with k(x,y) = (x.y/D + 1)^3 over random subsets (torch-fidelity); (mean, std, subset size)."""
-    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
-
-    largest = min(len(features_1), len(features_2))
-    size = min(1000, largest) if subset_size is None else int(subset_size)
-    if not 2 <= size <= largest:
-        raise ValueError(f"--kid-subset-size {size}: must be in [2, {largest}] (the smaller of the two sample counts)")
-    out = kid_features_to_metric(features_1.detach().cpu().to(torch.float64), features_2.detach().cpu().to(torch.float64),
-                                 kid_subsets=int(subsets), kid_subset_size=size, rng_seed=int(seed), verbose=False)
-    return float(out[KEY_METRIC_KID_MEAN]), float(out[KEY_METRIC_KID_STD]), size
-
-
 def precision_recall(features_gen: torch.Tensor, features_ref: torch.Tensor, neighborhood: int = 3) -> dict[str, float]:
     """Improved precision/recall (Kynkaanniemi et al. 2019, k-NN balls) via torch-fidelity's prc_features_to_metric."""
     from torch_fidelity.metric_prc import prc_features_to_metric
@@ -98,3 +85,139 @@ def classifier_statistics(logits: torch.Tensor, threshold: float = 0.9) -> dict[
     nonzero = hist[hist > 0]
     entropy = float(-(nonzero * nonzero.log()).sum().item())
     return {"confident_share": confident, "class_entropy": entropy, "class_entropy_max": math.log(logits.shape[1])}
+
+
+# ---------------------------------------------------------------- the one FID / KID path (rwbench.metrics.fidelity)
+# Every FID and KID in rwbench (evaluate, floors, the scale-space FID, the quality benchmark, bootstrap replicates of
+# the comparisons table) is SetMetrics(features, reference)(counts): features of generated images in the extractor's
+# normalised space against fixed reference statistics (mu, sigma, features; rwbench.metrics.reference).
+
+
+def _np64(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().to(torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def weighted_statistics(features, counts=None) -> dict[str, np.ndarray]:
+    """mu and unbiased covariance of the multiset holding row i of features [n, D] counts[i] times (float64)."""
+    x = _np64(features)
+    if x.ndim != 2:
+        raise ValueError(f"features: need [n, D], got shape {x.shape}")
+    w = np.ones(len(x)) if counts is None else _np64(counts).reshape(-1)
+    if w.shape != (len(x),) or np.any(w < 0):
+        raise ValueError(f"counts: need {len(x)} non-negative multiplicities, got shape {w.shape}")
+    total = w.sum()
+    if total < 2:
+        raise ValueError(f"features: need at least 2 images (with multiplicity), got {total:g}")
+    mu = w @ x / total
+    centred = x - mu
+    sigma = (centred * w[:, None]).T @ centred / (total - 1.0)
+    return {"mu": mu, "sigma": sigma}
+
+
+def cubic_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """KID's polynomial kernel k(x, y) = (x . y / D + 1)^3 between rows of a [n, D] and b [m, D]."""
+    return (a @ b.T / a.shape[1] + 1.0) ** 3
+
+
+def reference_terms(reference: dict) -> dict:
+    """Quantities of the fixed reference that every FID / KID against it reuses, memoised in `reference`:
+    root = S_ref^{1/2} (PSD-clipped eigh), trace = tr S_ref, kid_yy = mean_{a != b} k(y_a, y_b) over its features."""
+    if "_terms" not in reference:
+        mu, sigma = _np64(reference["mu"]), np.atleast_2d(_np64(reference["sigma"]))
+        w, v = np.linalg.eigh(sigma)
+        root = (v * np.sqrt(psd_eigenvalues(w))) @ v.T
+        y = _np64(reference["features"])
+        m = len(y)
+        if m < 2:
+            raise ValueError("reference: need at least 2 reference feature rows for KID")
+        kyy = reference.get("kid_yy")
+        if kyy is None:
+            K = cubic_kernel(y, y)
+            kyy = float((K.sum() - np.trace(K)) / (m * (m - 1)))
+        reference["_terms"] = {"mu": mu, "sigma": sigma, "root": root, "trace": float(np.trace(sigma)),
+                               "features": y, "kid_yy": float(kyy), "n_ref": int(m)}
+    return reference["_terms"]
+
+
+class SetMetrics:
+    """FID and KID of one feature set [n, D] against fixed reference statistics, for the set or any reweighting of it.
+
+    FID = ||mu - mu_r||^2 + tr S + tr S_r - 2 sum sqrt(eig(S_r^{1/2} S S_r^{1/2})) (Frechet distance, symmetric eigh).
+    KID = unbiased MMD^2 with k(x, y) = (x . y / D + 1)^3 over ALL n generated x ALL m reference images:
+          mean_{i != j} k(x_i, x_j) + mean_{a != b} k(y_a, y_b) - 2 mean_{i, a} k(x_i, y_a)  (no random subsets).
+    counts (a bootstrap resample as multiplicities, bincount(I*, minlength=n)): FID of the multiset; KID with the pairs
+    of two copies of one image left out of the x-x term (a weighted U-statistic, so duplicates add no self-similarity;
+    NaN for a multiset of one distinct image). replicate_interval drops NaN replicates.
+    """
+
+    def __init__(self, features, reference: dict):
+        self.x = _np64(features)
+        if self.x.ndim != 2 or len(self.x) < 2:
+            raise ValueError(f"features: need [n >= 2, D], got shape {self.x.shape}")
+        self.ref = reference_terms(reference)
+        if self.ref["mu"].shape != (self.x.shape[1],):
+            raise ValueError(f"features: dimension {self.x.shape[1]} differs from the reference's {self.ref['mu'].shape}")
+        self.n, self.n_ref = len(self.x), self.ref["n_ref"]
+        self.kxx = cubic_kernel(self.x, self.x)
+        self.kxy = cubic_kernel(self.x, self.ref["features"]).mean(axis=1)
+
+    def fid(self, counts=None) -> float:
+        """Frechet distance of the (reweighted) set's Gaussian fit to the reference statistics."""
+        stats = weighted_statistics(self.x, counts)
+        root = self.ref["root"]
+        inner = np.linalg.eigvalsh(root @ stats["sigma"] @ root)
+        diff = stats["mu"] - self.ref["mu"]
+        return float(diff @ diff + np.trace(stats["sigma"]) + self.ref["trace"]
+                     - 2.0 * np.sqrt(psd_eigenvalues(inner)).sum())
+
+    def kid(self, counts=None) -> float:
+        """Unbiased MMD^2 (cubic kernel) of the (reweighted) set against all reference features."""
+        c = np.ones(self.n) if counts is None else _np64(counts).reshape(-1)
+        total = c.sum()
+        pairs = total * total - (c * c).sum()
+        if pairs <= 0:   # a resample of one distinct image: the x-x term has no pair
+            return float("nan")
+        xx = (c @ self.kxx @ c - (c * c) @ np.diag(self.kxx)) / pairs
+        return float(xx + self.ref["kid_yy"] - 2.0 * (c @ self.kxy) / total)
+
+    def __call__(self, counts=None) -> dict[str, float]:
+        """{"fid", "kid"} of the set (or of the multiset given by counts)."""
+        return {"fid": self.fid(counts), "kid": self.kid(counts)}
+
+    def replicates(self, counts) -> dict[str, np.ndarray]:
+        """{"fid": [B], "kid": [B]} for B multisets counts [B, n] at once (the same numbers as calling with each row)."""
+        c = _np64(counts)
+        if c.ndim != 2 or c.shape[1] != self.n:
+            raise ValueError(f"counts: need [B, {self.n}] multiplicities, got shape {c.shape}")
+        total = c.sum(axis=1)
+        # KID: weighted U-statistic per row
+        pairs = total * total - (c * c).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):   # NaN where a row holds one distinct image
+            xx = np.where(pairs > 0, (((c @ self.kxx) * c).sum(axis=1) - (c * c) @ np.diag(self.kxx)) / pairs, np.nan)
+        kid = xx + self.ref["kid_yy"] - 2.0 * (c @ self.kxy) / total
+        if self.n < self.x.shape[1]:   # few images, many features: the Gram route of fid(), row by row
+            return {"fid": np.array([self.fid(row) for row in c]), "kid": kid}
+        # FID: S_b = (X' diag(c) X - N m m') / (N - 1); eig(R S_b R) from Y = X R, batched over rows
+        y = self.x @ self.ref["root"]
+        mean_x, mean_y = (c @ self.x) / total[:, None], (c @ y) / total[:, None]
+        scatter = np.matmul(y.T[None] * c[:, None, :], y) - total[:, None, None] * mean_y[:, :, None] * mean_y[:, None, :]
+        inner = np.linalg.eigvalsh(scatter / (total - 1.0)[:, None, None])
+        sqrt_sum = np.array([np.sqrt(psd_eigenvalues(w)).sum() for w in inner])
+        trace = ((c @ (self.x * self.x).sum(axis=1)) - total * (mean_x * mean_x).sum(axis=1)) / (total - 1.0)
+        diff = mean_x - self.ref["mu"]
+        fid = (diff * diff).sum(axis=1) + trace + self.ref["trace"] - 2.0 * sqrt_sum
+        return {"fid": fid, "kid": kid}
+
+
+def reference_from_features(features) -> dict:
+    """Reference statistics {mu, sigma, features, count} of a feature matrix [m, D] (for references built in memory)."""
+    x = _np64(features)
+    stats = weighted_statistics(x)
+    return {"mu": stats["mu"], "sigma": stats["sigma"], "features": x, "count": int(len(x))}
+
+
+def set_metrics(features, reference: dict, counts=None) -> dict[str, float]:
+    """FID and KID of features [n, D] (normalised extractor space) against reference statistics; see SetMetrics."""
+    return SetMetrics(features, reference)(counts)

@@ -2,8 +2,11 @@
 
 Cache file `<cache_dir>/<dataset>-<split>-r<res>[-folder<identity>]__<extractor>__<conversion tag>.pt` (torch.save,
 weights_only-loadable; image-folder datasets such as FFHQ add the folder's identity: path, file names, sizes, times)
-holds mu, sigma (float64), features (float32 [N, D], for KID and precision/recall), count, conversion, resize_filter,
-extractor, layer, weights_sha256 and the reference spec; a `.json` sidecar repeats the metadata for people.
+holds mu, sigma (float64), features (float32 [N, D] in the extractor's normalised feature space, for KID and
+precision/recall), kid_yy (KID's reference-reference term), count, conversion, resize_filter, extractor, layer,
+weights_sha256 (for digits-cnn this hash covers the feature normalisation stored with the weights, so a new
+normalisation makes the cache stale) and the reference spec; a `.json` sidecar repeats the metadata for people.
+`load_reference(path)` reads a cache file (e.g. for bootstrap replicates of rwbench.metrics.fidelity.set_metrics).
 """
 
 from __future__ import annotations
@@ -19,39 +22,13 @@ import torch
 
 from rwbench.io import atomic_path, write_json
 from rwbench.metrics import extractors as ex
+from rwbench.rundir import check_reference, reference_key, reference_label  # noqa: F401  (re-exported)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: features in the extractor's normalised space (digits-cnn), KID's reference term kid_yy
 DEFAULT_CACHE_DIR = "results/reference"
 
 
-def _check(reference: dict) -> dict:
-    if not isinstance(reference, dict) or reference.get("kind") not in ("dataset", "file"):
-        raise ValueError(f"reference: expected {{'kind': 'dataset'|'file', ...}}, got {reference!r}")
-    if reference["kind"] == "dataset":
-        missing = [k for k in ("dataset", "split", "resolution") if k not in reference]
-        if missing:
-            raise ValueError(f"reference: dataset kind needs keys {missing}")
-    elif "path" not in reference:
-        raise ValueError("reference: file kind needs a 'path' to a uint8 tensor [N, C, H, W] (torch.save, or "
-                         "safetensors with key 'images')")
-    return reference
-
-
-def reference_key(reference: dict) -> str:
-    """Readable unique name of a reference set: <dataset>-<split>-r<res> or file-<stem>-<sha256[:12]>."""
-    reference = _check(reference)
-    if reference["kind"] == "dataset":
-        return f"{reference['dataset']}-{reference['split']}-r{int(reference['resolution'])}"
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(reference["path"]).stem)
-    return f"file-{stem}-{ex.file_sha256(reference['path'])[:12]}"
-
-
-def reference_label(reference: dict) -> str:
-    """Value of the `reference` column: dataset:<name>/<split>/<res> or file:<path>@sha256:<12 hex>."""
-    reference = _check(reference)
-    if reference["kind"] == "dataset":
-        return f"dataset:{reference['dataset']}/{reference['split']}/{int(reference['resolution'])}"
-    return f"file:{reference['path']}@sha256:{ex.file_sha256(reference['path'])[:12]}"
+_check = check_reference  # reference identity lives in rwbench.rundir (reference_key, reference_label)
 
 
 def load_reference_images(reference: dict) -> torch.Tensor:
@@ -114,7 +91,7 @@ def reference_statistics(reference: dict, info: ex.ExtractorInfo, cache_dir: str
                          channels: int | None = None, device: str = "cpu", batch_size: int = 64,
                          extractor=None) -> dict:
     """Load the cached reference statistics, or extract features of the reference set once and cache them."""
-    from rwbench.metrics.fidelity import feature_statistics
+    from rwbench.metrics.fidelity import feature_statistics, reference_terms
 
     images = None
     if channels is None:
@@ -148,6 +125,7 @@ def reference_statistics(reference: dict, info: ex.ExtractorInfo, cache_dir: str
     entry = {
         "cache_version": CACHE_VERSION,
         "mu": torch.from_numpy(stats["mu"]), "sigma": torch.from_numpy(stats["sigma"]), "features": features,
+        "kid_yy": reference_terms({"mu": stats["mu"], "sigma": stats["sigma"], "features": features})["kid_yy"],
         "count": int(len(features)), "conversion": conversion, "resize_filter": info.resize_filter,
         "extractor": info.name, "layer": info.layer, "weights_sha256": info.weights_sha256,
         "reference": json.dumps(reference, sort_keys=True), "reference_label": reference_label(reference),
@@ -157,6 +135,19 @@ def reference_statistics(reference: dict, info: ex.ExtractorInfo, cache_dir: str
     with atomic_path(path) as tmp:
         torch.save(entry, tmp)
     write_json(path.with_suffix(".json"), {k: v for k, v in entry.items() if not isinstance(v, torch.Tensor)})
+    entry["path"] = str(path)
+    return entry
+
+
+def load_reference(path: str | os.PathLike) -> dict:
+    """Read one reference cache file (mu, sigma, features, kid_yy, count, conversion, extractor, ...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no reference statistics; build them with `rwbench reference` (or evaluate)")
+    entry = torch.load(path, map_location="cpu", weights_only=True)
+    if entry.get("cache_version") != CACHE_VERSION:
+        raise ValueError(f"{path}: reference cache version {entry.get('cache_version')!r} != {CACHE_VERSION}; "
+                         f"delete it and re-run `rwbench reference`")
     entry["path"] = str(path)
     return entry
 

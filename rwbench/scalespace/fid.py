@@ -55,7 +55,7 @@ class FeatureFID:
         """FID of images [N, C, H, W] (float, data scale; N >= 2) to the reference statistics."""
         from rwbench.data import to_uint8
         from rwbench.metrics import extractors as ex
-        from rwbench.metrics.fidelity import feature_statistics, fid_from_statistics
+        from rwbench.metrics.fidelity import SetMetrics
 
         if images.dim() != 4 or len(images) < 2:
             raise ValueError(f"images: need [N >= 2, C, H, W], got {tuple(images.shape)}")
@@ -64,7 +64,7 @@ class FeatureFID:
             raise ValueError(f"{self.reference.get('path')}: reference conversion {self.reference['conversion']!r} "
                              f"differs from the trajectory's {conversion!r}")
         feats = ex.extract_features(self.extractor, prepared, self.batch_size, self.device)[self.layer]
-        return fid_from_statistics(feature_statistics(feats.float().cpu()), self.reference)
+        return SetMetrics(feats.double().cpu(), self.reference).fid()   # the one FID path (as `rwbench evaluate`)
 
 
 def trajectory_fid(X: torch.Tensor, fid: FeatureFID, fid_points: int) -> torch.Tensor:

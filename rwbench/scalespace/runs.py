@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from rwbench.divergence import diverged
-from rwbench.io import atomic_write, load_tensors, read_json
+from rwbench.io import atomic_write, read_json
+from rwbench.rundir import load_trajectories  # noqa: F401  (re-exported: the run-directory reader)
 from rwbench.scalespace import baselines as d7
 from rwbench.scalespace.diagnostics import (DENSE_LIMIT, EXPECTED, FrechetReference, monotonicity_scores,
                                             trajectory_diagnostics)
@@ -24,34 +25,6 @@ from rwbench.scalespace.diagnostics import (DENSE_LIMIT, EXPECTED, FrechetRefere
 F64 = torch.float64
 CSV_COLUMNS = ["run_id", "curve", "step", "sigma", "quantity", "value"]
 MONO_COLUMNS = ["run_id", "curve", "quantity", "expected", "score"]
-TRAJECTORY_KEYS = ("index", "step", "sigma", "x")
-
-
-def load_trajectories(run_dir: str | Path) -> dict[str, torch.Tensor]:
-    """Concatenate <run>/trajectories/shard-*.pt along the image axis (sorted by index): index [N], step [P], sigma [P],
-    x [P, N, C, H, W] (docs/run-layout.md, "trajectory file")."""
-    files = sorted(Path(run_dir, "trajectories").glob("shard-*.pt"))
-    if not files:
-        raise FileNotFoundError(f"{Path(run_dir, 'trajectories')}: no shard-*.pt trajectory files; sample the run with "
-                                f"trajectory_points > 0 (template samplers only)")
-    parts = []
-    for path in files:
-        data = load_tensors(path, "trajectory shard", f"delete it and rebuild it: snakemake --cores 1 {path}")
-        missing = [k for k in TRAJECTORY_KEYS if not isinstance(data, dict) or k not in data]
-        if missing:
-            raise ValueError(f"{path}: trajectory file lacks {missing} (docs/run-layout.md)")
-        P, N = data["step"].numel(), data["index"].numel()
-        if data["sigma"].numel() != P or data["x"].dim() != 5 or tuple(data["x"].shape[:2]) != (P, N):
-            raise ValueError(f"{path}: need x [P={P}, N={N}, C, H, W] and sigma [P], got x {tuple(data['x'].shape)}, "
-                             f"sigma {tuple(data['sigma'].shape)}")
-        if parts and not (torch.equal(data["step"], parts[0]["step"]) and
-                          torch.equal(data["sigma"].to(F64), parts[0]["sigma"].to(F64))):
-            raise ValueError(f"{path}: recorded steps/sigmas differ from {files[0].name}'s")
-        parts.append(data)
-    index = torch.cat([p["index"].long() for p in parts])
-    order = torch.argsort(index)
-    x = torch.cat([p["x"] for p in parts], dim=1)[:, order]
-    return {"index": index[order], "step": parts[0]["step"].long(), "sigma": parts[0]["sigma"].to(F64), "x": x}
 
 
 def load_reference(reference: dict, data_range, shape, max_images: int) -> torch.Tensor:

@@ -32,7 +32,7 @@ def classifier_accuracy(net, images_uint8: torch.Tensor, labels: torch.Tensor) -
 
 def train_classifier(cfg, data, out, resume, progress, stop_after, t_wall, t_cpu) -> dict:
     """Cross-entropy training of the digits classifier with random +-1 pixel shifts; writes model + state + config."""
-    from rwbench.nets.classifier import DigitsClassifier
+    from rwbench.nets.classifier import DigitsClassifier, calibrate_features
     from rwbench.nets.unet import count_parameters
 
     tc = cfg["train"]
@@ -66,7 +66,8 @@ def train_classifier(cfg, data, out, resume, progress, stop_after, t_wall, t_cpu
     test = training_images(cfg["dataset"], "test")
     meta = _meta(cfg, step, count_parameters(net), float(loss.item()) if step else None, t_wall, t_cpu)
     meta.update(net=net.config, test_accuracy=classifier_accuracy(net, test.images, test.labels),
-                train_accuracy=classifier_accuracy(net, data.images, data.labels), n_test=len(test))
+                train_accuracy=classifier_accuracy(net, data.images, data.labels), n_test=len(test),
+                feature_normalisation=calibrate_features(net, x))  # FID/KID feature space, fitted on the train split
     _save_state(out, net, None, opt, step)
     _save_model(out, net.state_dict(), meta, final=step >= tc["steps"])
     return meta

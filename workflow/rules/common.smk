@@ -132,6 +132,32 @@ def evaluate_inputs(wildcards):
     return inputs
 
 
+def uncond_runs():
+    """Runs scored against a reference set (their (reference, n) pairs get floors)."""
+    return [r for r, s in RUNS.items() if s["task"] == "uncond"]
+
+
+def floors_inputs(wildcards):
+    """Specs and reference statistics of the unconditional runs, the extractor weights and the fitted oracles."""
+    runs = uncond_runs()
+    inputs = {"specs": [f"{run_dir(r)}/spec.json" for r in runs],
+              "reference": sorted({f"{RESULTS}/reference/{reference_name(RUNS[r])}.json" for r in runs})}
+    if extractor_weights():
+        inputs["weights"] = extractor_weights()
+    if any(RUNS[r]["family"] == "oracle" for r in runs):
+        inputs["oracle"] = f"{RESULTS}/embedded/oracle/prepare.json"
+    return inputs
+
+
+def floors_options():
+    """`rwbench floors` options: the metrics extractor and the `floors:` section (draws, seed)."""
+    opts = [f"--extractor {metrics_settings()['extractor']}"]
+    if extractor_weights():
+        opts.append(f"--extractor-weights {extractor_weights()}")
+    opts += [f"--{k} {v}" for k, v in (config.get("floors") or {}).items()]
+    return " ".join(opts)
+
+
 def trajectory_runs():
     """Runs that record trajectories (scale-space diagnostics)."""
     return [r for r, s in RUNS.items() if s.get("trajectory_points")]
@@ -166,9 +192,9 @@ def missing_intermediates():
 
 
 def all_targets():
-    """Targets of the default target: every run's metrics, the aggregated table, the figures and tables, and any
+    """Targets of the default target: every run's metrics, the aggregated table, the floors, the figures and tables, and any
     sample shard deleted after its run was evaluated (missing_intermediates)."""
-    targets = [f"{RESULTS}/metrics.csv", f"{REPORTS}/tables/runs.csv"] + missing_intermediates()
+    targets = [f"{RESULTS}/metrics.csv", f"{RESULTS}/floors.csv", f"{REPORTS}/tables/runs.csv"] + missing_intermediates()
     targets += [f"{REPORTS}/figures/{name}.png" for name in figure_names()]
     if trajectory_runs():
         targets.append(f"{REPORTS}/figures/scalespace.png")
@@ -207,8 +233,6 @@ def evaluate_options():
     opts = [f"--extractor {m['extractor']}", f"--n-boot {m['n_boot']}"]
     if extractor_weights():
         opts.append(f"--extractor-weights {extractor_weights()}")
-    if m["kid_subset_size"]:
-        opts.append(f"--kid-subset-size {m['kid_subset_size']}")
     opts.append(f"--lpips-net {m['lpips_net']}" if m["lpips"] else "--no-lpips")
     return " ".join(opts)
 

@@ -1,4 +1,4 @@
-# Stage 4: reference statistics (once per reference set), metrics per run, one aggregated table.
+# Stage 4: reference statistics (once per reference set), metrics per run, floors per (reference, n), one table.
 
 
 rule reference:
@@ -57,6 +57,33 @@ rule evaluate:
     shell:
         "{params.rwbench} evaluate --run '{params.run}' --reference-cache {params.cache} {params.options} "
         "--device {params.device} > '{log}' 2>&1"
+
+
+rule floors:
+    input:
+        unpack(floors_inputs),
+    output:
+        table=report(f"{RESULTS}/floors.csv", caption="../report/metrics.rst", category="Downloads"),
+    params:
+        rwbench=RWBENCH,
+        specs=lambda wildcards, input: " ".join(f"--spec '{p}'" for p in input.specs),
+        options=floors_options(),
+        cache=f"{RESULTS}/reference",
+        device=DEVICE,
+    log:
+        f"{RESULTS}/logs/floors.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/floors.tsv",
+    threads: THREADS
+    resources:
+        runtime=30,
+        mem_mb=4000,
+        gpu=lambda wildcards: 0 if DEVICE == "cpu" else 1,
+    conda:
+        CONDA_ENV
+    shell:
+        "{params.rwbench} floors {params.specs} --reference-cache {params.cache} {params.options} "
+        "--device {params.device} --out {output.table} > '{log}' 2>&1"
 
 
 rule aggregate:

@@ -1,0 +1,116 @@
+"""`rwbench floors` (real-data floors disjoint from the reference, exact-sampler floors) and evaluate on an oracle cell."""
+
+import math
+import types
+
+import pandas as pd
+import pytest
+import torch
+
+from rwbench import rundir
+from rwbench.data import to_uint8
+from rwbench.denoisers import GaussianMixtureDenoiser
+from rwbench.metrics import floors
+from toy_extractor import register_toy_extractor
+
+TOY = "rwbench-test-toy-floors"
+F64 = torch.float64
+
+
+@pytest.fixture(scope="module", autouse=True)
+def toy_extractor():
+    register_toy_extractor(TOY)
+
+
+@pytest.fixture()
+def fake_digits(monkeypatch):
+    """digits train = images with a bright pixel in row 0 (value 200 + k), test = row 1: tells the splits apart."""
+    import rwbench.data
+
+    def make(split, n):
+        images = to_uint8(torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(len(split))) * 0.5)
+        images[:, 0, 0 if split == "train" else 1, 0] = 255
+        return images
+
+    sets = {"train": make("train", 90), "test": make("test", 40)}
+    monkeypatch.setattr(rwbench.data, "load_dataset",
+                        lambda name, split, resolution, seed=0, **kw: types.SimpleNamespace(images=sets[split]))
+    return sets
+
+
+def test_real_floor_draws_come_from_the_disjoint_split(fake_digits):
+    spec = {"task": "uncond", "n_images": 30, "reference": {"kind": "dataset", "dataset": "digits", "split": "train",
+                                                             "resolution": 8}}
+    source, pool, draw, oracle = floors.floor_source(spec)
+    assert source == "real:digits/test" and pool == 40 and oracle is None
+    images, _ = draw(30, torch.Generator().manual_seed(0))
+    assert (images[:, 0, 1, 0] == 255).all() and len(torch.unique(images.reshape(30, -1), dim=0)) == 30
+    with pytest.raises(ValueError, match="n = 41 > 40"):
+        draw(41, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="disjoint"):
+        floors.floor_source(dict(spec, reference=dict(spec["reference"], split="all")))
+
+
+def test_floors_table(fake_digits, tmp_path):
+    ref = {"kind": "dataset", "dataset": "digits", "split": "train", "resolution": 8}
+    specs = [{"task": "uncond", "n_images": n, "channels": 1, "dataset": "digits", "family": "vp", "reference": ref}
+             for n in (20, 20, 30)] + [{"task": "sr", "n_images": 8, "reference": {"kind": "ground_truth"}}]
+    rows = floors.compute_floors(specs, tmp_path / "cache", TOY, draws=10)
+    frame = rundir.write_floors(tmp_path / "floors.csv", rows)
+    back = rundir.read_floors(tmp_path / "floors.csv")
+    assert list(back.columns) == rundir.FLOOR_COLUMNS and len(back) == len(frame) == 4      # 2 n x (fid, kid)
+    assert set(back["n"]) == {20, 30} and (back["draws"] == 10).all() and (back["sd"] > 0).all()
+    assert (back["n_ref"] == 90).all() and set(back["source"]) == {"real:digits/test"}
+    mean, sd = rundir.floor_of(back, "dataset:digits/train/8", 20, "fid")
+    assert mean > 0 and sd > 0
+    with pytest.raises(ValueError, match="at least 10"):
+        floors.compute_floors(specs, tmp_path / "cache", TOY, draws=5)
+
+
+def _oracle_dir(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    d = 64
+    means = 0.5 + 0.15 * torch.randn(2, d, generator=g, dtype=F64)
+    covs = torch.stack([0.01 * torch.eye(d, dtype=F64)] * 2)
+    oracle = GaussianMixtureDenoiser(torch.tensor([0.6, 0.4], dtype=F64), means, covs, sample_shape=(1, 8, 8))
+    folder = tmp_path / "oracle"
+    folder.mkdir()
+    oracle.save(folder / "digits-gmm.safetensors")
+    ref_path = tmp_path / "oracle-reference.pt"
+    torch.save(to_uint8(oracle.sample(300, generator=torch.Generator().manual_seed(1))), ref_path)
+    return oracle, folder, {"kind": "file", "path": str(ref_path)}
+
+
+def test_exact_floors_centre_on_zero_and_oracle_evaluate(tmp_path):
+    from rwbench.io import write_json
+    from rwbench.metrics.evaluate import evaluate_run
+    from rwbench.stats import energy_distance
+
+    oracle, folder, ref = _oracle_dir(tmp_path)
+    spec = {"run_id": "uncond__oracle", "task": "uncond", "n_images": 40, "channels": 1, "dataset": "digits",
+            "family": "oracle", "checkpoint": str(folder), "reference": ref, "n_shards": 1}
+    rows = pd.DataFrame(floors.compute_floors([spec], tmp_path / "cache", TOY, draws=12)).set_index("metric")
+    assert set(rows.index) == {"fid", "kid_mean", "energy_distance", "occupancy_tv", "logp_gap"}
+    assert (rows["source"] == "exact:digits-oracle").all()
+    for metric in ("energy_distance", "logp_gap", "kid_mean"):        # unbiased: exact draws centre on 0
+        assert abs(rows.loc[metric, "mean"]) < 4 * rows.loc[metric, "sd"] / math.sqrt(12) + 1e-12, metric
+    # an oracle cell: exact samples at the wrong temperature (x 1.6 spread around the means)
+    x = oracle.sample(40, generator=torch.Generator().manual_seed(5)).float()
+    x = oracle.mean.reshape(1, 1, 8, 8).float() + 1.6 * (x - oracle.mean.reshape(1, 1, 8, 8).float())
+    run = tmp_path / "runs" / "uncond__oracle"
+    write_json(run / "spec.json", spec)
+    rundir.save_torch({"index": torch.arange(40), "sample": x, "sample_uint8": to_uint8(x),
+                       "diverged": torch.zeros(40, dtype=torch.bool)}, rundir.shard_path(run, 0))
+    frame = evaluate_run(run, tmp_path / "cache", extractor=TOY, lpips=False).set_index("metric")
+    for metric in ("energy_distance", "occupancy_tv", "logp_gap"):
+        r = frame.loc[metric]
+        assert r["n"] == 40 and r["ci_lo"] <= r["value"] <= r["ci_hi"] and r["se"] > 0 and r["unit"], metric
+    assert frame.loc["energy_distance", "n_ref"] == 300
+    ref_images = torch.load(ref["path"], weights_only=True)
+    want = energy_distance(to_uint8(x).double() / 255, ref_images.double() / 255)
+    assert frame.loc["energy_distance", "value"] == pytest.approx(want, rel=1e-10)
+    assert frame.loc["logp_gap", "ci_hi"] < 0 and frame.loc["energy_distance", "ci_lo"] > 0   # too hot: detected
+    feats, meta = rundir.read_features(run)
+    assert feats["responsibility"].shape == (40, 2) and feats["energy_within"].shape == (40, 40)
+    again = (feats["log_density"].mean() - float(meta["logp_mean"])).item()
+    assert again == pytest.approx(frame.loc["logp_gap", "value"], rel=1e-12)
