@@ -40,6 +40,7 @@ EXAMPLES: dict[str, str] = {
     "reference": "rwbench reference --dataset digits --split test --resolution 16",
     "evaluate": "rwbench evaluate --run results/runs/<run_id>",
     "aggregate": "rwbench aggregate --runs-dir results/runs --out results/metrics.csv",
+    "floors": "rwbench floors --runs-dir results/runs --out results/floors.csv",
     "schedules": "rwbench schedules --schedules linear,karras --steps 50,100 --out schedules.csv",
     "equivalence": "rwbench equivalence --steps 200 --out equivalence.csv",
     "scalespace": "rwbench scalespace --run results/runs/<run_id>\n  rwbench scalespace --figure --runs-dir results/runs",

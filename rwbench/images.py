@@ -40,7 +40,7 @@ def write_images(images: torch.Tensor, out, indices=None) -> list[Path]:
 def export_run(run_dir, out, include_diverged: bool = False) -> dict:
     """Write a run's samples (all shards, by image index) as PNGs + samples.npz; diverged images are left out unless
     asked for (their pixels are zeros). Returns a summary that is also written to out/export.json."""
-    from rwbench.metrics.evaluate import load_shards
+    from rwbench.rundir import load_shards
 
     spec, data = load_shards(run_dir)
     keep = torch.ones_like(data["diverged"]) if include_diverged else ~data["diverged"]

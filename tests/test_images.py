@@ -10,7 +10,8 @@ import yaml
 from PIL import Image
 
 from rwbench import cli, images
-from rwbench.metrics.evaluate import evaluate_run, load_shards
+from rwbench.metrics.evaluate import evaluate_run
+from rwbench.rundir import load_shards
 from test_sample import write_run
 from toy_extractor import register_toy_extractor
 

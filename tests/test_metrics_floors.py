@@ -92,8 +92,16 @@ def test_exact_floors_centre_on_zero_and_oracle_evaluate(tmp_path):
     rows = pd.DataFrame(floors.compute_floors([spec], tmp_path / "cache", TOY, draws=12)).set_index("metric")
     assert set(rows.index) == {"fid", "kid_mean", "energy_distance", "occupancy_tv", "logp_gap"}
     assert (rows["source"] == "exact:digits-oracle").all()
-    for metric in ("energy_distance", "logp_gap", "kid_mean"):        # unbiased: exact draws centre on 0
-        assert abs(rows.loc[metric, "mean"]) < 4 * rows.loc[metric, "sd"] / math.sqrt(12) + 1e-12, metric
+    # unbiased statistics centre on 0 for exact draws: within one draw's sd (the fixed reference set shifts all draws
+    # alike, so no tighter bound holds for KID and the energy distance); the log p gap only shares the MC constant
+    for metric in ("energy_distance", "kid_mean"):
+        assert abs(rows.loc[metric, "mean"]) < rows.loc[metric, "sd"], metric
+    from rwbench.metrics.exact import ENTROPY_DRAWS
+
+    logp = rows.loc["logp_gap"]
+    mc_se = logp["sd"] * math.sqrt(40 / ENTROPY_DRAWS)                  # per-image sd / sqrt(draws of the constant)
+    assert abs(logp["mean"]) < 4 * math.hypot(logp["sd"] / math.sqrt(12), mc_se)
+    assert rows.loc["occupancy_tv", "mean"] > 0 and rows.loc["fid", "mean"] > 0
     # an oracle cell: exact samples at the wrong temperature (x 1.6 spread around the means)
     x = oracle.sample(40, generator=torch.Generator().manual_seed(5)).float()
     x = oracle.mean.reshape(1, 1, 8, 8).float() + 1.6 * (x - oracle.mean.reshape(1, 1, 8, 8).float())

@@ -14,6 +14,7 @@ NaN and a `diverged` row (value 1) is written. Floors (real-data and exact-sampl
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np

@@ -15,7 +15,6 @@ import datetime
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 
 import torch
