@@ -4,7 +4,8 @@ import re
 import pytest
 import torch
 
-from rwbench import embedded, train
+from rwbench import embedded
+from rwbench.training import config as train_config, loop as train_loop
 from rwbench import prepare
 from rwbench.denoisers import GaussianMixtureDenoiser, IADBDenoiser, VEScoreDenoiser, VPEpsDenoiser
 from rwbench.registry import get_model, list_models
@@ -15,9 +16,9 @@ SMOKE = "config/embedded-smoke.yaml"
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("embedded")
-    cfg = train.load_embedded_config(SMOKE)
+    cfg = train_config.load_embedded_config(SMOKE)
     for kind in ("vp", "ve", "iadb", "classifier"):
-        train.train_model(cfg, kind, root / kind, progress=False)
+        train_loop.train_model(cfg, kind, root / kind, progress=False)
     prepare.prepare(cfg, root / "oracle", progress=False)
     return root
 
@@ -59,7 +60,7 @@ def test_learned_models_load_as_core_adapters(root):
     blend = ia.blend_fn(a * x, torch.full((2,), a, dtype=torch.float64))
     assert torch.allclose(ia(x, sigma), a * x + (1 - a) * blend, atol=1e-6)
     assert ve.sigma_max == pytest.approx(ve.config["objective"]["sigma_max"])
-    smoke_ve = train.load_embedded_config(SMOKE)["models"]["ve"]["objective"]
+    smoke_ve = train_config.load_embedded_config(SMOKE)["models"]["ve"]["objective"]
     assert ve.sigma_min == ve.config["objective"]["sigma_min"] == smoke_ve["sigma_min"]
     assert vp.betas.numel() == 1000 and vp.config["kind"] == "vp" and ia.net is not None
 
@@ -112,8 +113,8 @@ def test_quality_scores_real_images_as_real(root):
     from rwbench.bench.quality import score_samples
     from rwbench.nets.classifier import load_classifier
 
-    ds = train.resolve_model_config(train.load_embedded_config(SMOKE), "classifier")["dataset"]
-    tr, te = train.training_images(ds, "train").images, train.training_images(ds, "test").images
+    ds = train_config.resolve_model_config(train_config.load_embedded_config(SMOKE), "classifier")["dataset"]
+    tr, te = train_config.training_images(ds, "train").images, train_config.training_images(ds, "test").images
     r = score_samples(tr[:100], load_classifier(root / "classifier"), tr, te)
     assert r["nn_ratio"] == 0.0  # training images are their own nearest neighbours: memorisation shows as 0
     r = score_samples(te[:100], load_classifier(root / "classifier"), tr, te)
