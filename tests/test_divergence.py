@@ -11,7 +11,7 @@ import torch
 from rwbench import cli
 from rwbench.data import to_uint8
 from rwbench.divergence import DIVERGENCE_FACTOR, diverged
-from rwbench.io import write_json
+from rwbench.io import read_json, write_json
 from toy_extractor import register_toy_extractor
 
 TOY = "rwbench-test-toy-divergence"
@@ -53,7 +53,7 @@ def test_blown_up_walk_is_flagged_by_sample_and_evaluate(blown_up_run, tmp_path)
     register_toy_extractor(TOY)
     ref = to_uint8(torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(1)))
     torch.save(ref, tmp_path / "ref.pt")
-    spec = ev.read_json(blown_up_run / "spec.json")
+    spec = read_json(blown_up_run / "spec.json")
     write_json(blown_up_run / "spec.json", dict(spec, reference={"kind": "file", "path": str(tmp_path / "ref.pt")}))
     frame = ev.evaluate_run(blown_up_run, tmp_path / "cache", extractor=TOY).set_index("metric")
     assert frame.loc["diverged_fraction", "value"] == 1.0 and frame.loc["diverged", "value"] == 1.0

@@ -58,6 +58,9 @@ def test_every_ffhq_experiment_samples_at_tiny_scale(tiny_ffhq, monkeypatch):
         assert shard["sample"].shape == (2, 3, 64, 64), run_id
         if spec["trajectory_points"]:
             assert cli.main(["sample", "--spec", str(spec_path), "--shard", "1", "--no-progress"]) == 0
+            # the tiny random networks put their (meaningless) samples beyond rwbench.divergence's threshold; this test
+            # is about the 256-px scale-space code path, so nothing is dropped here (tests/test_divergence.py tests that)
+            monkeypatch.setattr("rwbench.scalespace.runs.diverged", lambda x, *a, **k: torch.zeros(len(x), dtype=torch.bool))
             scalespace_at_256px_settings(spec_path.parent, base)
         assert shard["diverged"].dtype == torch.bool
         if spec["task"] != "uncond":

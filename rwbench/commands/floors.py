@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spec", action="append", default=[], help="a run's spec.json (repeatable)")
     parser.add_argument("--runs-dir", default=None, help="take every <runs-dir>/*/spec.json")
     parser.add_argument("--out", default="results/floors.csv", help="output table")
+    parser.add_argument("--html", default=None, help="also write the table as an HTML page (the report shows it inline)")
     parser.add_argument("--reference-cache", default="results/reference", help="directory of reference statistics")
     parser.add_argument("--extractor", default=None, choices=EXTRACTORS,
                         help="feature extractor (default: digits-cnn for digits, else Inception; as evaluate)")
@@ -41,6 +42,12 @@ def run(args: argparse.Namespace) -> int:
     specs = [read_json(p) for p in paths]
     rows = compute_floors(specs, args.reference_cache, args.extractor, args.extractor_weights, args.draws, args.seed,
                           pin_device(args.device), args.batch_size)
-    rundir.write_floors(args.out, rows)
+    frame = rundir.write_floors(args.out, rows)
+    if args.html:
+        from rwbench.figures.html import write_table_html
+
+        write_table_html(frame, args.html, "Floors",
+                         "What real images disjoint from the reference (or exact oracle draws) score at each n: mean and "
+                         "sd over independent draws. A cell's score inside its floor band is as good as data.")
     print(f"{args.out}: {len(rows)} rows")
     return 0

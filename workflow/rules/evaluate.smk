@@ -63,7 +63,9 @@ rule floors:
     input:
         unpack(floors_inputs),
     output:
-        table=report(f"{RESULTS}/floors.csv", caption="../report/metrics.rst", category="Downloads"),
+        table=f"{RESULTS}/floors.csv",
+        html=report(f"{REPORTS}/tables/floors.html", caption="../report/tables/floors.rst", category="Tables",
+                    subcategory="floors"),
     params:
         rwbench=RWBENCH,
         specs=lambda wildcards, input: " ".join(f"--spec '{p}'" for p in input.specs),
@@ -83,7 +85,7 @@ rule floors:
         CONDA_ENV
     shell:
         "{params.rwbench} floors {params.specs} --reference-cache {params.cache} {params.options} "
-        "--device {params.device} --out {output.table} > '{log}' 2>&1"
+        "--device {params.device} --out {output.table} --html {output.html} > '{log}' 2>&1"
 
 
 rule aggregate:
