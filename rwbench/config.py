@@ -64,11 +64,16 @@ def _sampler_parameters(row) -> list[str]:
 
 
 def _semantic_errors(config: dict) -> list[str]:
-    """Checks the schema cannot express: sampler_options keys are samplers, and their options ones the sampler uses."""
+    """Checks the schema cannot express: reference_sampler is one of the experiment's samplers, sampler_options keys are
+    samplers, and their options ones the sampler uses."""
     from rwbench.grid import SAMPLERS
 
     messages = []
     for name, exp in (config.get("experiments") or {}).items():
+        ref = exp.get("reference_sampler")
+        if ref is not None and ref not in (exp.get("samplers") or []):
+            messages.append(f"experiments.{name}.reference_sampler: {ref!r} is not one of the experiment's samplers "
+                            f"({', '.join(exp.get('samplers') or [])}); name one of them or drop the key")
         for sampler, options in (exp.get("sampler_options") or {}).items():
             where = f"experiments.{name}.sampler_options"
             if sampler not in SAMPLERS:

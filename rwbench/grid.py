@@ -125,7 +125,11 @@ def expand_experiment(config: dict, name: str) -> list[dict]:
     figure = exp.get("figure", "none")
     _check_name("figure", figure, FIGURES)
     _check_experiment(name, exp)
-    seed = int(exp.get("seed", config.get("seed", 0)))
+    # replicate seeds: the innermost factor of the product (one run per seed and cell, run ids end in s<seed>); cells of
+    # one experiment share per-image seeds (seed, task, i), so their differences are paired
+    seeds = [int(s) for s in _as_list(exp.get("seeds", exp.get("seed", config.get("seed", 0))))]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"experiment {name!r}: seeds {seeds} repeat a value; list each replicate seed once")
     shard_size = int(exp.get("shard_size", config.get("shard_size", 64)))
     options = dict(exp.get("sampler_options") or {})
     budgets = "nfe" in exp
@@ -134,7 +138,7 @@ def expand_experiment(config: dict, name: str) -> list[dict]:
         msettings = model_settings(config, model)
         row, opts = SAMPLERS[sampler], options.get(sampler, {})
         lists = [_axis_values(dict(exp, steps=exp["nfe"]) if budgets else exp, row, axis) for axis in LIST_AXES]
-        for *values, task in itertools.product(*lists, _as_list(exp.get("tasks", "uncond"))):
+        for *values, task, seed in itertools.product(*lists, _as_list(exp.get("tasks", "uncond")), seeds):
             inverse = task != "uncond"
             if (inverse and not row.inverse) or (not inverse and not row.uncond):
                 continue

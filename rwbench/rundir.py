@@ -40,6 +40,7 @@ METRIC_UNITS = {
     "psnr": "dB", "psnr_minmax": "dB", "ssim": "1", "lpips": "LPIPS distance", "psnr_mean_of_samples": "dB",
     "psnr_minmax_mean_of_samples": "dB", "ssim_mean_of_samples": "1", "psnr_exact_mmse": "dB",
     "coverage": "fraction of pixels", "coverage_of_exact_draws": "fraction of pixels", "psnr_gap": "dB",
+    "coverage_reference": "fraction of pixels", "psnr_gap_exact_draws": "dB", "psnr_gap_vs_exact_draws": "dB",
     "sliced_wasserstein": "pixel L2 on [0, 1]", "mse_mean_vs_mmse": "squared pixel on [0, 1]", "level": "probability",
 }
 

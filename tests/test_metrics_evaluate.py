@@ -130,7 +130,9 @@ def test_inverse_run_psnr_ssim_and_mean_of_samples(tmp_path):
     expected = iq.psnr(x[ok], gt[target][ok])
     assert frame.loc["psnr", "value"] == pytest.approx(expected.mean().item())
     assert frame.loc["psnr", "n"] == 17
-    assert frame.loc["psnr", "se"] == pytest.approx(expected.std().item() / math.sqrt(17))
+    # se over targets (6 targets x 3 samples are clusters, not 17 independent images): sd of the target means / sqrt(6)
+    tmeans = torch.stack([expected[target[ok] == t].mean() for t in range(6)])
+    assert frame.loc["psnr", "se"] == pytest.approx(tmeans.std().item() / math.sqrt(6))
     assert frame.loc["psnr", "ci_lo"] < frame.loc["psnr", "value"] < frame.loc["psnr", "ci_hi"]
     assert frame.loc["psnr", "unit"] == "dB" and not any(m.endswith("_se") for m in frame.index)
     assert frame.loc["psnr_minmax", "value"] == pytest.approx(iq.psnr_minmax(x[ok], gt[target][ok]).mean().item())

@@ -23,7 +23,7 @@ from rwbench.denoisers import GaussianMixtureDenoiser
 from rwbench.inverse import (POSTERIOR_SAMPLERS, ConditionalSetup, conditional_random_walk, measure_targets,
                              posterior_nfe, posterior_settings, run_posterior_sampler, task_operator)
 from rwbench.posterior import gmm_posterior, posterior_mean
-from rwbench.posterior_metrics import oracle_quality, to_unit
+from rwbench.metrics.posterior import oracle_quality, to_unit
 from rwbench.rng import randn_per_image, sample_index, stream_generators, stream_seed
 
 F64 = torch.float64

@@ -1,7 +1,7 @@
 """Oracle posterior calibration: credible-interval coverage of the truth and of exact draws, and PSNR gap, per sampler and task.
 
 Coverage is the fraction of coordinates inside the per-coordinate central `level` interval of the sampler's draws
-(rwbench.posterior_metrics.oracle_quality); a calibrated sampler sits at the nominal level (dashed line). The PSNR
+(rwbench.metrics.posterior.oracle_quality); a calibrated sampler sits at the nominal level (dashed line). The PSNR
 gap is PSNR(mean of N draws) - PSNR(exact posterior mean) (0 = as good as the exact MMSE, dotted line).
 """
 
@@ -22,7 +22,7 @@ KEYS = ["model", "sampler", "sampler_kind", "task", "schedule", "steps", "params
 
 def default_level() -> float:
     """The credible level oracle_quality uses when the metrics carry no `level` row."""
-    from rwbench.posterior_metrics import oracle_quality
+    from rwbench.metrics.posterior import oracle_quality
 
     return float(inspect.signature(oracle_quality).parameters["level"].default)
 

@@ -46,9 +46,10 @@ class _Rows:
                           "ci_lo": float(ci_lo), "ci_hi": float(ci_hi), "n": int(n), "n_ref": int(n_ref),
                           "reference": reference, "extractor": extractor, "conversion": conversion})
 
-    def summary(self, metric, values, reference="", extractor="", conversion="", n_ref=0, **boot):
-        """One row of a per-image metric: mean, se, bootstrap interval, n finite values."""
-        s = aggregation.summary_row(values, **boot)
+    def summary(self, metric, values, reference="", extractor="", conversion="", n_ref=0, clusters=None, **boot):
+        """One row of a per-image metric: mean, se, bootstrap interval, n finite values; with `clusters` (targets of
+        an inverse task) the mean over targets with the t interval over targets (target_summary)."""
+        s = aggregation.summary_row(values, **boot) if clusters is None else target_summary(values, clusters)
         self.add(metric, s["value"], s["n"], reference, extractor, conversion, se=s["se"], ci_lo=s["ci_lo"],
                  ci_hi=s["ci_hi"], n_ref=n_ref)
 
@@ -57,6 +58,22 @@ class _Rows:
         iv = aggregation.replicate_interval(estimate, replicates)
         self.add(metric, estimate, n, reference, extractor, conversion, se=iv["se"], ci_lo=iv["ci_lo"],
                  ci_hi=iv["ci_hi"], n_ref=n_ref)
+
+
+def target_summary(values, clusters) -> dict:
+    """Mean of the finite values, with se and 95 % interval over targets (rwbench.intervals.cluster_mean: spread of the
+    target means, t with targets - 1 df for few targets; targets x samples are never independent images)."""
+    from rwbench import intervals
+
+    v, c = np.asarray(values, dtype=np.float64).ravel(), np.asarray(clusters).ravel()
+    ok = np.isfinite(v)
+    if not ok.any():
+        return {"value": NAN, "se": NAN, "ci_lo": NAN, "ci_hi": NAN, "n": 0}
+    if len(np.unique(c[ok])) < 2:
+        return {"value": float(v[ok].mean()), "se": NAN, "ci_lo": NAN, "ci_hi": NAN, "n": int(ok.sum())}
+    got = intervals.cluster_mean(v[ok], c[ok])      # se from the spread of the target means
+    mean, half = float(v[ok].mean()), (got.hi - got.lo) / 2    # value stays the mean over images (run-layout.md)
+    return {"value": mean, "se": got.se, "ci_lo": mean - half, "ci_hi": mean + half, "n": int(ok.sum())}
 
 
 def _class_entropy(argmax: np.ndarray, classes: int, counts=None) -> float:
@@ -178,7 +195,7 @@ def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tenso
         if metric_lpips is not None:
             per_image["lpips"][ok] = metric_lpips(xs, gts, opts["batch_size"])
     for key, values in per_image.items():
-        rows.summary(key, values.numpy(), "ground_truth", extr[key], conv[key], n_boot=opts["n_boot"], seed=opts["seed"])
+        rows.summary(key, values.numpy(), "ground_truth", extr[key], conv[key], clusters=data["target"].numpy())
     spt = int(spec.get("samples_per_target") or 1)
     targets = torch.unique(data["target"][ok]) if ok.any() else torch.zeros(0, dtype=torch.long)
     if spt > 1 and not too_many and len(targets):
@@ -190,7 +207,7 @@ def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tenso
         means, truths = torch.stack(means), torch.stack(truths)
         for key, fn in (("psnr", iq.psnr), ("psnr_minmax", iq.psnr_minmax), ("ssim", iq.ssim)):
             rows.summary(f"{key}_mean_of_samples", fn(means, truths).numpy(), "ground_truth", extr[key],
-                         conv[key] + f"; mean of <= {spt} samples per target", n_boot=opts["n_boot"], seed=opts["seed"])
+                         conv[key] + f"; mean of <= {spt} samples per target", clusters=np.arange(len(means)))
     if "exact_mmse" in data and len(targets):
         first = torch.stack([torch.nonzero(data["target"] == t)[0, 0] for t in targets.tolist()])
         mmse, truths = data["exact_mmse"][first].double(), gt[first]
@@ -201,13 +218,13 @@ def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tenso
     _write_per_image(run_dir / "metrics-per-image.csv", data, per_image)
 
 
-ORACLE_METRICS = ("coverage", "coverage_of_exact_draws", "psnr_gap", "energy_distance", "sliced_wasserstein",
-                  "mse_mean_vs_mmse")
+ORACLE_METRICS = ("coverage", "coverage_of_exact_draws", "coverage_reference", "psnr_gap", "psnr_gap_exact_draws",
+                  "psnr_gap_vs_exact_draws", "energy_distance", "sliced_wasserstein", "mse_mean_vs_mmse")
 
 
 def _oracle_posterior(rows: _Rows, data: dict, ok: torch.Tensor, targets: torch.Tensor, opts: dict) -> None:
     """Calibration against the exact posterior (oracle runs): per target, the sampler's draws vs the exact draws."""
-    from rwbench.posterior_metrics import oracle_quality
+    from rwbench.metrics.posterior import oracle_quality
 
     level = 0.9
     per_target = {key: [] for key in ORACLE_METRICS}
@@ -224,8 +241,8 @@ def _oracle_posterior(rows: _Rows, data: dict, ok: torch.Tensor, targets: torch.
     conv = f"[0, 1] scale; {int(level * 100)} % per-pixel credible intervals of the sampler's draws"
     for key, values in per_target.items():
         if values:
-            rows.summary(key, np.asarray(values, dtype=float), "exact_posterior", "", conv, n_boot=opts["n_boot"],
-                         seed=opts["seed"])
+            rows.summary(key, np.asarray(values, dtype=float), "exact_posterior", "", conv,
+                         clusters=np.arange(len(values)))      # one value per target: t over targets
     rows.add("level", level, len(targets), "exact_posterior", "", conv)
 
 

@@ -192,9 +192,10 @@ def missing_intermediates():
 
 
 def all_targets():
-    """Targets of the default target: every run's metrics, the aggregated table, the floors, the figures and tables, and any
-    sample shard deleted after its run was evaluated (missing_intermediates)."""
-    targets = [f"{RESULTS}/metrics.csv", f"{RESULTS}/floors.csv", f"{REPORTS}/tables/runs.csv"] + missing_intermediates()
+    """Targets of the default target: every run's metrics, the aggregated table, the floors, the comparisons, the figures
+    and tables, and any sample shard deleted after its run was evaluated (missing_intermediates)."""
+    targets = [f"{RESULTS}/metrics.csv", f"{RESULTS}/floors.csv", f"{REPORTS}/tables/runs.csv",
+               f"{REPORTS}/tables/comparisons.csv"] + missing_intermediates()
     targets += [f"{REPORTS}/figures/{name}.png" for name in figure_names()]
     if trajectory_runs():
         targets.append(f"{REPORTS}/figures/scalespace.png")

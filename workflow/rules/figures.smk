@@ -127,6 +127,7 @@ rule scalespace_figure:
 rule runs_table:
     input:
         metrics=f"{RESULTS}/metrics.csv",
+        comparisons=f"{REPORTS}/tables/comparisons.csv",   # the front page (summary.html) shows it
     output:
         table=f"{REPORTS}/tables/runs.csv",
         markdown=f"{REPORTS}/tables/runs.md",
@@ -144,3 +145,35 @@ rule runs_table:
         CONDA_ENV
     shell:
         "{params.rwbench} figures --only runs --metrics {input.metrics} --runs-dir {params.runs} --out {params.out} > {log} 2>&1"
+
+
+# Paired differences with 95 % intervals and decisions for every comparison the figures make (rwbench.compare,
+# docs/statistics.md). It reads each run's features.safetensors / metrics-per-image.csv, which evaluate writes beside
+# the run's metrics.csv (inputs of the aggregated table), and the reference statistics evaluate used.
+rule compare:
+    input:
+        metrics=f"{RESULTS}/metrics.csv",
+    output:
+        table=f"{REPORTS}/tables/comparisons.csv",
+        markdown=f"{REPORTS}/tables/comparisons.md",
+        html=report(f"{REPORTS}/tables/comparisons.html", caption="../report/comparisons.rst", category="Comparisons"),
+    params:
+        rwbench=RWBENCH,
+        config=CONFIGFILE,
+        runs=lambda wildcards, input: str(Path(input.metrics).parent / "runs"),
+        cache=lambda wildcards, input: str(Path(input.metrics).parent / "reference"),
+        extractor=metrics_settings()["extractor"],
+        out=lambda wildcards, output: str(Path(output.table).parent.parent),
+    log:
+        f"{RESULTS}/logs/compare.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/compare.tsv",
+    threads: 1
+    resources:
+        runtime=20,
+        mem_mb=4000,
+    conda:
+        CONDA_ENV
+    shell:
+        "{params.rwbench} compare --config {params.config} --runs-dir {params.runs} --out {params.out} "
+        "--reference-cache {params.cache} --extractor {params.extractor} > {log} 2>&1"

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from rwbench.denoisers import GaussianDenoiser
-from rwbench.posterior_metrics import (credible_coverage, credible_intervals, oracle_quality, posterior_quality,
+from rwbench.metrics.posterior import (credible_coverage, credible_intervals, oracle_quality, posterior_quality,
                                        sample_psnrs, to_unit)
 
 F64 = torch.float64
@@ -73,3 +73,34 @@ def test_bad_input():
         to_unit(torch.zeros(1), (1.0, 0.0))
     with pytest.raises(ValueError, match="truth"):
         credible_coverage(torch.zeros(5, 1, 2, 2), torch.zeros(1, 3, 2))
+
+
+def test_reference_coverage_of_n_exact_draws():
+    """Closed form (j - i) / (N + 1) = Monte Carlo with uniform draws; Gaussian values as measured (0.72 / 0.805 / 0.88)."""
+    from rwbench.metrics.posterior import reference_coverage, reference_coverage_uniform
+
+    # N = 21: positions 1 and 19 are integers, so the closed form holds for any continuous law: 18 / 22
+    assert reference_coverage_uniform(21, 0.9) == pytest.approx(18 / 22, abs=1e-15)
+    assert reference_coverage(21, 0.9, n_mc=100_000, law="normal") == pytest.approx(18 / 22, abs=0.005)
+    assert reference_coverage(16, 0.9, n_mc=100_000, law="uniform") == pytest.approx(
+        reference_coverage_uniform(16, 0.9), abs=0.005)
+    assert reference_coverage(16, 0.9, n_mc=100_000) == pytest.approx(0.805, abs=0.006)
+    assert reference_coverage(8, 0.9, n_mc=100_000) == pytest.approx(0.72, abs=0.012)
+    assert reference_coverage(100, 0.9, n_mc=20_000) == pytest.approx(0.88, abs=0.01)
+    with pytest.raises(ValueError):
+        reference_coverage_uniform(1)
+
+
+def test_evaluate_target_summary_is_the_t_interval_over_targets():
+    import numpy as np
+
+    from rwbench.metrics.evaluate import target_summary
+
+    values = np.array([1.0, 2.0, 3.0, 5.0, 4.0, 6.0, 0.0, 2.0, np.nan])
+    targets = np.array([0, 0, 1, 1, 2, 2, 3, 3, 3])
+    s = target_summary(values, targets)
+    means = np.array([1.5, 4.0, 5.0, 1.0])
+    half = 3.182446305284263 * means.std(ddof=1) / 2          # t_{0.975, 3} x sd / sqrt(4)
+    assert s["value"] == pytest.approx(means.mean()) and s["n"] == 8      # equal samples per target
+    assert s["ci_lo"] == pytest.approx(means.mean() - half, abs=1e-9)
+    assert math.isnan(target_summary(values[:2], targets[:2])["ci_lo"])     # one target: no interval

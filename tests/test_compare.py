@@ -1,0 +1,233 @@
+"""rwbench.compare and `rwbench compare`: seeds axis, pairing of cells, which comparisons, intervals, decisions."""
+
+import copy
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rwbench import compare as cmp
+from rwbench import intervals as iv
+from rwbench.grid import expand_experiment
+from rwbench.io import write_json
+
+ORACLE = {"family": "oracle", "dataset": "digits", "resolution": 4, "channels": 1, "data_range": [0, 1],
+          "checkpoint": None, "sigma_min": 0.01, "sigma_max": 8.5}
+
+
+def _config(tmp_path, **experiment):
+    ref = tmp_path / "ref.safetensors"
+    model = dict(ORACLE, reference={"kind": "file", "path": str(ref)})
+    exp = dict(models=["digits-oracle"], samplers=["simplified"], schedules=["geometric"], steps=[10], n_images=64)
+    exp.update(experiment)
+    return {"results_dir": str(tmp_path), "models": {"digits-oracle": model}, "experiments": {"e": exp}}
+
+
+def test_seeds_axis_expands_replicate_runs():
+    config = {"models": {"m": dict(ORACLE)},
+              "experiments": {"e": {"models": ["m"], "samplers": ["simplified"], "TK": [0.2, 1.0], "seeds": [3, 5]}}}
+    specs = expand_experiment(config, "e")
+    assert len(specs) == 4
+    assert sorted((s["params"]["TK"], s["seed"]) for s in specs) == [(0.2, 3), (0.2, 5), (1.0, 3), (1.0, 5)]
+    assert all(s["run_id"].endswith(f"__s{s['seed']}") for s in specs)
+    assert len(cmp.cells_of(specs)) == 2 and all(len(c.specs) == 2 for c in cmp.cells_of(specs))
+    config["experiments"]["e"]["seeds"] = [1, 1]
+    with pytest.raises(ValueError, match="repeat"):
+        expand_experiment(config, "e")
+
+
+def test_compared_cells_share_per_image_noise_and_measurements():
+    """Cells of one experiment that a figure compares draw image i's x_T, masks and measurement noise alike."""
+    from rwbench.sampling import initial_noise, make_inverse
+
+    model = {"family": "vp", "dataset": "digits", "resolution": 16, "channels": 1, "data_range": [-1, 1],
+             "checkpoint": None, "sigma_min": 0.01, "sigma_max": 80.0}
+    config = {"models": {"m": model}, "experiments": {"inv": {
+        "models": ["m"], "samplers": ["simplified", "dps"], "TK": [0.2, 1.0], "tasks": ["inpaint"], "n_targets": 2,
+        "samples_per_target": 2, "steps": [10]}}}
+    specs = expand_experiment(config, "inv")
+    assert len(specs) == 3    # dps has no TK axis
+    idx = [0, 1, 2, 3]
+    noises = [initial_noise(s, idx)[0] for s in specs]
+    targets = torch.tensor([i // 2 for i in idx])
+    invs = [make_inverse(s, targets, torch.float64) for s in specs]
+    for noise, inv in zip(noises[1:], invs[1:]):
+        assert torch.equal(noise, noises[0])
+        assert torch.equal(inv.y, invs[0].y)
+    assert not torch.equal(noises[0][0], noises[0][1])          # images differ from each other
+    other = copy.deepcopy(specs[0])
+    other["seed"] = 1
+    assert not torch.equal(initial_noise(other, idx)[0], noises[0])
+
+
+def test_which_comparisons_sweep_and_reference_sampler():
+    config = {"models": {"m": dict(ORACLE)}, "experiments": {"e": {
+        "models": ["m"], "samplers": ["simplified", "native-ddpm", "native-ve-sde"], "TK": [0.2, 0.6, 1.0],
+        "schedules": ["geometric"], "reference_sampler": "native-ddpm"}}}
+    exp = config["experiments"]["e"]
+    cells = cmp.cells_of(expand_experiment(config, "e"))
+    sweeps = cmp.sweep_pairs(exp, cells)
+    assert [(a.key["TK"], b.key["TK"]) for _, a, b in sweeps] == [(0.2, 0.6), (0.6, 1.0)]
+    samplers = cmp.sampler_pairs(exp, cells)
+    assert sorted((a.key["sampler"], b.key["sampler"]) for _, a, b in samplers) == \
+        [("native-ve-sde", "native-ddpm")] + [("simplified", "native-ddpm")] * 3
+    exp["reference_sampler"] = "dps"
+    with pytest.raises(ValueError, match="reference_sampler"):
+        cmp.sampler_pairs(exp, cells)
+
+
+def test_energy_arm_resample_equals_direct_energy_distance():
+    from rwbench.stats import energy_distance, energy_parts
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 5)), rng.normal(0.3, 1.0, size=(40, 5))
+    arm = cmp.energy_arm(np.arange(30), *energy_parts(torch.tensor(x), torch.tensor(y)))
+    assert arm.value() == pytest.approx(energy_distance(torch.tensor(x), torch.tensor(y)), abs=1e-12)
+    rows = np.array([0, 0, 3, 7, 7, 7, 9])           # duplicates: self-pairs left out of the within term
+    distinct = np.unique(rows)
+    w = np.bincount(rows, minlength=30).astype(float)
+    xx = sum(w[i] * w[j] * np.linalg.norm(x[i] - x[j]) for i in distinct for j in distinct if i != j)
+    xx /= (w.sum() ** 2 - (w ** 2).sum())
+    xy = sum(w[i] * np.linalg.norm(x[i] - y, axis=1).mean() for i in distinct) / w.sum()
+    cyy = np.mean([np.linalg.norm(y[i] - y[j]) for i in range(40) for j in range(40) if i != j])
+    assert arm.value(rows) == pytest.approx(2 * xy - xx - cyy, abs=1e-12)
+
+
+def _write_runs(tmp_path, config, shift: dict):
+    """Fake oracle runs: image i of every cell = common per-image noise + the cell's shift (paired by index), with
+    the features.safetensors evaluate writes (features, energy parts, log density)."""
+    from rwbench import rundir
+    from rwbench.stats import energy_parts
+
+    rng = np.random.default_rng(0)
+    ref = torch.from_numpy(rng.normal(0.5, 0.12, size=(400, 16)).clip(0, 1))
+    from safetensors.torch import save_file
+
+    save_file({"images": (ref * 255).round().to(torch.uint8).reshape(400, 1, 4, 4)}, str(tmp_path / "ref.safetensors"))
+    for name in config["experiments"]:
+        for spec in expand_experiment(config, name):
+            run = tmp_path / "runs" / spec["run_id"]
+            run.mkdir(parents=True)
+            (run / "metrics.csv").write_text("run_id,metric,value\n")   # evaluated: compare reads these runs
+            write_json(run / "spec.json", spec)
+            g = np.random.default_rng(1000 + spec["seed"])
+            x = torch.from_numpy((g.normal(0.5, 0.12, size=(spec["n_images"], 16))
+                                  + shift.get(spec["params"]["TK"], 0.0)).clip(0, 1))
+            cross, within, yy = energy_parts(x, ref)
+            rundir.write_features(run, {"index": torch.arange(len(x)), "features": x, "energy_cross": cross,
+                                        "energy_within": within, "log_density": -((x - 0.5) ** 2).sum(1)},
+                                  {"energy_yy": repr(yy), "logp_mean": "0.0"})
+    return ref
+
+
+def test_compare_decides_a_real_difference_and_not_a_null_one(tmp_path):
+    config = _config(tmp_path, TK=[0.2, 0.6, 1.0], seeds=[0, 1], contrasts=[{"a": {"TK": 0.2}, "b": {"TK": 1.0}}],
+                     equivalence=[{"a": {"TK": 0.6}, "b": {"TK": 1.0}, "metric": "energy_distance", "margin": 0.05}])
+    _write_runs(tmp_path, config, {0.2: 0.15})            # TK = 0.6 and 1.0: identical images, TK = 0.2 shifted
+    table, notes = cmp.compare(config, tmp_path / "runs", options={"n_boot": 200},
+                               reference_cache=tmp_path / "no-cache")
+    contrast = table[table["axis"] == "contrast"].iloc[0]
+    assert (contrast["a"], contrast["b"], contrast["decision"]) == ("TK=0.2", "TK=1.0", iv.A_GT_B)
+    diff = table[(table["kind"] == "difference") & (table["axis"] != "contrast")].set_index("a")
+    assert list(diff["metric"].unique()) == ["energy_distance", "logp_gap"]   # fid, kid: no reference statistics
+    assert any("fid" in n for n in notes)
+    diff = diff[diff["metric"] == "energy_distance"]
+    first = diff.loc["TK=0.2"]
+    assert first["decision"] == iv.A_GT_B and first["better_arm"] == "b" and first["n_seeds"] == 2
+    second = diff.loc["TK=0.6"]
+    assert second["difference"] == 0.0 and second["decision"] == iv.UNDECIDED
+    eq = table[table["kind"] == "equivalence"].iloc[0]
+    assert eq["equivalence"] == iv.EQUIVALENT and eq["level"] == 0.90
+    paths = cmp.write(table, notes, tmp_path / "reports")
+    text = paths[1].read_text()
+    assert "6 difference comparisons" in text and "energy distance to exact draws" in text
+    assert pd.read_csv(paths[0]).shape[0] == len(table)
+
+
+def test_equivalence_claim_must_match_cells(tmp_path):
+    config = _config(tmp_path, TK=[0.2, 1.0], equivalence=[{"a": {"TK": 0.4}, "b": {"TK": 1.0},
+                                                             "metric": "energy_distance", "margin": 0.1}])
+    _write_runs(tmp_path, config, {})
+    with pytest.raises(ValueError, match="no pair of cells"):
+        cmp.compare(config, tmp_path / "runs", options={"n_boot": 20})
+
+
+def test_inverse_comparison_clusters_by_target(tmp_path):
+    config = _config(tmp_path, samplers=["simplified", "dps"], reference_sampler="dps", tasks=["inpaint"],
+                     n_targets=4, samples_per_target=8)
+    rng = np.random.default_rng(3)
+    effect = np.repeat(rng.normal(0, 2.0, 4), 8)            # target effect shared by both samplers (paired)
+    for spec in expand_experiment(config, "e"):
+        run = tmp_path / "runs" / spec["run_id"]
+        run.mkdir(parents=True)
+        (run / "metrics.csv").write_text("run_id,metric,value\n")
+        write_json(run / "spec.json", spec)
+        bump = 1.0 if spec["sampler"] == "simplified" else 0.0
+        pd.DataFrame({"index": np.arange(32), "target": np.arange(32) // 8, "diverged": False,
+                      "psnr": 20 + effect + bump + rng.normal(0, 0.3, 32),
+                      "ssim": 0.5 + rng.normal(0, 0.01, 32)}).to_csv(run / "metrics-per-image.csv", index=False)
+    table, _ = cmp.compare(config, tmp_path / "runs")
+    row = table.set_index("metric").loc["psnr"]
+    assert row["method"].startswith("cluster t (4 targets, 3 df)")
+    assert row["decision"] == iv.A_GT_B and row["better_arm"] == "a" and row["n_images"] == 32
+
+
+def test_fid_comparison_uses_the_one_fid_path(tmp_path, monkeypatch):
+    """FID / KID differences re-score both arms with rwbench.metrics.fidelity.SetMetrics on one shared resample."""
+    from rwbench.metrics.fidelity import SetMetrics, reference_from_features
+
+    config = _config(tmp_path, TK=[0.2, 1.0], compare_metrics=["fid", "kid"])
+    ref = _write_runs(tmp_path, config, {0.2: 0.1})
+    reference = reference_from_features(ref)
+    monkeypatch.setattr(cmp.RunData, "reference", lambda self, spec: reference)
+    table, notes = cmp.compare(config, tmp_path / "runs", options={"n_boot": 100})
+    row = table.set_index("metric").loc["fid"]
+    specs = {s["params"]["TK"]: s for s in expand_experiment(config, "e")}
+    from rwbench import rundir
+
+    fa = rundir.read_features(tmp_path / "runs" / specs[0.2]["run_id"])[0]["features"]
+    fb = rundir.read_features(tmp_path / "runs" / specs[1.0]["run_id"])[0]["features"]
+    direct = SetMetrics(fa, reference).fid() - SetMetrics(fb, reference).fid()
+    assert row["difference"] == pytest.approx(direct, rel=1e-12)
+    assert row["decision"] == iv.A_GT_B and row["better_arm"] == "b"
+    assert set(table["metric"]) == {"fid", "kid"}
+
+
+def test_three_seeds_use_the_t_interval_over_seed_differences(tmp_path):
+    config = _config(tmp_path, TK=[0.2, 1.0], seeds=[0, 1, 2], compare_metrics=["energy_distance"])
+    _write_runs(tmp_path, config, {0.2: 0.05})
+    table, _ = cmp.compare(config, tmp_path / "runs", options={"n_boot": 50})
+    row = table.iloc[0]
+    assert row["method"] == "seeds t (3 seeds, 2 df)" and row["n_images"] == 3 * 64
+    data = cmp.RunData(tmp_path / "runs")
+    cells = cmp.cells_of(expand_experiment(config, "e"))
+    d = np.array([data.arm(a, "energy_distance").value() - data.arm(b, "energy_distance").value()
+                  for a, b in zip(cells[0].specs, cells[1].specs)])
+    half = (0.95 * math.sqrt(2 / (4 * 0.975 * 0.025))) * d.std(ddof=1) / np.sqrt(3)          # t_{0.975, 2}
+    assert row["difference"] == pytest.approx(d.mean(), abs=1e-12)
+    assert row["ci_hi"] - row["ci_lo"] == pytest.approx(2 * half, rel=1e-9)
+
+
+def test_pilot_energy_matches_the_energy_distance():
+    from rwbench.bench.pilot import energy
+    from rwbench.stats import energy_distance, mean_pairwise_distance
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (20, 1, 4, 4), generator=g, dtype=torch.uint8)
+    ref = torch.rand(30, 1, 4, 4, generator=g, dtype=torch.float64)
+    direct = energy_distance(x.double().div(255), ref)
+    assert energy(x, ref, mean_pairwise_distance(ref)) == pytest.approx(direct, abs=1e-12)
+
+
+def test_claims_over_missing_runs_are_notes_not_errors(tmp_path):
+    import shutil
+
+    config = _config(tmp_path, TK=[0.2, 1.0], equivalence=[{"a": {"TK": 0.2}, "b": {"TK": 1.0},
+                                                             "metric": "energy_distance", "margin": 0.1}])
+    _write_runs(tmp_path, config, {})
+    gone = next(s for s in expand_experiment(config, "e") if s["params"]["TK"] == 0.2)
+    shutil.rmtree(tmp_path / "runs" / gone["run_id"])
+    table, notes = cmp.compare(config, tmp_path / "runs", options={"n_boot": 20})
+    assert table.empty and any("runs missing" in n for n in notes)
