@@ -179,15 +179,28 @@ def equivalence_pairs(exp: dict, cells: list[Cell], key: str = "equivalence") ->
 # ---------------------------------------------------------------------------------------------- per-run data
 
 
-class Arm:
-    """One run's set metric for any resample of its images: value(rows) scores the multiset rows (None: all images)."""
+BATCH = 64   # resamples per batched call (SetMetrics.replicates holds one [D, D] scatter matrix per resample)
 
-    def __init__(self, index, score, n: int):
-        self.index, self.score, self.n = np.asarray(index), score, int(n)
+
+class Arm:
+    """One run's set metric for any resample of its images: value(rows) scores the multiset rows (None: all images);
+    values(rows [M, k]) scores M resamples, batched through `scores(counts [M, n])` when the metric has a batched form."""
+
+    def __init__(self, index, score, n: int, scores=None):
+        self.index, self.score, self.n, self.scores = np.asarray(index), score, int(n), scores
 
     def value(self, rows: np.ndarray | None = None) -> float:
         counts = None if rows is None else np.bincount(rows, minlength=self.n).astype(np.float64)
         return float(self.score(counts))
+
+    def values(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.atleast_2d(rows)
+        if self.scores is None:
+            return np.array([self.value(r) for r in rows])
+        counts = np.zeros((len(rows), self.n))
+        np.add.at(counts, (np.repeat(np.arange(len(rows)), rows.shape[1]), rows.ravel()), 1.0)   # bincount per row
+        return np.concatenate([np.asarray(self.scores(counts[i:i + BATCH]), dtype=np.float64)
+                               for i in range(0, len(rows), BATCH)])
 
 
 def energy_arm(index, cross, within, yy: float) -> Arm:
@@ -264,7 +277,8 @@ class RunData:
                 from rwbench.metrics.fidelity import SetMetrics
 
                 sm = self._get((spec["run_id"], "setmetrics"), lambda: SetMetrics(tensors["features"], ref))
-                return Arm(index, sm.fid if metric == "fid" else sm.kid, sm.n)
+                return Arm(index, sm.fid if metric == "fid" else sm.kid, sm.n,
+                           lambda counts: sm.replicates(counts)[metric])     # batched bootstrap replicates
             raise ValueError(f"set metric {metric!r}: no per-image form (choose energy_distance, logp_gap, fid or kid)")
 
         return self._get((spec["run_id"], metric), build)
@@ -327,9 +341,13 @@ def set_interval(data: RunData, a: Cell, b: Cell, metric: str, n_boot: int, leve
         S = len(per_seed)
         return iv.t_interval(float(per_seed.mean()), float(per_seed.std(ddof=1) / math.sqrt(S)), S - 1,
                              sum(len(g[2]) for g in groups), level, f"seeds t ({S} seeds, {S - 1} df)")
+    def batch(group, idx):
+        A, B, ra, rb = group
+        return A.values(ra[idx]) - B.values(rb[idx])      # row r: one shared index resample for both arms
+
     # one or two seeds: the paired two-level bootstrap (seeds, then images), percentiles
     return iv.hierarchical(groups, statistic, n_boot=n_boot, level=level, seed=seed, sizes=[len(g[2]) for g in groups],
-                           few_t=False)
+                           few_t=False, batch=batch if metric in ("fid", "kid") else None)
 
 
 def per_image_interval(data: RunData, a: Cell, b: Cell, metric: str, level: float):

@@ -148,7 +148,8 @@ def paired_set(metric: Callable[[np.ndarray], float], a, b, *, n_boot: int = 100
 
 
 def hierarchical(groups: Sequence, statistic: Callable[[object, np.ndarray | None], float], *, n_boot: int = 1000,
-                 level: float = LEVEL, seed=0, sizes: Sequence[int] | None = None, few_t: bool = True) -> Interval:
+                 level: float = LEVEL, seed=0, sizes: Sequence[int] | None = None, few_t: bool = True,
+                 batch: Callable[[object, np.ndarray], np.ndarray] | None = None) -> Interval:
     """Two-level bootstrap of the mean over groups (seeds) of statistic(group, idx) (idx None: all of its images).
 
     Each replicate draws G groups with replacement, then an image resample idx within each drawn group; with fewer
@@ -156,6 +157,8 @@ def hierarchical(groups: Sequence, statistic: Callable[[object, np.ndarray | Non
     `sizes[g]` is the number of images of group g (default len(group)). `few_t=False` keeps the percentiles for few
     groups too: right when groups carry no effect of their own (replicate seeds of one cell only redraw images, so
     the image level already holds the seed-to-seed spread), where t with G - 1 df would be needlessly wide.
+    `batch(group, idx [M, size])` -> [M], when given, scores all resamples of one group at once (the same numbers as
+    statistic(group, idx) row by row; e.g. SetMetrics.replicates).
     """
     _check_level(level)
     G, rng = len(groups), _rng(seed)
@@ -163,10 +166,25 @@ def hierarchical(groups: Sequence, statistic: Callable[[object, np.ndarray | Non
         raise ValueError("hierarchical: need at least one group (seed)")
     sizes = [len(g) for g in groups] if sizes is None else list(sizes)
     estimate = float(np.mean([statistic(g, None) for g in groups]))
-    reps = np.empty(n_boot)
+    # draw every replicate's resamples first: level 1 picks G seeds with replacement, level 2 an image resample in each
+    picks, draws = [], []
     for r in range(n_boot):
-        picks = rng.integers(0, G, size=G) if G > 1 else np.zeros(1, dtype=int)   # level 1: seeds
-        reps[r] = np.mean([statistic(groups[g], rng.integers(0, sizes[g], size=sizes[g])) for g in picks])  # level 2
+        pick = rng.integers(0, G, size=G) if G > 1 else np.zeros(1, dtype=int)
+        picks.append(pick)
+        draws.append([rng.integers(0, sizes[g], size=sizes[g]) for g in pick])
+    values = [np.empty(len(p)) for p in picks]
+    if batch is None:
+        for r in range(n_boot):
+            values[r][:] = [statistic(groups[g], idx) for g, idx in zip(picks[r], draws[r])]
+    else:
+        for g in range(G):
+            # every (replicate, slot) that drew group g, scored in one batched call
+            where = [(r, j) for r in range(n_boot) for j, got in enumerate(picks[r]) if got == g]
+            if where:
+                scored = np.asarray(batch(groups[g], np.stack([draws[r][j] for r, j in where])), dtype=np.float64)
+                for (r, j), v in zip(where, scored):
+                    values[r][j] = v
+    reps = np.array([v.mean() for v in values])
     method = f"hierarchical bootstrap ({G} seeds x images)"
     finite = reps[np.isfinite(reps)]       # a statistic may be undefined on a degenerate resample (one image drawn)
     if finite.size < 0.95 * n_boot or finite.size < 2:

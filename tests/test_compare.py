@@ -144,6 +144,8 @@ def test_compare_decides_a_real_difference_and_not_a_null_one(tmp_path):
     text = paths[1].read_text()
     assert "6 difference comparisons" in text and "energy distance to exact draws" in text
     assert pd.read_csv(paths[0]).shape[0] == len(table)
+    page = paths[2].read_text()                            # the HTML view the report shows inline
+    assert paths[2].name == "comparisons.html" and "6 difference comparisons" in page and "<table" in page
 
 
 def test_equivalence_claim_must_match_cells(tmp_path):
@@ -193,6 +195,15 @@ def test_fid_comparison_uses_the_one_fid_path(tmp_path, monkeypatch):
     assert row["difference"] == pytest.approx(direct, rel=1e-12)
     assert row["decision"] == iv.A_GT_B and row["better_arm"] == "b"
     assert set(table["metric"]) == {"fid", "kid"}
+    data = cmp.RunData(tmp_path / "runs")
+    data.reference = lambda spec: reference
+    rows = np.random.default_rng(1).integers(0, 64, size=(70, 64))
+    rows[0] = 5                                            # one distinct image: KID undefined (NaN), FID defined
+    for metric in ("fid", "kid"):                          # batched replicates (SetMetrics.replicates) = row by row
+        arm = data.arm(specs[0.2], metric)
+        assert arm.scores is not None
+        expected = np.array([arm.value(r) for r in rows])
+        np.testing.assert_allclose(arm.values(rows), expected, rtol=1e-9, atol=1e-12, equal_nan=True)
 
 
 def test_three_seeds_use_the_t_interval_over_seed_differences(tmp_path):

@@ -106,6 +106,22 @@ def test_hierarchical_single_seed_reduces_to_image_bootstrap_and_seeds_widen():
     assert four.hi - four.lo > 4 * (one.hi - one.lo)      # seed-to-seed spread dominates
 
 
+def test_hierarchical_batched_statistic_gives_the_same_interval():
+    rng = np.random.default_rng(5)
+    seeds = [rng.normal(loc, 1.0, 40) for loc in (0.0, 0.4)]
+    stat = lambda v, idx: float(v.mean() if idx is None else v[idx].mean())  # noqa: E731
+    calls = []
+
+    def batch(v, idx):
+        calls.append(idx.shape)
+        return v[idx].mean(axis=1)
+
+    rows = iv.hierarchical(seeds, stat, n_boot=300, seed=2)
+    batched = iv.hierarchical(seeds, stat, n_boot=300, seed=2, batch=batch)
+    assert len(calls) == 2 and sum(c[0] for c in calls) == 2 * 300 and calls[0][1] == 40   # one call per seed
+    assert (batched.lo, batched.hi, batched.se) == pytest.approx((rows.lo, rows.hi, rows.se), abs=1e-12)
+
+
 def test_decide_and_better_arm():
     mk = lambda lo, hi: iv.Interval(0.5 * (lo + hi), lo, hi, 1.0, 0.5, 10, "x")  # noqa: E731
     assert iv.decide(mk(-2, -1)) == iv.A_LT_B

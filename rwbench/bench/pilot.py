@@ -1,7 +1,7 @@
 """Sample-size pilot (docs/statistics.md): energy distance of oracle cells to the exact reference draws, per seed.
 
 `python -m rwbench.bench pilot --oracle-dir results/embedded/oracle --n 128 --seeds 0,1,2 --cells TK0.2,TK1.0`
-samples each named cell of the digits oracle for every seed (rwbench.commands.sample.sample_images on a spec from
+samples each named cell of the digits oracle for every seed (rwbench.shards.sample_images on a spec from
 rwbench.grid.expand_experiment, so image i shares its seed across cells), scores the uint8 samples against the
 prepared exact reference draws (rwbench.stats energy parts) and prints one line per (cell, seed), then per pair of
 cells the paired differences per seed with their mean and sd. `exact` scores fresh exact mixture draws (the floor).
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     """Print energy distances per (cell, seed) and paired differences per seed."""
     from safetensors.torch import load_file
 
-    from rwbench.commands.sample import sample_images
+    from rwbench.shards import sample_images
     from rwbench.denoisers import GaussianMixtureDenoiser
     from rwbench.grid import expand_experiment
     from rwbench.oracle import oracle_samples_uint8
