@@ -69,7 +69,8 @@ def inverse_shards(seed, task, n_targets=2, spt=4, shard_size=4):
 
 
 def unconditional_metrics(fid, **extra):
-    return {"fid": fid, "kid_mean": fid / 1000, "kid_std": fid / 10000, "confident_share": 1 / (1 + fid),
+    return {"fid": fid, "fid_ci95_lo": fid - 1.0, "fid_ci95_hi": fid + 2.0, "kid_mean": fid / 1000, "kid_std": fid / 10000,
+            "confident_share": 1 / (1 + fid),
             "class_entropy": 2.0, "diverged_fraction": 0.0, **extra}
 
 
@@ -119,7 +120,7 @@ def tree(tmp_path_factory):
     for task in ("inpaint", "sr"):
         for sampler, cov in (("simplified", 0.88), ("dps", 0.4)):
             add(spec(f"post-{task}-{sampler}", "posterior", model="faces-oracle", family="oracle", sampler=sampler,
-                     task=task, data_range=[0.0, 1.0]),
+                     task=task, data_range=[0.0, 1.0], samples_per_target=16, n_targets=4),
                 {"coverage": cov, "coverage_se": 0.01, "coverage_of_exact_draws": cov - 0.05, "psnr_gap": -cov,
                  "level": 0.9, "diverged_fraction": 0.0})
     metrics_path = root / "metrics.csv"
@@ -180,10 +181,10 @@ def test_temperature_figure(tree):
         assert temp.loc[rid, "params_TK"] == exp[rid][0]["params"]["TK"]
         assert temp.loc[rid, "params_T0"] == exp[rid][0]["params"]["T0"]
         assert temp.loc[rid, "confident_share"] == pytest.approx(exp[rid][1]["confident_share"], rel=1e-15)
-        assert temp.loc[rid, "kid_std"] == pytest.approx(exp[rid][1]["kid_std"], rel=1e-15)
+        assert temp.loc[rid, "fid_ci95_hi"] == exp[rid][1]["fid"] + 2.0     # the interval drawn as error bar
 
 
-def test_nfe_interval_uses_the_ci_columns_else_kid_std():
+def test_nfe_interval_uses_the_ci_columns():
     from rwbench.figures.nfe import curve_labels, interval, sparse_ticks
 
     assert sparse_ticks([20, 19, 9, 10, 50, 49, 100]) == [9, 19, 49, 100]
@@ -191,8 +192,9 @@ def test_nfe_interval_uses_the_ci_columns_else_kid_std():
     part = pd.DataFrame({"energy_distance": [0.5, 0.2], "energy_distance_ci95_lo": [0.4, 0.1],
                          "energy_distance_ci95_hi": [0.7, 0.25], "kid_mean": [1.0, 2.0], "kid_std": [0.1, 0.3]})
     np.testing.assert_allclose(interval(part, "energy_distance"), [[0.1, 0.1], [0.2, 0.05]], rtol=1e-12)
-    np.testing.assert_allclose(interval(part, "kid_mean"), [[0.1, 0.3], [0.1, 0.3]])
-    assert interval(part.drop(columns="kid_std"), "kid_mean") is None
+    assert interval(part, "kid_mean") is None                 # no interval columns: no error bars (no kid_std)
+    part["kid_mean_se"] = [0.1, 0.2]                           # else +- 1.96 se
+    np.testing.assert_allclose(interval(part, "kid_mean"), [[0.196, 0.392], [0.196, 0.392]], rtol=1e-12)
     runs = pd.DataFrame({"model": ["a", "b"], "sampler": ["euler-ancestral", "euler"], "schedule": ["karras"] * 2,
                          "params_ancestral_eta": [0.5, np.nan]})
     assert list(curve_labels(runs)) == ["a: euler-ancestral eta=0.5 / karras", "b: euler / karras"]
@@ -205,7 +207,7 @@ def test_nfe_figure(tree):
     assert (heun["nfe"], heun["energy_distance"], heun["energy_distance_ci95_lo"], heun["energy_distance_ci95_hi"]) == \
         (19, 0.5, 0.4, 0.7)
     assert nfe["energy_distance"].drop("nfe-heun-oracle").isna().all()
-    assert nfe.loc["nfe-native-ddpm-20", "kid_std"] == pytest.approx(22.0 / 10000, rel=1e-15)
+    assert nfe.loc["nfe-native-ddpm-20", "fid_ci95_lo"] == 21.0          # the interval drawn as error bar
     assert bool(nfe.loc["nfe-ncsn-5", "diverged_run"]) and math.isnan(nfe.loc["nfe-ncsn-5", "fid"])
     assert not nfe.drop("nfe-ncsn-5")["diverged_run"].any()
 
@@ -228,6 +230,8 @@ def test_posterior_figure(tree):
     assert post.loc["post-sr-dps", "coverage_of_exact_draws"] == pytest.approx(0.35, rel=1e-15)
     assert (post["coverage_se"] == 0.01).all()
     assert (post["level"] == 0.9).all() and (post["level_source"] == "metrics").all()
+    # reference line: what 16 exact posterior draws cover at the 0.9 level with the same quantile rule, not 0.9
+    assert np.allclose(post["coverage_reference"], 0.805, atol=0.01)
 
 
 def test_equivalence_figure(tree):
@@ -274,7 +278,9 @@ def test_cli_prints_figures_and_writes_the_runs_table(tree, tmp_path, capsys):
                               formats="png")
     assert cli.run(args) == 0
     text = capsys.readouterr().out
-    assert text.startswith("figure ve-vs-vp: 4 files:") and (tmp_path / "rep" / "figures" / "ve-vs-vp.png").is_file()
+    assert text.startswith("figure ve-vs-vp: 5 files:")  # samples, metrics with intervals, table (csv, md, html)
+    assert (tmp_path / "rep" / "figures" / "ve-vs-vp.png").is_file()
+    assert (tmp_path / "rep" / "figures" / "ve-vs-vp-metrics.png").is_file()
     page = (tmp_path / "rep" / "tables" / "ve-vs-vp.html").read_text()   # the table as the report shows it inline
     assert page.count("<tr>") == 1 + len(pd.read_csv(tmp_path / "rep" / "tables" / "ve-vs-vp.csv"))
     assert not (tmp_path / "rep" / "figures" / "ve-vs-vp.pdf").exists()
@@ -329,3 +335,44 @@ def test_image_grid_places_images_row_major():
     assert (grid[4:6, 7:9] == 255).all() and (grid[0] == 255).all()
     gray = image_grid(images[:, :1], pad=0)
     assert gray.shape == (4, 6) and gray[0, 2] == images[1, 0, 0, 0]
+
+
+def test_interval_helpers_and_labels():
+    from rwbench.figures.common import interval_bounds, interval_errors, metric_label
+
+    row = pd.Series({"fid": 10.0, "fid_ci_lo": 8.0, "fid_ci_hi": 13.0, "psnr": 20.0, "psnr_se": 0.5})
+    assert interval_bounds(row, "fid") == (8.0, 13.0)
+    assert interval_errors(row, "fid") == [[2.0], [3.0]]
+    assert interval_bounds(row, "psnr") == pytest.approx((20 - 0.98, 20 + 0.98))
+    assert interval_bounds(row, "kid_mean") is None
+    assert metric_label("psnr") == "PSNR [dB]" and metric_label("fid") == "FID"
+
+
+def test_pool_seeds_mean_and_t_interval_over_seeds():
+    from rwbench.figures.common import pool_seeds
+
+    runs = pd.DataFrame({"run_id": ["a0", "a1", "a2", "b0"], "seed": [0, 1, 2, 0], "params_TK": [0.2, 0.2, 0.2, 1.0],
+                         "fid": [10.0, 12.0, 14.0, 5.0], "fid_ci95_lo": [9.0, 11.0, 13.0, 4.0],
+                         "diverged_run": [False] * 4})
+    pooled = pool_seeds(runs, {"fid"}).set_index("run_id")
+    assert pooled.loc["a0", "fid"] == 12.0 and pooled.loc["a0", "n_seeds"] == 3 and pooled.loc["a0", "run_ids"] == "a0;a1;a2"
+    half = (0.95 * math.sqrt(2 / (4 * 0.975 * 0.025))) * 2.0 / math.sqrt(3)      # t_{0.975, 2} x sd / sqrt(3)
+    assert pooled.loc["a0", "fid_ci95_lo"] == pytest.approx(12.0 - half, rel=1e-12)
+    assert pooled.loc["b0", "fid"] == 5.0 and pooled.loc["b0", "fid_ci95_lo"] == 4.0
+
+
+def test_floor_bands_pick_metric_n_and_reference():
+    import matplotlib.pyplot as plt
+
+    from rwbench.figures.common import draw_floor
+
+    floors = pd.DataFrame({"reference": ["r1", "r1", "r2"], "n": [128, 64, 128], "metric": ["fid"] * 3,
+                           "mean": [50.0, 80.0, 30.0], "sd": [5.0, 8.0, 3.0], "source": ["real:digits/test"] * 3})
+    fig, ax = plt.subplots()
+    assert draw_floor(ax, floors, "fid", 128, {"r1"})
+    patches = [p for p in ax.patches]
+    assert len(patches) == 1
+    box = patches[0].get_window_extent().transformed(ax.transData.inverted())   # the band's data extent
+    assert box.y0 == pytest.approx(45.0) and box.y1 == pytest.approx(55.0)
+    assert not draw_floor(ax, floors, "kid_mean", 128)
+    plt.close(fig)

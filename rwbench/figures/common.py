@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from rwbench.figures.labels import axis_label, better, metric_label  # noqa: E402,F401  (the one label table)
 from rwbench.io import atomic_path, atomic_write  # noqa: E402
 
 from rwbench import rundir  # noqa: E402
@@ -183,7 +184,7 @@ class Context:
             selected = self.runs[self.runs["figure"].astype(str) == figure]
         if selected.empty and required:
             raise SkipFigure(f"no runs with figure == {figure!r} in the metrics table")
-        return selected.reset_index(drop=True)
+        return pool_seeds(selected.reset_index(drop=True), set(self.metrics["metric"].astype(str)))
 
     def run_dir(self, run_id: str) -> Path:
         """results/runs/<run_id>."""
@@ -241,3 +242,133 @@ def family_key(value) -> tuple[int, str]:
     """Sort key putting families in the order vp, ve, iadb, oracle, then the rest alphabetically."""
     text = str(value)
     return (FAMILY_ORDER.index(text) if text in FAMILY_ORDER else len(FAMILY_ORDER), text)
+
+
+def interval_bounds(row, metric: str) -> tuple[float, float] | None:
+    """95 % interval of a metric in a run row: <m>_ci_lo/_ci_hi (metrics.csv columns), <m>_ci95_lo/_hi, else +- 1.96 se."""
+    get = row.get if hasattr(row, "get") else (lambda k, d=np.nan: getattr(row, k, d))
+    for lo_key, hi_key in ((f"{metric}_ci_lo", f"{metric}_ci_hi"), (f"{metric}_ci95_lo", f"{metric}_ci95_hi")):
+        lo, hi = get(lo_key, np.nan), get(hi_key, np.nan)
+        if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi):
+            return float(lo), float(hi)
+    se, value = get(f"{metric}_se", np.nan), get(metric, np.nan)
+    if se is not None and np.isfinite(se) and np.isfinite(value):
+        return float(value - 1.96 * se), float(value + 1.96 * se)
+    return None
+
+
+def interval_errors(row, metric: str):
+    """matplotlib yerr [[below], [above]] of interval_bounds (None when the run has no interval for the metric)."""
+    bounds = interval_bounds(row, metric)
+    value = row.get(metric, np.nan) if hasattr(row, "get") else np.nan
+    if bounds is None or not np.isfinite(value):
+        return None
+    return [[max(0.0, value - bounds[0])], [max(0.0, bounds[1] - value)]]
+
+
+def interval_columns(runs: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Vectorised interval_bounds over the rows of `runs` (NaN where a run has none); None when no run has one."""
+    bounds = [interval_bounds(r, metric) for _, r in runs.iterrows()]
+    if all(b is None for b in bounds):
+        return None
+    lo = np.array([b[0] if b else np.nan for b in bounds])
+    hi = np.array([b[1] if b else np.nan for b in bounds])
+    return lo, hi
+
+
+def read_floors(tables_dir: Path) -> pd.DataFrame | None:
+    """results/floors.csv (`rwbench floors`, read by rwbench.rundir.read_floors) next to the tables folder, or None."""
+    path = Path(tables_dir).parent / "floors.csv"
+    return rundir.read_floors(path) if path.is_file() else None
+
+
+def reference_labels(ctx: "Context", runs: pd.DataFrame, metric: str) -> set[str]:
+    """The `reference` labels the runs' `metric` rows were scored against (to pick their floors)."""
+    m = ctx.metrics
+    if "reference" not in m.columns:
+        return set()
+    rows = m[(m["metric"] == metric) & m["run_id"].isin(set(runs["run_id"]))]
+    return set(rows["reference"].dropna().astype(str))
+
+
+def draw_floor(ax, floors: pd.DataFrame | None, metric: str, n=None, references=None) -> bool:
+    """Shade mean +- sd of each floor of `metric` at the cells' n (and references) as a horizontal band."""
+    if floors is None:
+        return False
+    part = floors[floors["metric"] == metric]
+    if n is not None and "n" in part.columns:
+        part = part[part["n"] == int(n)]
+    if references is not None and "reference" in part.columns:
+        part = part[part["reference"].astype(str).isin(set(references))]
+    for i, row in enumerate(part.itertuples()):
+        source = str(getattr(row, "source", "floor"))
+        ax.axhspan(row.mean - row.sd, row.mean + row.sd, color=f"C{7 + i % 3}", alpha=0.18, lw=0,
+                   label=f"floor {source} (mean +- sd, n = {getattr(row, 'n', '?')})")
+    return len(part) > 0
+
+
+def metric_points(ctx: "Context", runs: pd.DataFrame, metrics: list[str], x: str, stem: str, hue: str | None = None):
+    """One panel per metric: value with its 95 % interval per category of `x` (config order), floors as bands;
+    writes <stem>.png/.pdf and returns the files (none when no metric has a value)."""
+    metrics = [m for m in metrics if m in runs.columns and np.isfinite(runs[m].astype(float)).any()]
+    if not metrics:
+        return []
+    cats = list(dict.fromkeys(runs[x].astype(str)))
+    hues = list(dict.fromkeys(runs[hue].astype(str))) if hue else [None]
+    floors = read_floors(ctx.tables_dir)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(max(3.4, 0.9 * len(cats) + 1.6) * len(metrics), 3.3),
+                             squeeze=False)
+    width = 0.7 / len(hues)
+    for ax, metric in zip(axes[0], metrics):
+        for h, name in enumerate(hues):
+            part = runs if name is None else runs[runs[hue].astype(str) == name]
+            for _, row in part.iterrows():
+                pos = cats.index(str(row[x])) + (h - (len(hues) - 1) / 2) * width
+                ax.errorbar([pos], [row[metric]], yerr=interval_errors(row, metric), fmt="o", ms=4, capsize=3,
+                            color=f"C{h % 10}", label=name)
+        n = runs["n_images"].iloc[0] if "n_images" in runs.columns and runs["n_images"].nunique() == 1 else None
+        draw_floor(ax, floors, metric, n, reference_labels(ctx, runs, metric))
+        ax.set_xticks(range(len(cats)), cats, rotation=20, ha="right", fontsize=8)
+        ax.set_xlabel(axis_label(x))
+        ax.set_ylabel(metric_label(metric))
+        ax.grid(alpha=0.3, axis="y")
+        handles, names = ax.get_legend_handles_labels()
+        if any(n_ is not None and n_ != "None" for n_ in names):
+            unique = dict(zip(names, handles))
+            ax.legend(unique.values(), unique.keys(), fontsize=7)
+    fig.tight_layout()
+    return ctx.save_figure(fig, stem)
+
+
+BOUND_SUFFIXES = ("_se", "_ci95_lo", "_ci95_hi", "_ci_lo", "_ci_hi")
+
+
+def pool_seeds(runs: pd.DataFrame, metric_names: set[str]) -> pd.DataFrame:
+    """One row per cell when a figure's runs replicate a cell over seeds: each metric's mean over the seeds with the
+    t interval over seeds (S - 1 df) as <m>_ci95_lo / _hi and <m>_se; `n_seeds`, `run_ids`; run_id = the first seed's."""
+    from rwbench import intervals as iv
+
+    if "seed" not in runs.columns or runs["seed"].nunique() < 2:
+        return runs
+    metric_cols = {c for c in runs.columns if c in metric_names or c.endswith(BOUND_SUFFIXES)}
+    keys = [c for c in runs.columns if c not in metric_cols and c not in ("run_id", "seed", "diverged_run")]
+    key = pd.Series(["|".join(map(str, values)) for values in runs[keys].itertuples(index=False)], index=runs.index)
+    rows = []
+    for _, part in runs.groupby(key, sort=False):
+        row = part.iloc[0].copy()
+        row["n_seeds"], row["run_ids"] = len(part), ";".join(part["run_id"].astype(str))
+        if len(part) > 1:
+            for m in [c for c in part.columns if c in metric_names]:
+                values = part[m].astype(float).to_numpy()
+                values = values[np.isfinite(values)]
+                row[m] = float(values.mean()) if len(values) else np.nan
+                for suffix in BOUND_SUFFIXES:
+                    if f"{m}{suffix}" in row.index:
+                        row[f"{m}{suffix}"] = np.nan
+                if len(values) >= 2:
+                    t = iv.t_interval(float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values))),
+                                      len(values) - 1, len(values))
+                    row[f"{m}_se"], row[f"{m}_ci95_lo"], row[f"{m}_ci95_hi"] = t.se, t.lo, t.hi
+            row["diverged_run"] = bool(part["diverged_run"].all())
+        rows.append(row)
+    return pd.DataFrame(rows).reset_index(drop=True)

@@ -147,26 +147,59 @@ def build(ctx: Context) -> list[Path]:
     return written + summary_figure(ctx, runs)
 
 
-SUMMARY = ("psnr", "psnr_mean_of_samples", "psnr_minmax", "ssim")
+SUMMARY = ("psnr", "psnr_mean_of_samples", "ssim")
+
+
+def cluster_intervals(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
+    """psnr / ssim of single samples with 95 % intervals clustered by target (rwbench.intervals.cluster_mean: t with
+    targets - 1 df for few targets), from each run's metrics-per-image.csv; written as <m>_ci_lo / <m>_ci_hi."""
+    from rwbench import intervals as iv
+
+    runs = runs.copy()
+    for i, row in runs.iterrows():
+        path = ctx.run_dir(row["run_id"]) / "metrics-per-image.csv"
+        if not path.is_file():
+            continue
+        per_image = pd.read_csv(path)
+        for metric in ("psnr", "ssim"):
+            if metric not in per_image.columns:
+                continue
+            ok = per_image[metric].notna() & per_image[metric].map(math.isfinite)
+            if per_image.loc[ok, "target"].nunique() < 2:
+                continue
+            got = iv.cluster_mean(per_image.loc[ok, metric], per_image.loc[ok, "target"])
+            runs.loc[i, [metric, f"{metric}_ci_lo", f"{metric}_ci_hi"]] = [got.estimate, got.lo, got.hi]
+    return runs
 
 
 def summary_figure(ctx: Context, runs: pd.DataFrame) -> list[Path]:
-    """inverse.{png,pdf}: PSNR of single samples and of the mean of N per task, sampler and model (from metrics.csv)."""
+    """inverse.{png,pdf}: PSNR of single samples and of the mean of N, SSIM, with 95 % intervals over targets; one
+    row per task, x = model / sampler in config order."""
+    from rwbench.figures.common import interval_errors, metric_label
+
+    runs = cluster_intervals(ctx, runs)
     metrics = present_metrics(runs, SUMMARY)
     if not metrics:
         return []
     keys = [k for k in ("task", "model", "sampler") if k in runs.columns]
-    table = metric_table(runs, keys, metrics)
-    long = table.melt(id_vars=["run_id"] + keys, value_vars=[m for m in ("psnr", "psnr_mean_of_samples") if m in table.columns],
-                      var_name="estimate", value_name="PSNR (dB)")
-    long["model / sampler"] = long["model"].astype(str) + " / " + long["sampler"].astype(str)
-    tasks = sorted(long["task"].astype(str).unique())
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False, layout="constrained")
-    import seaborn as sns
-
-    for ax, task in zip(axes[0], tasks):
-        sns.barplot(data=long[long["task"].astype(str) == task], x="model / sampler", y="PSNR (dB)", hue="estimate", ax=ax)
-        ax.set_title(task, fontsize=9)
-        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-    fig.suptitle("inverse problems: PSNR of single samples and of the mean of N (standard PSNR)", fontsize=9)
+    runs["cell"] = runs["model"].astype(str) + " / " + runs["sampler"].astype(str)
+    cells = list(dict.fromkeys(runs["cell"]))
+    tasks = list(dict.fromkeys(runs["task"].astype(str)))
+    fig, axes = plt.subplots(len(tasks), len(metrics), figsize=(max(3.4, 0.8 * len(cells) + 1.6) * len(metrics),
+                                                                 3.0 * len(tasks)), squeeze=False)
+    for r, task in enumerate(tasks):
+        part = runs[runs["task"].astype(str) == task]
+        for c, metric in enumerate(metrics):
+            ax = axes[r][c]
+            for _, row in part.iterrows():
+                ax.errorbar([cells.index(row["cell"])], [row[metric]], yerr=interval_errors(row, metric), fmt="o",
+                            ms=4, capsize=3, color=f"C{cells.index(row['cell']) % 10}")
+            ax.set_xticks(range(len(cells)), cells, rotation=25, ha="right", fontsize=7)
+            ax.set_ylabel(metric_label(metric), fontsize=8)
+            ax.set_title(f"{task}", fontsize=9)
+            ax.grid(alpha=0.3, axis="y")
+    fig.suptitle("inverse problems: 95 % intervals over targets (t with targets - 1 df)", fontsize=9)
+    fig.tight_layout()
+    cols = [f"{m}{b}" for m in metrics for b in ("", "_ci_lo", "_ci_hi", "_ci95_lo", "_ci95_hi", "_se")]
+    table = metric_table(runs, keys, [c for c in cols if c in runs.columns])
     return ctx.save_figure(fig, "inverse") + ctx.save_table(table, "inverse")

@@ -1,5 +1,6 @@
 """Quality per cost: each metric against NFE (denoiser evaluations per image), one line per model, sampler and
-schedule, with 95 % intervals where metrics.csv has them (else KID's subset std), log x."""
+schedule (legend in config order), with 95 % intervals from the ci columns (replicate seeds pooled: t over seeds),
+floors (results/floors.csv) as bands, log x."""
 
 from __future__ import annotations
 
@@ -10,27 +11,24 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import NullFormatter
 
-from rwbench.figures.common import Context, SkipFigure, metric_table
+from rwbench.figures.common import (Context, SkipFigure, axis_label, draw_floor, interval_columns, metric_label,
+                                    metric_table, read_floors, reference_labels)
 
 KEYS = ["model", "sampler", "sampler_kind", "schedule", "steps", "nfe", "params_c", "params_T0", "params_TK",
         "params_ancestral_eta"]
 # panels in this order when present: the oracle's exact metric first, then the feature metrics of every model
-METRICS = {"energy_distance": "energy distance to exact draws", "fid": "FID", "kid_mean": "KID"}
+METRICS = ("energy_distance", "fid", "kid_mean")   # labels: rwbench.figures.labels
 STYLE = {"template": "-", "solver": "--", "native": ":", "iadb": "-.", "posterior": "-."}
 
 
 def interval(part: pd.DataFrame, metric: str) -> np.ndarray | None:
-    """[2, n] error-bar half-widths: the metric's 95 % interval columns (<m>_ci95_lo/_hi, as rwbench.figures.common
-    pivots ci_lo/ci_hi) where present, else KID's subset std; None when neither exists."""
+    """[2, n] error-bar half-widths of the metric's 95 % intervals (rwbench.figures.common.interval_columns); None when
+    no run has one."""
+    bounds = interval_columns(part, metric)
+    if bounds is None:
+        return None
     y = part[metric].to_numpy(float)
-    lo_col, hi_col = f"{metric}_ci95_lo", f"{metric}_ci95_hi"
-    if lo_col in part.columns and hi_col in part.columns and np.isfinite(part[lo_col].astype(float)).any():
-        lo, hi = part[lo_col].to_numpy(float), part[hi_col].to_numpy(float)
-        return np.nan_to_num(np.vstack([y - lo, hi - y]).clip(min=0))
-    if metric == "kid_mean" and "kid_std" in part.columns:
-        std = np.nan_to_num(part["kid_std"].to_numpy(float))
-        return np.vstack([std, std])
-    return None
+    return np.nan_to_num(np.vstack([y - bounds[0], bounds[1] - y]).clip(min=0))
 
 
 def sparse_ticks(values, gap: float = 1.25) -> list[int]:
@@ -64,7 +62,10 @@ def build(ctx: Context) -> list[Path]:
         raise SkipFigure(f"the nfe runs have none of {', '.join(METRICS)}")
     runs = runs.copy()
     runs["curve"] = curve_labels(runs)
-    runs = runs.sort_values(["curve", "nfe"]).reset_index(drop=True)
+    order = {c: i for i, c in enumerate(dict.fromkeys(runs["curve"]))}   # legend in config (run) order
+    runs = runs.assign(_order=runs["curve"].map(order)).sort_values(["_order", "nfe"], kind="stable") \
+        .drop(columns="_order").reset_index(drop=True)
+    floors = read_floors(ctx.tables_dir)
     curves = list(dict.fromkeys(runs["curve"]))
     colors = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(curves)}
     fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.8), squeeze=False)
@@ -84,8 +85,10 @@ def build(ctx: Context) -> list[Path]:
         ticks = sparse_ticks(shown["nfe"].dropna().astype(int).unique())
         ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=7)
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("NFE (denoiser evaluations per image)")
-        ax.set_ylabel(METRICS[metric])
+        n = shown["n_images"].iloc[0] if "n_images" in shown.columns and shown["n_images"].nunique() == 1 else None
+        draw_floor(ax, floors, metric, n, reference_labels(ctx, shown, metric))
+        ax.set_xlabel(axis_label("nfe"))
+        ax.set_ylabel(metric_label(metric))
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     for ax in axes[0][1:]:   # one legend for all panels (a curve may be missing from a panel)
@@ -97,6 +100,6 @@ def build(ctx: Context) -> list[Path]:
     if runs["diverged_run"].any():
         axes[0][-1].annotate("x at 0: diverged", xy=(0.98, 0.02), xycoords="axes fraction", ha="right", fontsize=7)
     fig.set_layout_engine("constrained")
-    metrics = [c for m in panels for c in (m, f"{m}_ci95_lo", f"{m}_ci95_hi")] + ["kid_std"]
+    metrics = [c for m in panels for c in (m, f"{m}_se", f"{m}_ci95_lo", f"{m}_ci95_hi")]
     table = metric_table(runs, KEYS, [m for m in metrics if m in runs.columns])
     return ctx.save_figure(fig, "nfe") + ctx.save_table(table, "nfe")

@@ -8,11 +8,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rwbench.figures.common import (SHOWN, Context, SkipFigure, first_images, image_grid, label, metric_table,
-                                    present_metrics, show_image)
+from rwbench.figures.common import (SHOWN, Context, SkipFigure, first_images, image_grid, label, metric_points,
+                                    metric_table, present_metrics, show_image)
 
 TABLE_COLUMNS = ["schedule", "K", "k", "sigma"]
-METRICS = ["fid", "kid_mean", "confident_share", "class_entropy"]
+METRICS = ["energy_distance", "fid", "kid_mean", "confident_share", "class_entropy"]
 MD_POINTS = 11  # the markdown view lists the rows nearest u = k/(K-1) = 0, 0.1, ..., 1
 
 
@@ -59,6 +59,8 @@ def sample_grids(ctx: Context, runs: pd.DataFrame) -> list[Path]:
         show_image(ax, grid, f"{row['schedule']} (K={label(row.get('steps'))})\n{row['model']} / {row['sampler']}")
     fig.tight_layout()
     written = ctx.save_figure(fig, "schedules-samples")
+    written += metric_points(ctx, pd.DataFrame(kept), present_metrics(runs, METRICS), "schedule", "schedules-metrics",
+                             hue="model")
     table = metric_table(pd.DataFrame(kept), ["schedule", "model", "sampler", "steps", "params_c", "params_T0",
                                               "params_TK"], present_metrics(runs, METRICS))
     return written + ctx.save_table(table, "schedules-samples")

@@ -8,11 +8,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rwbench.figures.common import (SHOWN, Context, SkipFigure, first_images, image_grid, label, metric_table,
-                                    present_metrics, show_image)
+from rwbench.figures.common import (SHOWN, Context, SkipFigure, axis_label, draw_floor, first_images, image_grid,
+                                    interval_columns, label, metric_label, metric_table, present_metrics, read_floors,
+                                    reference_labels, show_image)
 
-METRICS = ["fid", "kid_mean", "confident_share", "class_entropy"]
-ERRORS = {"kid_mean": "kid_std"}  # error bar column per metric (else <metric>_se when present)
+METRICS = ["energy_distance", "fid", "kid_mean", "confident_share", "class_entropy"]
 KEYS = ["model", "schedule", "sampler", "steps", "params_c", "params_T0", "params_TK"]
 
 
@@ -20,7 +20,9 @@ def _groups(runs: pd.DataFrame) -> pd.DataFrame:
     runs = runs.copy()
     runs["curve"] = runs["model"].astype(str) + " / " + runs["schedule"].astype(str)
     runs["T0_label"] = runs["params_T0"].map(label) if "params_T0" in runs.columns else "-"
-    return runs.sort_values(["curve", "T0_label", "params_TK"]).reset_index(drop=True)
+    order = {c: i for i, c in enumerate(dict.fromkeys(runs["curve"]))}   # legends in config (run) order
+    return runs.assign(_order=runs["curve"].map(order)).sort_values(["_order", "T0_label", "params_TK"]) \
+        .drop(columns="_order").reset_index(drop=True)
 
 
 def sample_grids(ctx: Context, runs: pd.DataFrame) -> list[Path]:
@@ -57,21 +59,24 @@ def metric_curves(ctx: Context, runs: pd.DataFrame, metrics: list[str]) -> list[
     styles, markers = ["-", "--", ":", "-."], ["o", "s", "^", "D"]
     curves = list(dict.fromkeys(runs["curve"]))
     colors = plt.get_cmap("tab10")
+    floors = read_floors(ctx.tables_dir)
     for ax, metric in zip(axes[0], metrics):
-        err_col = ERRORS.get(metric, f"{metric}_se")
         for i, curve in enumerate(curves):
             for j, t0 in enumerate(t0s):
                 part = runs[(runs["curve"] == curve) & (runs["T0_label"] == t0)].sort_values("params_TK")
                 if part.empty:
                     continue
                 name = curve if len(t0s) == 1 else f"{curve}, $T_0$={t0}"
-                yerr = part[err_col].to_numpy(float) if err_col in part.columns else None
+                bounds, y = interval_columns(part, metric), part[metric].to_numpy(float)
+                yerr = None if bounds is None else np.nan_to_num(np.clip([y - bounds[0], bounds[1] - y], 0, None))
                 ax.errorbar(part["params_TK"].to_numpy(float), part[metric].to_numpy(float), yerr=yerr,
                             color=colors(i % 10), ls=styles[j % len(styles)], marker=markers[j % len(markers)], ms=4,
                             capsize=2, label=name)
         ax.axvline(1.0, color="grey", lw=0.8, ls=":")
-        ax.set_xlabel("end temperature $T_K$")
-        ax.set_ylabel(metric)
+        n = runs["n_images"].iloc[0] if "n_images" in runs.columns and runs["n_images"].nunique() == 1 else None
+        draw_floor(ax, floors, metric, n, reference_labels(ctx, runs, metric))
+        ax.set_xlabel(axis_label("params_TK"))
+        ax.set_ylabel(metric_label(metric))
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
@@ -90,7 +95,8 @@ def build(ctx: Context) -> list[Path]:
         written += metric_curves(ctx, runs, metrics)
     else:
         ctx.note("temperature: no fid / kid_mean / confident share / class_entropy values; metric curves skipped")
-    extra = [ERRORS[m] for m in metrics if m in ERRORS and ERRORS[m] in runs.columns]
+    extra = [f"{m}{b}" for m in metrics for b in ("_ci_lo", "_ci_hi", "_ci95_lo", "_ci95_hi", "_se")
+             if f"{m}{b}" in runs.columns]
     if not written:
         raise SkipFigure("the temperature runs have neither shards nor metrics")
     return written + ctx.save_table(metric_table(runs, KEYS, metrics + extra), "temperature")

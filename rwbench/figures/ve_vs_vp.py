@@ -8,9 +8,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from rwbench.figures.common import (SHOWN, Context, SkipFigure, family_key, first_images, image_grid, label,
-                                    metric_table, present_metrics, show_image)
+                                    metric_points, metric_table, present_metrics, show_image)
 
-METRICS = ["fid", "kid_mean", "confident_share", "class_entropy"]
+METRICS = ["energy_distance", "fid", "kid_mean", "confident_share", "class_entropy"]
 
 
 def build(ctx: Context) -> list[Path]:
@@ -38,6 +38,7 @@ def build(ctx: Context) -> list[Path]:
         show_image(ax, grid, title)
     fig.tight_layout()
     written = ctx.save_figure(fig, "ve-vs-vp")
+    written += metric_points(ctx, pd.DataFrame(kept), present_metrics(runs, METRICS), "model", "ve-vs-vp-metrics")
     table = metric_table(pd.DataFrame(kept), ["family", "model", "sampler", "sampler_kind", "schedule", "steps",
                                               "params_c", "params_T0"], present_metrics(runs, METRICS))
     return written + ctx.save_table(table, "ve-vs-vp")
