@@ -120,8 +120,18 @@ def sweep_pairs(exp: dict, cells: list[Cell]) -> list[tuple[str, Cell, Cell]]:
     return out
 
 
+def budget(exp: dict, cell: Cell):
+    """The cell's iterations K, or with `nfe:` budgets the budget its run was fitted to (the smallest budget >= its NFE;
+    samplers spend a budget differently, e.g. Heun 2K - 1)."""
+    if "nfe" not in exp:
+        return cell.key["steps"]
+    used = int(cell.specs[0]["nfe"])
+    return min((int(b) for b in exp["nfe"] if int(b) >= used), default=used)
+
+
 def sampler_pairs(exp: dict, cells: list[Cell]) -> list[tuple[str, Cell, Cell]]:
-    """(samplers, a, reference) for every cell of another sampler (same model, task, steps and shared parameters)."""
+    """(samplers, a, reference) for every cell of another sampler (same model, task, steps or NFE budget, and shared
+    parameters)."""
     samplers = list(exp.get("samplers") or [])
     ref = exp.get("reference_sampler")
     if ref is not None and ref not in samplers:
@@ -134,7 +144,8 @@ def sampler_pairs(exp: dict, cells: list[Cell]) -> list[tuple[str, Cell, Cell]]:
             if a.key["sampler"] != sa:
                 continue
             for b in cells:
-                if b.key["sampler"] != sb or any(a.key[k] != b.key[k] for k in ("model", "task", "steps")):
+                if b.key["sampler"] != sb or any(a.key[k] != b.key[k] for k in ("model", "task")) \
+                        or budget(exp, a) != budget(exp, b):
                     continue
                 shared = (set(a.key) & set(b.key)) - {"sampler", "model", "task", "steps", "schedule"}
                 if all(a.key[k] == b.key[k] for k in shared):

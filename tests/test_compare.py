@@ -78,6 +78,16 @@ def test_which_comparisons_sweep_and_reference_sampler():
         cmp.sampler_pairs(exp, cells)
 
 
+def test_samplers_with_nfe_budgets_pair_at_equal_budget():
+    config = {"models": {"m": dict(ORACLE)}, "experiments": {"e": {
+        "models": ["m"], "samplers": ["heun", "euler"], "nfe": [10, 50], "reference_sampler": "euler"}}}
+    exp = config["experiments"]["e"]
+    cells = cmp.cells_of(expand_experiment(config, "e"))
+    pairs = cmp.sampler_pairs(exp, cells)
+    got = sorted((a.key["steps"], a.specs[0]["nfe"], b.key["steps"], b.specs[0]["nfe"]) for _, a, b in pairs)
+    assert got == [(5, 9, 10, 10), (25, 49, 50, 50)]        # Heun 2K - 1 within the budget vs Euler K = budget
+
+
 def test_energy_arm_resample_equals_direct_energy_distance():
     from rwbench.stats import energy_distance, energy_parts
 

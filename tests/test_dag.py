@@ -60,7 +60,10 @@ def test_smoke_dag_builds_metrics_figures_and_provenance(smoke):
     base, _ = smoke
     table = pd.read_csv(base / "results/metrics.csv")
     runs = sorted(p.name for p in (base / "results/runs").iterdir())
-    assert sorted(table["run_id"].unique()) == runs and len(runs) == 13
+    assert sorted(table["run_id"].unique()) == runs and len(runs) == 17      # temperature: 2 cells x 3 seeds
+    comparisons = pd.read_csv(base / "reports/tables/comparisons.csv")
+    assert {"difference", "ci_lo", "ci_hi", "decision"} <= set(comparisons.columns) and len(comparisons) > 0
+    assert set(comparisons["kind"]) == {"difference", "equivalence"}
     for metric in ("fid", "kid_mean", "confident_share", "psnr", "coverage", "diverged_fraction"):
         assert metric in set(table["metric"]), metric
     assert {"params_c", "sampler", "schedule", "nfe", "task"} <= set(table.columns)
@@ -120,7 +123,7 @@ def test_report_in_a_headless_browser(smoke, tmp_path):
     assert found, "the report app did not finish rendering in the browser"
     probe = json.loads(html.unescape(found.group(1)))
     front = probe["front"]
-    assert "What was run" in front and "Headline comparisons" in front and "13 runs" in front
+    assert "What was run" in front and "Headline comparisons" in front and "17 runs" in front
     assert "temperature" in front and "cross-template" in front           # the experiments table, by name
     results = {Path(path).name: r for path, r in probe["results"].items()}
     figures = {n: r for n, r in results.items() if n.endswith(".png")}
@@ -135,7 +138,7 @@ def test_report_in_a_headless_browser(smoke, tmp_path):
         captions[name] = look.group(0)
     assert len(set(captions.values())) == len(captions), "two figures share a caption"
     tables = {n: r for n, r in results.items() if not n.endswith(".png")}
-    assert {"runs.html", "temperature.html", "scalespace.html"} <= set(tables)
+    assert {"runs.html", "temperature.html", "scalespace.html", "comparisons.html"} <= set(tables)
     for name, r in tables.items():
         if name != "metrics.csv":                                          # the long table stays a download
             assert r["mime"] == "text/html" and r["inline_html"], f"{name} is not shown inline"

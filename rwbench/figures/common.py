@@ -309,10 +309,13 @@ def draw_floor(ax, floors: pd.DataFrame | None, metric: str, n=None, references=
 
 def metric_points(ctx: "Context", runs: pd.DataFrame, metrics: list[str], x: str, stem: str, hue: str | None = None):
     """One panel per metric: value with its 95 % interval per category of `x` (config order), floors as bands;
-    writes <stem>.png/.pdf and returns the files (none when no metric has a value)."""
+    writes <stem>.png/.pdf and returns the files (a panel saying so when no metric has a value)."""
     metrics = [m for m in metrics if m in runs.columns and np.isfinite(runs[m].astype(float)).any()]
-    if not metrics:
-        return []
+    if not metrics:     # the file is a declared output of the figure rule: write it, saying why it is empty
+        fig, ax = plt.subplots(figsize=(4.0, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no metric values for these runs (diverged or not evaluated)", ha="center", fontsize=8)
+        return ctx.save_figure(fig, stem)
     cats = list(dict.fromkeys(runs[x].astype(str)))
     hues = list(dict.fromkeys(runs[hue].astype(str))) if hue else [None]
     floors = read_floors(ctx.tables_dir)

@@ -265,13 +265,15 @@ def figure_inputs(figure):
 
 
 def figure_extras(figure):
-    """Sample-grid figures a figure module writes besides <figure>.png (the paper's Figs. 2, 3, 5 kind):
-    {stem: has a table}. Known from the runs, so they are declared outputs and in the report."""
+    """Sample-grid figures (the paper's Figs. 2, 3, 5 kind) and metric panels a figure module writes besides
+    <figure>.png: {stem: has a table}. Known from the runs, so they are declared outputs and in the report."""
     runs = [s for s in RUNS.values() if s["figure"] == figure]
     if figure == "schedules" and runs:
         return {"schedules-samples": True}
     if figure == "temperature" and runs:
         return {"temperature-samples": False}
+    if figure == "ve-vs-vp" and runs:
+        return {"ve-vs-vp-metrics": False}
     if figure == "inverse":
         return {f"inverse-{t}": True for t in sorted({s["task"] for s in runs if s["task"] != "uncond"})}
     return {}
