@@ -252,3 +252,21 @@ def test_claims_over_missing_runs_are_notes_not_errors(tmp_path):
     shutil.rmtree(tmp_path / "runs" / gone["run_id"])
     table, notes = cmp.compare(config, tmp_path / "runs", options={"n_boot": 20})
     assert table.empty and any("runs missing" in n for n in notes)
+
+
+def test_compare_command_writes_the_tables(tmp_path, capsys):
+    import yaml
+
+    from rwbench import cli
+
+    config = _config(tmp_path, TK=[0.2, 1.0], contrasts=[{"a": {"TK": 0.2}, "b": {"TK": 1.0}}])
+    _write_runs(tmp_path, config, {0.2: 0.15})
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(dict(config, compare={"n_boot": 100})))
+    assert cli.main(["compare", "--config", str(path), "--out", str(tmp_path / "reports"),
+                     "--reference-cache", str(tmp_path / "no-cache")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("comparisons: 4 differences (") and "note e:" in out     # fid / kid: no reference statistics
+    table = pd.read_csv(tmp_path / "reports" / "tables" / "comparisons.csv")
+    assert len(table) == 4 and set(table["metric"]) == {"energy_distance", "logp_gap"}
+    assert (tmp_path / "reports" / "tables" / "comparisons.html").is_file()

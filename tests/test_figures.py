@@ -300,6 +300,12 @@ def test_cli_prints_figures_and_writes_the_runs_table(tree, tmp_path, capsys):
     assert cli.run(args) == 0
     front = (tmp_path / "rep" / "summary.html").read_text()
     assert "<td>vp vs ve</td><td>1.5</td><td>0.25</td>" in front and "best and worst run" not in front
+    pd.DataFrame({"experiment": ["e"] * 3, "kind": ["difference", "equivalence", "difference"], "metric": ["fid"] * 3,
+                  "difference": [0.1, 0.2, 3.0], "decision": ["undecided", "", "a > b"], "equivalence": ["", "equivalent", ""],
+                  "a_runs": ["r1", "r2", "r3"]}).to_csv(tmp_path / "rep" / "tables" / "comparisons.csv", index=False)
+    assert cli.run(args) == 0                                # rwbench compare's table: decided rows first, no run ids
+    front = (tmp_path / "rep" / "summary.html").read_text()
+    assert front.index("a &gt; b") < front.index("equivalent") < front.index("undecided") and "a_runs" not in front
 
 
 def test_missing_inputs_are_skipped_and_bad_input_fails(tree, tmp_path, capsys):

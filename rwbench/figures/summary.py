@@ -15,6 +15,20 @@ from rwbench.io import atomic_write
 # headline metric per task kind and whether lower is better
 HEADLINE = {"uncond": ("fid", True), "inverse": ("psnr", False)}
 MAX_COMPARISONS = 40   # rows of comparisons.csv shown on the front page (the table itself has all of them)
+# columns of rwbench.compare's table shown on the front page (the full table is under Comparisons)
+FRONT_COLUMNS = ["experiment", "axis", "context", "a", "b", "metric", "n_seeds", "difference", "ci_lo", "ci_hi",
+                 "decision", "better_arm", "margin", "equivalence"]
+DECIDED = ("a < b", "a > b")
+
+
+def front_comparisons(frame: pd.DataFrame) -> pd.DataFrame:
+    """rwbench.compare's table for the front page: decided differences first, then equivalence tests, then the
+    undecided rest (each in table order), in FRONT_COLUMNS; another table is shown as it is."""
+    if not {"kind", "decision", "difference"} <= set(frame.columns):
+        return frame
+    rank = frame["decision"].isin(DECIDED).map({True: 0, False: 2}).where(frame["kind"] != "equivalence", 1)
+    order = frame.assign(_rank=rank).sort_values("_rank", kind="stable").drop(columns="_rank")
+    return order[[c for c in FRONT_COLUMNS if c in order.columns]]
 
 
 def _table(frame: pd.DataFrame, caption: str) -> str:
@@ -69,8 +83,9 @@ def summary_html(runs: pd.DataFrame, comparisons: Path | None = None, config: st
              _table(what_was_run(runs), "experiments")]
     parts.append("<h2>Headline comparisons</h2>")
     if comparisons is not None and Path(comparisons).is_file():
-        frame = pd.read_csv(comparisons)
-        note = (f" (first {MAX_COMPARISONS} of {len(frame)} rows)" if len(frame) > MAX_COMPARISONS else "")
+        frame = front_comparisons(pd.read_csv(comparisons))
+        note = (f" (first {MAX_COMPARISONS} of {len(frame)} rows, decided ones first)" if len(frame) > MAX_COMPARISONS
+                else "")
         parts.append(f"<p>From <code>{html.escape(str(comparisons))}</code>{note}.</p>")
         parts.append(_table(frame.head(MAX_COMPARISONS), "comparisons"))
     else:
