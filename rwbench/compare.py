@@ -454,7 +454,8 @@ def compare(config: dict, runs_dir, experiments=None, options: dict | None = Non
                 level = 0.90 if kind == "equivalence" else opts["level"]
                 got = interval(data, a, b, metric, opts, level)
                 if got is None:
-                    notes.append(f"{name}: {describe(a.key)} vs {describe(b.key)}: no per-image data for {metric}")
+                    notes.append(f"{name}: {describe(a.key)} vs {describe(b.key)}: no per-image data for {metric} "
+                                 "(a run diverged or is not evaluated, or too few images / targets to pair)")
                     continue
                 row = _row(name, a, b, axis, metric, kind, got)
                 if kind == "equivalence":
