@@ -74,7 +74,7 @@ def nfe_predictor_corrector(steps: int, params: dict) -> int:
 
 def nfe_daps(steps: int, params: dict) -> int:
     """DAPS: steps annealing levels, each an ode_steps-step Euler PF-ODE solve (published 5; rwbench.baselines.daps)."""
-    from rwbench.baselines.daps import DAPS
+    from rwbench.published import DAPS
 
     return int(steps) * int(DAPS["ode_steps"])
 

@@ -218,3 +218,15 @@ def test_ncsn_convention_must_be_known():
     spec = next(iter(grid.expand(cfg).values()))
     with pytest.raises(ValueError, match="convention"):
         sampling.walk_params(spec, small_oracle())
+
+
+def test_the_table_grid_and_plan_stay_torch_free():
+    """The Snakefile and `rwbench plan` (one job per run, or per pack) import the table and the grid: no torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from rwbench import grid, samplers, config; "
+            "cfg = grid.load_config('config/default.yaml'); specs = grid.expand(cfg); "
+            "assert specs and all(s['nfe'] > 0 for s in specs.values()); "
+            "bad = [m for m in ('torch', 'numpy', 'pandas') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

@@ -26,10 +26,8 @@ from rwbench.rng import step_noise
 
 F64 = torch.float64
 
-# DAPS-1K (configs/sampler/edm_daps.yaml, configs/task/*.yaml, pixel group; images in [-1, 1]).
-DAPS = {"annealing_steps": 200, "ode_steps": 5, "langevin_steps": 100, "tau_repo": 0.01, "lr_min_ratio": 0.01,
-        "sigma_max": 100.0, "sigma_min": 0.1, "ode_sigma_min": 0.01}
-DAPS_LR = {"box": 5e-5, "inpaint": 1e-4, "sr": 1e-4, "deblur": 1e-4}
+# DAPS-1K's published settings live in the torch-free rwbench.published (the sampler table's NFE rule reads them).
+from rwbench.published import DAPS, DAPS_LR  # noqa: E402
 
 
 def published(task: str, data_range=(-1.0, 1.0)) -> dict:
