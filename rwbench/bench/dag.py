@@ -7,7 +7,7 @@ job ends, so its mtime minus its seconds is the job's start; wall time is last e
 
 The fixed per-job cost F of a stage is what one job pays beyond the marginal cost of its work: interpreter start-up,
 imports, building models and feature extractors. It is measured, not assumed, by probes on one real unit of the
-finished DAG (the cheapest run of the stage, copied to a scratch folder): T1 = one fresh `rwbench batch` process
+finished DAG (the stage's cheapest unit, copied to a scratch folder): T1 = one fresh `rwbench batch` process
 doing the unit once, T2 = one process doing it twice; the second run is warm, so F = 2 T1 - T2 (median of
 `--probes` repeats). Rules that are not probed (prepare, train, reference, figures, tables) are charged the cost of
 starting an interpreter and importing torch and rwbench, and the torch-free `plan` / `aggregate`-type local rules
@@ -62,8 +62,19 @@ def _timed(argv: list[str], cwd: Path) -> float:
     return time.perf_counter() - t0
 
 
+def _unit_cost(argv: list[str], run: Path, spec: dict) -> tuple:
+    """How long a unit is expected to take: a sample unit by its own measured seconds (provenance), an evaluate or
+    scale-space unit by its image count (unconditional runs first: they load the reference and build the extractor)."""
+    if "--spec" in argv and "--shard" in argv:
+        prov = run / f"provenance-{int(argv[argv.index('--shard') + 1]):05d}.json"
+        if prov.is_file():
+            return (0, float(json.loads(prov.read_text()).get("seconds", 0.0)))
+    return (0 if spec.get("task") == "uncond" else 1, int(spec["n_images"]) * int(spec["nfe"]))
+
+
 def probe_command(results: Path, stage: str) -> tuple[str, Path] | None:
-    """The DAG's own command for the cheapest run of a stage (from the job logs) and that run's folder."""
+    """The DAG's own command for the cheapest unit of a stage (from the job logs) and that run's folder: small units
+    keep the noise of F = 2 T1 - T2 small."""
     best = None
     for log in sorted((results / "logs" / stage).glob("*.log")):
         for line in log.read_text(errors="replace").splitlines():
@@ -72,8 +83,7 @@ def probe_command(results: Path, stage: str) -> tuple[str, Path] | None:
                 continue
             argv = shlex.split(match.group(1))
             run = Path(argv[argv.index("--spec") + 1]).parent if "--spec" in argv else Path(argv[argv.index("--run") + 1])
-            spec = json.loads((run / "spec.json").read_text())
-            cost = int(spec["n_images"]) * int(spec["nfe"])
+            cost = _unit_cost(argv, run, json.loads((run / "spec.json").read_text()))
             if best is None or cost < best[0]:
                 best = (cost, match.group(1), run)
     return None if best is None else (best[1], best[2])
