@@ -7,9 +7,9 @@ job ends, so its mtime minus its seconds is the job's start; wall time is last e
 
 The fixed per-job cost F of a stage is what one job pays beyond the marginal cost of its work: interpreter start-up,
 imports, building models and feature extractors. It is measured, not assumed, by probes on one real unit of the
-finished DAG (the stage's cheapest unit, copied to a scratch folder): T1 = one fresh `rwbench batch` process
-doing the unit once, T2 = one process doing it twice; the second run is warm, so F = 2 T1 - T2 (median of
-`--probes` repeats). Rules that are not probed (prepare, train, reference, figures, tables) are charged the cost of
+finished DAG (the stage's cheapest unit of each command kind it runs, copied to a scratch folder): T1 = one fresh
+`rwbench batch` process doing the unit once, T2 = one process doing it twice; the second run is warm, so
+F = 2 T1 - T2 (median of `--probes` repeats). Rules that are not probed (prepare, train, reference, figures, tables) are charged the cost of
 starting an interpreter and importing torch and rwbench, and the torch-free `plan` / `aggregate`-type local rules
 that of importing rwbench.grid. The fixed share is sum over jobs of F(rule) / total job-seconds (target < 10 %).
 """
@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PROBED = ("sample", "evaluate", "scalespace")
+PROBED = ("sample", "evaluate", "scalespace")   # job folders under logs/ (packs: scalespace runs in evaluate)
 TORCH_FREE = ("plan",)
 COMMAND_LINE = re.compile(r"^\[\d+/\d+\] rwbench (.*)$")
 
@@ -38,7 +38,7 @@ def rule_of(path: Path, root: Path) -> str:
     """Rule name of a benchmark file: its folder under benchmarks/ (sample/, evaluate/...) or its stem (train-vp)."""
     rel = path.relative_to(root)
     name = rel.parts[0] if len(rel.parts) > 1 else rel.stem
-    return name.split("-")[0] if name.startswith(("train-", "figure-")) else name
+    return name.split("-")[0] if name.startswith(("train-", "figure-")) else name   # figure-*: one rule per figure before
 
 
 def read_jobs(root: Path) -> list[dict]:
@@ -72,10 +72,11 @@ def _unit_cost(argv: list[str], run: Path, spec: dict) -> tuple:
     return (0 if spec.get("task") == "uncond" else 1, int(spec["n_images"]) * int(spec["nfe"]))
 
 
-def probe_command(results: Path, stage: str) -> tuple[str, Path] | None:
-    """The DAG's own command for the cheapest unit of a stage (from the job logs) and that run's folder: small units
-    keep the noise of F = 2 T1 - T2 small."""
-    best = None
+def probe_commands(results: Path, stage: str) -> list[tuple[str, Path]]:
+    """The DAG's own commands for the cheapest unit of a stage, one per command kind its jobs run (an evaluate pack
+    runs `evaluate` and then `scalespace`), each with its run folder: small units keep the noise of F = 2 T1 - T2
+    small, and one unit of every kind charges each kind's one-time imports."""
+    best: dict[str, tuple] = {}
     for log in sorted((results / "logs" / stage).glob("*.log")):
         for line in log.read_text(errors="replace").splitlines():
             match = COMMAND_LINE.match(line)
@@ -84,26 +85,28 @@ def probe_command(results: Path, stage: str) -> tuple[str, Path] | None:
             argv = shlex.split(match.group(1))
             run = Path(argv[argv.index("--spec") + 1]).parent if "--spec" in argv else Path(argv[argv.index("--run") + 1])
             cost = _unit_cost(argv, run, json.loads((run / "spec.json").read_text()))
-            if best is None or cost < best[0]:
-                best = (cost, match.group(1), run)
-    return None if best is None else (best[1], best[2])
+            if argv[0] not in best or cost < best[argv[0]][0]:
+                best[argv[0]] = (cost, match.group(1), run)
+    return [(command, run) for _, command, run in best.values()]
 
 
 def fixed_cost_probe(results: Path, stage: str, repeats: int) -> float | None:
-    """F = 2 T1 - T2 for the stage's cheapest unit, run on a scratch copy of its run folder."""
-    found = probe_command(results, stage)
-    if found is None:
+    """F = 2 T1 - T2 for the stage's unit (its cheapest command of each kind), run on scratch copies of the runs."""
+    found = probe_commands(results, stage)
+    if not found:
         return None
-    command, run = found
     values = []
     with tempfile.TemporaryDirectory(prefix=f"rwbench-probe-{stage}-") as tmp:
-        copy = Path(tmp) / run.name
-        shutil.copytree(run, copy)
-        command = command.replace(str(run), str(copy))
+        unit = []
+        for command, run in found:
+            copy = Path(tmp) / run.name
+            if not copy.exists():
+                shutil.copytree(run, copy)
+            unit.append(command.replace(str(run), str(copy)))
         cli = [sys.executable, "-m", "rwbench.cli", "batch"]
         for _ in range(repeats):
-            t1 = _timed(cli + [command], Path.cwd())
-            t2 = _timed(cli + [command, command], Path.cwd())
+            t1 = _timed(cli + unit, Path.cwd())
+            t2 = _timed(cli + unit + unit, Path.cwd())
             values.append(2 * t1 - t2)
     return max(0.0, statistics.median(values))
 

@@ -1,4 +1,5 @@
-# Stage 5: auxiliary tables (schedules, template-vs-native equivalence), one rule per figure, scale-space diagnostics.
+# Stage 5: auxiliary tables (schedules, template-vs-native equivalence), the figures job, scale-space diagnostics,
+# the comparisons and the runs table.
 
 
 rule schedules_table:
@@ -38,36 +39,69 @@ rule equivalence_table:
         "{params.rwbench} equivalence {params.options} --out {output.table} > {log} 2>&1"
 
 
-# One rule per figure this config feeds (figure_names()): its plot, its table (CSV, Markdown and the HTML page the
-# report shows inline) and, where the figure has them, its sample grids (figure_extras()), each with its own caption.
-for _figure in figure_names():
+# One job for every figure this config feeds (figure_names()) and the scale-space figure: each figure's plot, its table
+# (CSV, Markdown and the HTML page the report shows inline) and, where it has them, its sample grids (figure_extras()),
+# each declared with its own caption. One process: the figures share one start-up and one read of the metrics.
+def figures_inputs(wildcards):
+    """Union of every figure's inputs (figure_inputs) and the scale-space tables of the trajectory runs."""
+    inputs = {"metrics": f"{RESULTS}/metrics.csv", "tables": [], "shards": [],
+              "scalespace": [f"{run_dir(r)}/scalespace.csv" for r in trajectory_runs()]}
+    for name in figure_names():
+        got = figure_inputs(name)
+        inputs["tables"] += [got["table"]] if "table" in got else []
+        inputs["shards"] += got["shards"]
+    return inputs
 
-    rule:
-        name:
-            f"figure_{_figure.replace('-', '_')}"
+
+def figures_outputs():
+    """Every figure's outputs (figure_outputs), and the scale-space figure and table when trajectories are recorded."""
+    out = {}
+    for name in figure_names():
+        out.update(figure_outputs(name))
+    if trajectory_runs():
+        out.update(
+            scalespace_png=report(f"{REPORTS}/figures/scalespace.png", caption="../report/figures/scalespace.rst",
+                                  category="Figures", subcategory="scalespace"),
+            scalespace_pdf=f"{REPORTS}/figures/scalespace.pdf",
+            scalespace_csv=f"{REPORTS}/tables/scalespace.csv",
+            scalespace_md=f"{REPORTS}/tables/scalespace.md",
+            scalespace_html=report(f"{REPORTS}/tables/scalespace.html", caption="../report/tables/scalespace.rst",
+                                   category="Tables", subcategory="scalespace"))
+    return out
+
+
+def figures_command():
+    """`rwbench batch` of `figures --only <every figure>` and, with trajectories, `scalespace --figure`."""
+    commands = []
+    if figure_names():
+        commands.append(f"figures --only {','.join(figure_names())} --metrics {RESULTS}/metrics.csv "
+                        f"--runs-dir {RESULTS}/runs --tables-dir {RESULTS}/tables --out {REPORTS}")
+    if trajectory_runs():
+        commands.append(f"scalespace --figure --runs-dir {RESULTS}/runs --out {REPORTS}")
+    return f"{RWBENCH} batch " + " ".join(shlex.quote(c) for c in commands)
+
+
+if figure_names() or trajectory_runs():
+
+    rule figures:
         input:
-            **figure_inputs(_figure),
+            unpack(figures_inputs),
         output:
-            **figure_outputs(_figure),
+            **figures_outputs(),
         params:
-            rwbench=RWBENCH,
-            figure=_figure,
-            runs=lambda wildcards, input: str(Path(input.metrics).parent / "runs"),
-            tables=lambda wildcards, input: str(Path(input.metrics).parent / "tables"),
-            out=lambda wildcards, output: str(Path(output[0]).parent.parent),
+            command=figures_command(),
         log:
-            f"{RESULTS}/logs/figure-{_figure}.log",
+            f"{RESULTS}/logs/figures.log",
         benchmark:
-            f"{RESULTS}/benchmarks/figure-{_figure}.tsv",
+            f"{RESULTS}/benchmarks/figures.tsv"
         threads: 1
         resources:
-            runtime=10,
+            runtime=20,
             mem_mb=2000,
         conda:
             CONDA_ENV
         shell:
-            "{params.rwbench} figures --only {params.figure} --metrics {input.metrics} --runs-dir {params.runs} "
-            "--tables-dir {params.tables} --out {params.out} > {log} 2>&1"
+            "{params.command} > {log} 2>&1"
 
 
 rule scalespace:
@@ -98,58 +132,10 @@ rule scalespace:
         "{params.rwbench} scalespace --run '{params.run}' {params.options} --device {params.device} > '{log}' 2>&1"
 
 
-rule scalespace_figure:
-    input:
-        tables=[f"{run_dir(r)}/scalespace.csv" for r in trajectory_runs()],
-    output:
-        png=report(f"{REPORTS}/figures/scalespace.png", caption="../report/figures/scalespace.rst", category="Figures",
-                   subcategory="scalespace"),
-        pdf=f"{REPORTS}/figures/scalespace.pdf",
-        table=f"{REPORTS}/tables/scalespace.csv",
-        markdown=f"{REPORTS}/tables/scalespace.md",
-        html=report(f"{REPORTS}/tables/scalespace.html", caption="../report/tables/scalespace.rst", category="Tables",
-                    subcategory="scalespace"),
-    params:
-        rwbench=RWBENCH,
-        runs=lambda wildcards, input: str(Path(input.tables[0]).parent.parent) if input.tables else f"{RESULTS}/runs",
-        out=lambda wildcards, output: str(Path(output.png).parent.parent),
-    log:
-        f"{RESULTS}/logs/scalespace_figure.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/scalespace_figure.tsv",
-    threads: 1
-    conda:
-        CONDA_ENV
-    shell:
-        "{params.rwbench} scalespace --figure --runs-dir {params.runs} --out {params.out} > {log} 2>&1"
-
-
-rule runs_table:
-    input:
-        metrics=f"{RESULTS}/metrics.csv",
-        comparisons=f"{REPORTS}/tables/comparisons.csv",   # the front page (summary.html) shows it
-    output:
-        table=f"{REPORTS}/tables/runs.csv",
-        markdown=f"{REPORTS}/tables/runs.md",
-        html=report(f"{REPORTS}/tables/runs.html", caption="../report/runs.rst", category="Runs"),
-        summary=f"{REPORTS}/summary.html",
-    params:
-        rwbench=RWBENCH,
-        runs=f"{RESULTS}/runs",
-        out=lambda wildcards, output: str(Path(output.table).parent.parent),
-    log:
-        f"{RESULTS}/logs/runs_table.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/runs_table.tsv",
-    conda:
-        CONDA_ENV
-    shell:
-        "{params.rwbench} figures --only runs --metrics {input.metrics} --runs-dir {params.runs} --out {params.out} > {log} 2>&1"
-
-
 # Paired differences with 95 % intervals and decisions for every comparison the figures make (rwbench.compare,
-# docs/statistics.md). It reads each run's features.safetensors / metrics-per-image.csv, which evaluate writes beside
-# the run's metrics.csv (inputs of the aggregated table), and the reference statistics evaluate used.
+# docs/statistics.md), then the runs table and the report's front page (summary.html shows the comparisons): one job.
+# compare reads each run's features.safetensors / metrics-per-image.csv, which evaluate writes beside the run's
+# metrics.csv (inputs of the aggregated table), and the reference statistics evaluate used.
 rule compare:
     input:
         metrics=f"{RESULTS}/metrics.csv",
@@ -157,17 +143,19 @@ rule compare:
         table=f"{REPORTS}/tables/comparisons.csv",
         markdown=f"{REPORTS}/tables/comparisons.md",
         html=report(f"{REPORTS}/tables/comparisons.html", caption="../report/comparisons.rst", category="Comparisons"),
+        runs=f"{REPORTS}/tables/runs.csv",
+        runs_markdown=f"{REPORTS}/tables/runs.md",
+        runs_html=report(f"{REPORTS}/tables/runs.html", caption="../report/runs.rst", category="Runs"),
+        summary=f"{REPORTS}/summary.html",
     params:
-        rwbench=RWBENCH,
-        config=CONFIGFILE,
-        runs=lambda wildcards, input: str(Path(input.metrics).parent / "runs"),
-        cache=lambda wildcards, input: str(Path(input.metrics).parent / "reference"),
-        extractor=metrics_settings()["extractor"],
-        out=lambda wildcards, output: str(Path(output.table).parent.parent),
+        command=f"{RWBENCH} batch " + " ".join(shlex.quote(c) for c in (
+            f"compare --config {CONFIGFILE} --runs-dir {RESULTS}/runs --out {REPORTS} "
+            f"--reference-cache {RESULTS}/reference --extractor {metrics_settings()['extractor']}",
+            f"figures --only runs --metrics {RESULTS}/metrics.csv --runs-dir {RESULTS}/runs --out {REPORTS}")),
     log:
         f"{RESULTS}/logs/compare.log",
     benchmark:
-        f"{RESULTS}/benchmarks/compare.tsv",
+        f"{RESULTS}/benchmarks/compare.tsv"
     threads: 1
     resources:
         runtime=20,
@@ -175,5 +163,4 @@ rule compare:
     conda:
         CONDA_ENV
     shell:
-        "{params.rwbench} compare --config {params.config} --runs-dir {params.runs} --out {params.out} "
-        "--reference-cache {params.cache} --extractor {params.extractor} > {log} 2>&1"
+        "{params.command} > {log} 2>&1"

@@ -1,6 +1,7 @@
-# Packed jobs (config `packs: N`): each pack of whole runs (rwbench.packs) is sampled, evaluated and diagnosed by
-# one `rwbench batch` job per stage, so interpreter start-up and imports are paid once per pack. The per-run rules
-# in sample.smk / evaluate.smk / figures.smk then match no run (UNPACKED_RUNS); outputs and commands are the same.
+# Packed jobs (config `packs: N`): each pack of whole runs (rwbench.packs) is sampled by one `rwbench batch` job and
+# evaluated (metrics, then the scale-space diagnostics of its trajectory runs) by a second one, so interpreter start-up
+# and imports are paid once per pack and stage. The per-run rules in sample.smk / evaluate.smk / figures.smk then match
+# no run (UNPACKED_RUNS); outputs and commands are the same.
 import shlex
 
 
@@ -70,16 +71,21 @@ for _i, _runs in enumerate(PACKS):
         shell:
             "{params.command} > '{log}' 2>&1"
 
+    # evaluate, then scale-space diagnostics of the pack's trajectory runs: one process, one start-up
+    _traj = [r for r in _runs if RUNS[r].get("trajectory_points")]
+
     rule:
         name:
             f"evaluate_{_name}"
         input:
-            _pack_evaluate_inputs(_runs),
+            sorted(set(_pack_evaluate_inputs(_runs)) | set(_pack_scalespace_inputs(_traj))),
         output:
-            [f"{run_dir(r)}/metrics.csv" for r in _runs],
+            [f"{run_dir(r)}/metrics.csv" for r in _runs]
+            + [f"{run_dir(r)}/{name}" for r in _traj for name in ("scalespace.csv", "scalespace-monotonicity.csv")],
         params:
             command=_batch([f"evaluate --run {run_dir(r)} --reference-cache {RESULTS}/reference {evaluate_options()} "
-                            f"--device {DEVICE}" for r in _runs]),
+                            f"--device {DEVICE}" for r in _runs]
+                           + [f"scalespace --run {run_dir(r)} {scalespace_options()} --device {DEVICE}" for r in _traj]),
         log:
             f"{RESULTS}/logs/evaluate/pack-{_name}.log",
         benchmark:
@@ -93,29 +99,3 @@ for _i, _runs in enumerate(PACKS):
             CONDA_ENV
         shell:
             "{params.command} > '{log}' 2>&1"
-
-    _traj = [r for r in _runs if RUNS[r].get("trajectory_points")]
-    if _traj:
-
-        rule:
-            name:
-                f"scalespace_{_name}"
-            input:
-                _pack_scalespace_inputs(_traj),
-            output:
-                [f"{run_dir(r)}/{name}" for r in _traj for name in ("scalespace.csv", "scalespace-monotonicity.csv")],
-            params:
-                command=_batch([f"scalespace --run {run_dir(r)} {scalespace_options()} --device {DEVICE}" for r in _traj]),
-            log:
-                f"{RESULTS}/logs/scalespace/pack-{_name}.log",
-            benchmark:
-                f"{RESULTS}/benchmarks/scalespace/pack-{_name}.tsv"
-            threads: 1
-            resources:
-                runtime=30,
-                mem_mb=2000,
-                gpu=0 if DEVICE == "cpu" or not (config.get("scalespace") or {}).get("fid_points") else 1,
-            conda:
-                CONDA_ENV
-            shell:
-                "{params.command} > '{log}' 2>&1"
