@@ -123,7 +123,8 @@ def _check_experiment(name: str, exp: dict) -> None:
         _check_name("task", task, TASKS)
     if "nfe" in exp and "steps" in exp:
         raise ValueError(f"experiment {name!r}: give `steps` or `nfe` (a budget per sampler), not both")
-    for key, values in (("eta", etas(exp)), ("step_scale", [float(v) for v in _as_list(exp.get("step_scale", []))])):
+    scales = [float(v) for v in _as_list(exp.get("step_scale", []))]
+    for key, values in (("eta", etas(exp)), ("step_scale", scales)):
         if any(not v > 0 for v in values) or len(set(values)) != len(values):
             raise ValueError(f"experiment {name!r}: {key} {values} needs distinct positive values")
     for sampler, opts in (exp.get("sampler_options") or {}).items():
@@ -133,6 +134,9 @@ def _check_experiment(name: str, exp: dict) -> None:
         if unknown:
             raise ValueError(f"experiment {name!r}: sampler_options.{sampler} sets {', '.join(unknown)}, which "
                              f"{sampler} does not use (it uses {', '.join(row.axes + row.inverse_axes)})")
+        if "step_scale" in opts and not float(opts["step_scale"]) > 0:
+            raise ValueError(f"experiment {name!r}: sampler_options.{sampler}.step_scale {opts['step_scale']} needs a "
+                             "positive factor")
 
 
 def expand_experiment(config: dict, name: str) -> list[dict]:

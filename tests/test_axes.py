@@ -120,6 +120,11 @@ def test_grid_rejects_non_positive_or_repeated_values(bad):
         expand(samplers=["dps"], tasks=["inpaint"], **bad)
 
 
+def test_grid_rejects_a_non_positive_step_scale_option():
+    with pytest.raises(ValueError, match="sampler_options.dps.step_scale 0 needs a positive factor"):
+        expand(samplers=["dps"], tasks=["inpaint"], sampler_options={"dps": {"step_scale": 0}})
+
+
 def test_schema_accepts_an_eta_list_and_rejects_a_non_positive_step_scale():
     exp = {"models": ["oracle"], "samplers": ["dps"], "tasks": ["inpaint"], "eta": [0.05, 0.2], "step_scale": [0.5, 2]}
     cfg = config.validate_config(config_of(e=dict(exp)))
