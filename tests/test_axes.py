@@ -276,3 +276,26 @@ def test_inverse_summary_has_one_panel_row_per_task_and_eta(tmp_path):
     ticks = [t.get_text() for t in fig.axes[1].get_xticklabels()]
     assert "faces-oracle / dps (step_scale = 0.5)" in ticks and "faces-oracle / dps" in ticks
     plt.close(fig)
+
+
+def test_inverse_task_figure_names_each_rows_eta_and_step_scale(tmp_path):
+    """Rows of two noise levels in one task figure: each row's label says its eta (and step_scale != 1)."""
+    from rwbench.figures import inverse
+
+    runs = [_run("a", "inverse", "simplified", 0.05), _run("b", "inverse", "dps", 0.2, 2.0)]
+    ctx, figures = _context(tmp_path, runs, {r["run_id"]: {"psnr": 20.0} for r in runs})
+    g = torch.Generator().manual_seed(0)
+    for run in runs:
+        gt = torch.rand(2, 1, 4, 4, generator=g)
+        shard = {"index": torch.arange(2), "target": torch.zeros(2, dtype=torch.long), "sample": gt.float(),
+                 "diverged": torch.zeros(2, dtype=torch.bool), "ground_truth": gt.float(), "measurement": gt.float()}
+        (ctx.run_dir(run["run_id"]) / "shards").mkdir(parents=True)
+        torch.save(shard, ctx.run_dir(run["run_id"]) / "shards" / "shard-00000.pt")
+    inverse.task_figure(ctx, "inpaint", ctx.figure_runs("inverse"))
+    (fig,) = figures
+    labels = [fig.axes[r * 5].get_ylabel() for r in range(2)]     # 5 columns: measurement, 2 samples, mean, truth
+    assert labels == ["faces-oracle\nsimplified\neta = 0.05", "faces-oracle\ndps\neta = 0.2, step_scale = 2"]
+    assert fig._suptitle.get_text().startswith("inpaint, rows of several eta")
+    plt.close(fig)
+    table = pd.read_csv(tmp_path / "out" / "tables" / "inverse-inpaint.csv")
+    assert set(zip(table["run_id"], table["eta"], table["step_scale"])) == {("a", 0.05, 1.0), ("b", 0.2, 2.0)}
