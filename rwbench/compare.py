@@ -1,9 +1,10 @@
 """Paired comparisons of the cells a figure compares: differences with 95 % intervals, decisions, equivalence (TOST).
 
 Which comparisons (one row per comparison and headline metric):
-- swept axes (models, schedules, steps, c, T0, TK): neighbouring values in config order, other axes equal
-  (models only when both score against the same reference);
-- samplers: every sampler against the experiment's `reference_sampler` (same model, task, steps, shared axes);
+- swept axes (models, schedules, steps, c, T0, TK, step_scale): neighbouring values in config order, other axes equal
+  (models only when both score against the same reference); never across the measurement noise eta of inverse cells
+  (different measurements: eta is part of the cell, not a swept axis);
+- samplers: every sampler against the experiment's `reference_sampler` (same model, task, eta, steps, shared axes);
   without one, neighbouring samplers in config order;
 - `contrasts:` of an experiment: named pairs of cells (a, b selectors, e.g. T_K 0.2 vs 1), difference tests;
 - `equivalence:` claims of an experiment: cell a vs cell b, 90 % interval inside [-margin, margin].
@@ -29,8 +30,11 @@ from rwbench import intervals as iv
 from rwbench.figures.labels import better, metric_label
 from rwbench.schema import defaults
 
-SWEPT = ("models", "schedules", "steps", "c", "T0", "TK")          # config list -> spec field compared pairwise
-SPEC_FIELD = {"models": "model", "schedules": "schedule", "steps": "steps", "c": "c", "T0": "T0", "TK": "TK"}
+SWEPT = ("models", "schedules", "steps", "c", "T0", "TK", "step_scale")   # config list -> spec field compared pairwise
+SPEC_FIELD = {"models": "model", "schedules": "schedule", "steps": "steps", "c": "c", "T0": "T0", "TK": "TK",
+              "step_scale": "step_scale"}
+NUMERIC = ("c", "T0", "TK", "step_scale")     # spec fields held as floats (config lists may give integers)
+PAIRED_ON = ("model", "task", "eta")     # cells compared across samplers or claims share these (the same measurements)
 HEADLINE = {"uncond": ("energy_distance", "logp_gap", "fid", "kid"), "inverse": ("psnr", "ssim")}
 DEFAULTS = defaults("compare")     # n_boot, q, level, seed (workflow/schemas/config.schema.yaml)
 ORACLE_ONLY = ("energy_distance", "logp_gap")   # exact-answer metrics (rwbench.metrics.exact) of oracle cells
@@ -38,9 +42,13 @@ SEED_T = 3   # with at least this many seeds a set-metric difference gets the t 
 
 
 def cell_key(spec: dict) -> dict:
-    """The axis values of a run without its seed: model, sampler, schedule, steps, task and sampler parameters."""
+    """The axis values of a run without its seed: model, sampler, schedule, steps, task, the measurement noise eta of
+    inverse tasks (task_params; cells of different eta never merge) and sampler parameters (step_scale among them)."""
     key = {"model": spec["model"], "sampler": spec["sampler"], "schedule": spec["schedule"], "steps": int(spec["steps"]),
            "task": spec["task"]}
+    eta = (spec.get("task_params") or {}).get("eta")
+    if spec["task"] != "uncond" and eta is not None:
+        key["eta"] = float(eta)
     key.update({k: v for k, v in (spec.get("params") or {}).items()})
     return key
 
@@ -55,7 +63,7 @@ def describe(key: dict, skip=()) -> str:
     if "steps" not in skip:
         head.append(f"K{key['steps']}")
     rest = [f"{k}={v}" for k, v in key.items() if k not in ("model", "sampler", "schedule", "steps", "task") + tuple(skip)
-            and k not in ("init", "variance", "cap", "n_steps_each", "eps")]
+            and k not in ("init", "variance", "cap", "n_steps_each", "eps") and not (k == "step_scale" and v == 1.0)]
     if key.get("task") not in (None, "uncond") and "task" not in skip:
         rest.append(key["task"])
     return " ".join(head + rest)
@@ -107,7 +115,7 @@ def sweep_pairs(exp: dict, cells: list[Cell]) -> list[tuple[str, Cell, Cell]]:
         if not isinstance(values, (list, tuple)) or len(values) < 2:
             continue
         field = SPEC_FIELD[axis]
-        norm = [float(v) if field in ("c", "T0", "TK") else (int(v) if field == "steps" else v) for v in values]
+        norm = [float(v) if field in NUMERIC else (int(v) if field == "steps" else v) for v in values]
         for left, right in zip(norm[:-1], norm[1:]):
             for a in cells:
                 if _value(a.key, field) != left:
@@ -130,7 +138,7 @@ def budget(exp: dict, cell: Cell):
 
 
 def sampler_pairs(exp: dict, cells: list[Cell]) -> list[tuple[str, Cell, Cell]]:
-    """(samplers, a, reference) for every cell of another sampler (same model, task, steps or NFE budget, and shared
+    """(samplers, a, reference) for every cell of another sampler (same model, task, eta, steps or NFE budget, and shared
     parameters)."""
     samplers = list(exp.get("samplers") or [])
     ref = exp.get("reference_sampler")
@@ -144,7 +152,7 @@ def sampler_pairs(exp: dict, cells: list[Cell]) -> list[tuple[str, Cell, Cell]]:
             if a.key["sampler"] != sa:
                 continue
             for b in cells:
-                if b.key["sampler"] != sb or any(a.key[k] != b.key[k] for k in ("model", "task")) \
+                if b.key["sampler"] != sb or any(a.key.get(k) != b.key.get(k) for k in PAIRED_ON) \
                         or budget(exp, a) != budget(exp, b):
                     continue
                 shared = (set(a.key) & set(b.key)) - {"sampler", "model", "task", "steps", "schedule"}
@@ -165,7 +173,8 @@ def _matches(cell: Cell, selector: dict) -> bool:
 
 
 def equivalence_pairs(exp: dict, cells: list[Cell], key: str = "equivalence") -> list[tuple[dict, Cell, Cell]]:
-    """(claim, a, b): the cells each `equivalence:` claim (or `contrasts:` entry) selects, paired by model and task."""
+    """(claim, a, b): the cells each `equivalence:` claim (or `contrasts:` entry) selects, paired by model, task and eta
+    (the same measurements)."""
     out = []
     needed = ("a", "b", "metric", "margin") if key == "equivalence" else ("a", "b")
     for claim in exp.get(key) or []:
@@ -177,8 +186,7 @@ def equivalence_pairs(exp: dict, cells: list[Cell], key: str = "equivalence") ->
             if not _matches(a, claim["a"]):
                 continue
             for b in cells:
-                if b is not a and _matches(b, claim["b"]) and a.key["model"] == b.key["model"] \
-                        and a.key["task"] == b.key["task"]:
+                if b is not a and _matches(b, claim["b"]) and all(a.key.get(k) == b.key.get(k) for k in PAIRED_ON):
                     out.append((claim, a, b))
                     found = True
         if not found:

@@ -1,8 +1,9 @@
 """Expand a configuration's named experiments into fully resolved run specs (torch-free: the Snakefile imports it).
 
-An experiment crosses its axes (models x samplers x the list axes of rwbench.samplers.AXES x tasks); per sampler only
-the axes its row in the sampler table uses are crossed, and tasks it does not solve (a native unconditional sampler
-on an inverse task) are skipped. `nfe: [...]` instead of `steps` gives each sampler the most steps within the budget.
+An experiment crosses its axes (models x samplers x the list axes of rwbench.samplers.AXES x tasks x eta); per
+sampler only the axes its row in the sampler table uses are crossed, and tasks it does not solve (a native
+unconditional sampler on an inverse task) are skipped. The measurement noise `eta` (a number or a list) is crossed
+with the inverse tasks only. `nfe: [...]` instead of `steps` gives each sampler the most steps within the budget.
 """
 
 from __future__ import annotations
@@ -56,9 +57,15 @@ def nfe(sampler: str, steps: int, params: dict) -> int:
     return _table.nfe(sampler, steps, params)
 
 
-def _run_id(experiment: str, model: str, sampler: str, schedule: str, steps: int, params: dict, task: str, seed: int) -> str:
+def _run_id(experiment: str, model: str, sampler: str, schedule: str, steps: int, params: dict, task: str, seed: int,
+            eta: float | None = None) -> str:
+    """experiment__model__sampler__schedule__K<steps>__<param>=<v>...[__eta=<eta>]__task__s<seed>: every param except
+    an axis at a default its run ids leave out (step_scale 1), and the measurement noise of inverse runs."""
     parts = [experiment, model, sampler, schedule, f"K{steps}"]
-    parts += [f"{k}={fmt(v)}" for k, v in sorted(params.items()) if v is not None and k not in ("steps", "schedule")]
+    parts += [f"{k}={fmt(v)}" for k, v in sorted(params.items()) if v is not None and k not in ("steps", "schedule")
+              and (k not in AXES or AXES[k].in_run_id(v))]
+    if eta is not None:
+        parts.append(f"eta={fmt(eta)}")
     parts += [task, f"s{seed}"]
     return "__".join(str(p).replace("/", "-").replace(" ", "") for p in parts)
 
@@ -99,8 +106,15 @@ def _axis_values(exp: dict, row, axis: str) -> list:
     return _as_list(exp[key]) if key in exp else [row.default(axis)]
 
 
+def etas(exp: dict) -> list[float]:
+    """The measurement noise levels of an experiment's inverse runs: `eta` (a number or a list; the schema's default)."""
+    from rwbench.schema import default
+
+    return [float(v) for v in _as_list(exp["eta"] if "eta" in exp else default("experiments.*.eta"))]
+
+
 def _check_experiment(name: str, exp: dict) -> None:
-    """Names on the experiment's axes are known; steps and nfe are not both given."""
+    """Names on the experiment's axes are known; steps and nfe are not both given; eta and step_scale are positive."""
     for sampler in _as_list(exp["samplers"]):
         _check_name("sampler", sampler, SAMPLERS)
     for schedule in _as_list(exp.get("schedules", AXES["schedule"].default)):
@@ -109,6 +123,10 @@ def _check_experiment(name: str, exp: dict) -> None:
         _check_name("task", task, TASKS)
     if "nfe" in exp and "steps" in exp:
         raise ValueError(f"experiment {name!r}: give `steps` or `nfe` (a budget per sampler), not both")
+    scales = [float(v) for v in _as_list(exp.get("step_scale", []))]
+    for key, values in (("eta", etas(exp)), ("step_scale", scales)):
+        if any(not v > 0 for v in values) or len(set(values)) != len(values):
+            raise ValueError(f"experiment {name!r}: {key} {values} needs distinct positive values")
     for sampler, opts in (exp.get("sampler_options") or {}).items():
         _check_name("sampler", sampler, SAMPLERS)
         row = SAMPLERS[sampler]
@@ -116,6 +134,9 @@ def _check_experiment(name: str, exp: dict) -> None:
         if unknown:
             raise ValueError(f"experiment {name!r}: sampler_options.{sampler} sets {', '.join(unknown)}, which "
                              f"{sampler} does not use (it uses {', '.join(row.axes + row.inverse_axes)})")
+        if "step_scale" in opts and not float(opts["step_scale"]) > 0:
+            raise ValueError(f"experiment {name!r}: sampler_options.{sampler}.step_scale {opts['step_scale']} needs a "
+                             "positive factor")
 
 
 def expand_experiment(config: dict, name: str) -> list[dict]:
@@ -138,7 +159,10 @@ def expand_experiment(config: dict, name: str) -> list[dict]:
         msettings = model_settings(config, model)
         row, opts = SAMPLERS[sampler], options.get(sampler, {})
         lists = [_axis_values(dict(exp, steps=exp["nfe"]) if budgets else exp, row, axis) for axis in LIST_AXES]
-        for *values, task, seed in itertools.product(*lists, _as_list(exp.get("tasks", "uncond")), seeds):
+        # each inverse task at every eta (an axis of inverse runs only); unconditional runs have no eta
+        cases = [(task, eta) for task in _as_list(exp.get("tasks", "uncond"))
+                 for eta in (etas(exp) if task != "uncond" else [None])]
+        for *values, (task, eta), seed in itertools.product(*lists, cases, seeds):
             inverse = task != "uncond"
             if (inverse and not row.inverse) or (not inverse and not row.uncond):
                 continue
@@ -153,11 +177,11 @@ def expand_experiment(config: dict, name: str) -> list[dict]:
             steps = row.steps_for_nfe(int(axis["steps"]), params) if budgets else int(axis["steps"])
             task_params = dict(TASK_DEFAULTS.get(task, {}), **((exp.get("task_params") or {}).get(task, {})))
             if inverse:
-                task_params["eta"] = float(exp.get("eta", 0.2))
+                task_params["eta"] = eta
             n_targets = int(exp.get("n_targets", 1)) if inverse else 0
             spt = int(exp.get("samples_per_target", 1)) if inverse else 1
             n_images = n_targets * spt if inverse else int(exp.get("n_images", 64))
-            run_id = _run_id(name, model, sampler, sched, steps, params, task, seed)
+            run_id = _run_id(name, model, sampler, sched, steps, params, task, seed, eta)
             spec = {
                 "run_id": run_id, "experiment": name, "figure": figure, "model": model,
                 "registry": msettings.get("registry", model),
@@ -214,5 +238,5 @@ def load_config(path) -> dict:
     return config
 
 
-__all__ = ["SAMPLERS", "SCHEDULES", "TASKS", "FIGURES", "fmt", "sampler_kind", "nfe", "expand", "expand_experiment",
+__all__ = ["SAMPLERS", "SCHEDULES", "TASKS", "FIGURES", "fmt", "sampler_kind", "nfe", "etas", "expand", "expand_experiment",
            "spec_digest", "load_config", "model_settings"]

@@ -18,6 +18,7 @@ from typing import Callable
 #   list:   an experiment key holding a list that is crossed (steps: [10, 100])
 #   scalar: an experiment key holding one value (init: unit)
 #   option: only through `sampler_options: {<sampler>: {<name>: value}}`
+# An axis with named_at_default=False is left out of run ids at its default (step_scale 1: the published setting).
 # ---------------------------------------------------------------------------------------------------------------------
 
 
@@ -30,6 +31,11 @@ class Axis:
     key: str | None = None
     default: object = None
     doc: str = ""
+    named_at_default: bool = True
+
+    def in_run_id(self, value) -> bool:
+        """Whether a run id names this axis at `value` (not at its default when named_at_default is False)."""
+        return value is not None and (self.named_at_default or value != self.default)
 
 
 AXES: dict[str, Axis] = {a.name: a for a in (
@@ -40,6 +46,9 @@ AXES: dict[str, Axis] = {a.name: a for a in (
     Axis("TK", "list", "TK", 1.0, "end temperature"),
     Axis("ancestral_eta", "list", "ancestral_eta", None,
          "noise fraction of ancestral / SDE / DDIM steps (0 = deterministic); default per sampler"),
+    Axis("step_scale", "list", "step_scale", 1.0,
+         "factor on the sampler's main step parameter (Sampler.step_param); 1 = the published setting",
+         named_at_default=False),
     Axis("init", "scalar", "init", "sigma", "x_0 ~ N(0, sigma_0^2 I) (sigma) or N(0, I) (unit)"),
     Axis("cap", "scalar", "cap", "lipschitz", "step cap of the conditional walk"),
     Axis("variance", "option", None, "beta", "DDPM reverse variance beta | beta_tilde"),
@@ -120,7 +129,9 @@ class Sampler:
     """One sampler: name, kind, the axes it uses (inverse_axes only on inverse tasks), per-sampler defaults, the tasks
     it solves, its NFE rule, the dotted path of the runner (rwbench.sampling.SamplerCall -> x) and of the algorithm it
     wraps (template rows: the WalkParams builder), the schedule it is fixed to (None: the `schedules` axis), the keyword
-    names its algorithm takes for params (param -> keyword), and a step multiple (NCSN: steps % n_steps_each == 0)."""
+    names its algorithm takes for params (param -> keyword), a step multiple (NCSN: steps % n_steps_each == 0), and its
+    main step parameter: step_param, the setting the step_scale axis multiplies (or itself a list axis, the walk's c),
+    with step_max, the largest value the algorithm accepts (the scaled value is clamped to it)."""
 
     name: str
     kind: str
@@ -134,6 +145,8 @@ class Sampler:
     fixed_schedule: str | None = None
     keywords: dict = field(default_factory=dict)
     steps_multiple: str | None = None
+    step_param: str | None = None
+    step_max: float | None = None
     doc: str = ""
 
     def __post_init__(self):
@@ -148,6 +161,23 @@ class Sampler:
             raise ValueError(f"sampler {self.name!r}: give either the schedule axis or a fixed_schedule, not both/none")
         if "steps" not in self.axes:
             raise ValueError(f"sampler {self.name!r}: every sampler uses the steps axis")
+        if self.scales_step != ("step_scale" in self.axes):
+            raise ValueError(f"sampler {self.name!r}: the step_scale axis goes with a step_param that is not itself a "
+                             f"list axis (step_param {self.step_param!r}); declare both or neither")
+
+    @property
+    def scales_step(self) -> bool:
+        """Uses the step_scale axis: it has a main step parameter that is not itself a list axis (the walk's c is)."""
+        axis = AXES.get(self.step_param) if self.step_param else None
+        return self.step_param is not None and (axis is None or axis.source != "list")
+
+    def scaled_step(self, value: float, factor: float) -> float:
+        """The main step parameter at step_scale `factor`: value x factor, clamped to step_max where the algorithm
+        bounds it (Pi-GDM's DDIM eta and DDRM's eta are at most 1)."""
+        if not factor > 0:
+            raise ValueError(f"step_scale: need a positive factor, got {factor}")
+        scaled = float(value) * float(factor)
+        return min(scaled, self.step_max) if self.step_max is not None else scaled
 
     @property
     def uncond(self) -> bool:
@@ -183,7 +213,7 @@ _KARRAS = {"schedule": "karras"}   # the VE solvers' default ladder (EDM, rho = 
 SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
     # The random-walk template with a preset (rwbench.walk.random_walk); Table II of the paper.
     Sampler("simplified", "template", ("schedule", "steps", "c", "T0", "TK", "init"), _T, "rwbench.sampling.walk_simplified",
-            tasks="both", inverse_axes=("cap",), doc="the paper's simplified scheme tau = c sigma^2, linear T_k"),
+            tasks="both", inverse_axes=("cap",), step_param="c", doc="the paper's simplified scheme tau = c sigma^2, linear T_k"),
     Sampler("ddpm", "template", ("steps", "variance"), _T, "rwbench.sampling.walk_ddpm", fixed_schedule="ddpm",
             doc="DDPM ancestral as a walk (respaced DDPM timesteps)"),
     Sampler("vp-sde", "template", ("steps",), _T, "rwbench.sampling.walk_vp_sde", fixed_schedule="ddpm",
@@ -206,19 +236,22 @@ SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
             doc="score-SDE VE reverse diffusion (+ Langevin corrector)"),
     Sampler("iadb", "iadb", ("steps",), "rwbench.sampling.run_iadb", "rwbench.baselines.iadb.iadb_sample",
             fixed_schedule="iadb-uniform", doc="IADB deterministic blending (Heitz et al. 2023)"),
-    Sampler("dps", "native", ("steps", "zeta", "variance"), "rwbench.sampling.run_dps",
+    Sampler("dps", "native", ("steps", "zeta", "variance", "step_scale"), "rwbench.sampling.run_dps",
             "rwbench.baselines.dps.dps", tasks="inverse", fixed_schedule="ddpm", defaults={"variance": "beta_tilde"},
+            step_param="zeta",
             doc="diffusion posterior sampling (Chung et al. 2023), its own posterior variance"),
     # Posterior samplers on D(x, sigma) (rwbench.baselines, docs/posterior-samplers.md): published settings converted to
     # the model's size and data range by rwbench.inverse.posterior_settings; steps = forward NFE (DAPS: annealing levels).
-    Sampler("pigdm", "posterior", ("steps",), "rwbench.sampling.run_posterior", "rwbench.baselines.pigdm.pigdm",
-            tasks="inverse", fixed_schedule="ddpm", doc="Pi-GDM (Song et al. 2023); one VJP per step besides the NFE"),
-    Sampler("ddrm", "posterior", ("steps",), "rwbench.sampling.run_posterior", "rwbench.baselines.ddrm.ddrm",
-            tasks="inverse", fixed_schedule="ddpm", doc="DDRM (Kawar et al. 2022), eta 0.85, eta_b 1, in the SVD of A"),
-    Sampler("diffpir", "posterior", ("steps",), "rwbench.sampling.run_posterior", "rwbench.baselines.diffpir.diffpir",
-            tasks="inverse", fixed_schedule="diffpir-quad", doc="DiffPIR (Zhu et al. 2023), closed-form prox"),
-    Sampler("daps", "posterior", ("steps",), "rwbench.sampling.run_posterior", "rwbench.baselines.daps.daps",
-            tasks="inverse", nfe=nfe_daps, fixed_schedule="daps-karras",
+    Sampler("pigdm", "posterior", ("steps", "step_scale"), "rwbench.sampling.run_posterior",
+            "rwbench.baselines.pigdm.pigdm", tasks="inverse", fixed_schedule="ddpm", step_param="ddim_eta", step_max=1.0,
+            doc="Pi-GDM (Song et al. 2023); one VJP per step besides the NFE"),
+    Sampler("ddrm", "posterior", ("steps", "step_scale"), "rwbench.sampling.run_posterior",
+            "rwbench.baselines.ddrm.ddrm", tasks="inverse", fixed_schedule="ddpm", step_param="ddrm_eta", step_max=1.0,
+            doc="DDRM (Kawar et al. 2022), eta 0.85, eta_b 1, in the SVD of A"),
+    Sampler("diffpir", "posterior", ("steps", "step_scale"), "rwbench.sampling.run_posterior",
+            "rwbench.baselines.diffpir.diffpir", tasks="inverse", fixed_schedule="diffpir-quad", step_param="lam", doc="DiffPIR (Zhu et al. 2023), closed-form prox"),
+    Sampler("daps", "posterior", ("steps", "step_scale"), "rwbench.sampling.run_posterior", "rwbench.baselines.daps.daps",
+            tasks="inverse", nfe=nfe_daps, fixed_schedule="daps-karras", step_param="lr",
             doc="DAPS (Zhang et al. 2024): steps annealing levels x 5 ODE steps, 100 Langevin steps each"),
     # Modern solvers on D(x, sigma) in VE coordinates (k-diffusion conventions: sigmas = ladder + [0], K steps).
     Sampler("euler", "solver", ("schedule", "steps"), _VE, "rwbench.baselines.solvers.euler",

@@ -318,9 +318,15 @@ def run_native_vp_sde(call: SamplerCall) -> torch.Tensor:
               progress=call.progress)
 
 
+def step_scale(call: SamplerCall) -> float:
+    """The run's factor on its sampler's main step parameter (the step_scale axis; its default where the spec has none)."""
+    return float(call.params.get("step_scale", sampler_table.AXES["step_scale"].default))
+
+
 def run_dps(call: SamplerCall) -> torch.Tensor:
     """DPS (rwbench.baselines.dps) on the respaced chain; zeta defaults to DPS's published value for the task rescaled to
-    the image size, data range and step count (dps.scaled_zeta); x0_hat clamped to the data range for learned models."""
+    the image size, data range and step count (dps.scaled_zeta), times the run's step_scale; x0_hat clamped to the data
+    range for learned models."""
     from rwbench.baselines.dps import clip_range, default_zeta, scaled_zeta
 
     spec = call.spec
@@ -329,6 +335,7 @@ def run_dps(call: SamplerCall) -> torch.Tensor:
     shape = (int(spec["channels"]), int(spec["resolution"]), int(spec["resolution"]))
     zeta = call.params.get("zeta") or scaled_zeta(default_zeta(TASKS[spec["task"]]), shape, spec["data_range"],
                                                   steps=sub.numel())
+    zeta = call.row.scaled_step(zeta, step_scale(call))      # row.step_param is zeta
     call.extras["zeta"] = zeta
     clip = clip_range(spec["data_range"], isinstance(call.denoiser, GaussianMixtureDenoiser))
     fn = sampler_table.resolve(call.row.algorithm)
@@ -338,15 +345,20 @@ def run_dps(call: SamplerCall) -> torch.Tensor:
 
 def run_posterior(call: SamplerCall) -> torch.Tensor:
     """A posterior sampler of rwbench.baselines (Pi-GDM, DDRM, DiffPIR, DAPS) at its published setting for the task,
-    image size and data range (rwbench.inverse.posterior_settings); steps = forward NFE, DAPS: annealing levels."""
+    image size and data range (rwbench.inverse.posterior_settings), its main step parameter (row.step_param) times the
+    run's step_scale (clamped to row.step_max); steps = forward NFE, DAPS: annealing levels."""
     from rwbench.inverse import posterior_settings, run_posterior_sampler
 
     spec, inv, name = call.spec, call.inverse, call.row.name
     shape = (int(spec["channels"]), int(spec["resolution"]), int(spec["resolution"]))
     steps = int(spec["steps"])
     budget = {"annealing_steps": steps} if name == "daps" else {"nfe": steps}
-    settings = posterior_settings(name, spec["task"], shape, spec["data_range"],
-                                  oracle=isinstance(call.denoiser, GaussianMixtureDenoiser), **budget)
+    oracle = isinstance(call.denoiser, GaussianMixtureDenoiser)
+    settings = posterior_settings(name, spec["task"], shape, spec["data_range"], oracle=oracle, **budget)
+    param = call.row.step_param
+    if param is not None:   # the published value times the run's factor, through posterior_settings' overrides
+        scaled = {param: call.row.scaled_step(settings[param], step_scale(call))}
+        settings = posterior_settings(name, spec["task"], shape, spec["data_range"], oracle=oracle, **budget, **scaled)
     return run_posterior_sampler(name, call.denoiser, call.x_T, inv.y, inv.operator, inv.eta, settings,
                                  data_range=spec["data_range"], betas=model_betas(call.denoiser), generators=call.gens)
 

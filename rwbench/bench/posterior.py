@@ -19,6 +19,7 @@ import time
 import torch
 
 from rwbench import schedules
+from rwbench.samplers import SAMPLERS
 from rwbench.denoisers import GaussianMixtureDenoiser
 from rwbench.inverse import (POSTERIOR_SAMPLERS, ConditionalSetup, conditional_random_walk, measure_targets,
                              posterior_nfe, posterior_settings, run_posterior_sampler, task_operator)
@@ -29,8 +30,9 @@ from rwbench.rng import randn_per_image, sample_index, stream_generators, stream
 F64 = torch.float64
 TASK_CHOICES = ("inpaint", "box", "sr", "deblur")
 SAMPLER_CHOICES = ("rw",) + POSTERIOR_SAMPLERS
-# the main step parameter of each sampler, multiplied by --sweep
-SWEEP_PARAM = {"rw": "c", "dps": "zeta", "pigdm": "ddim_eta", "ddrm": "ddrm_eta", "diffpir": "lam", "daps": "lr"}
+# each sampler's table row (rw: the simplified walk) and its main step parameter (the row's step_param), times --sweep
+ROWS = {"rw": SAMPLERS["simplified"], **{name: SAMPLERS[name] for name in POSTERIOR_SAMPLERS}}
+SWEEP_PARAM = {name: row.step_param for name, row in ROWS.items()}
 
 
 def build_oracle(name: str, resolution: int, components: int, reg_covar: float, seed: int) -> tuple[GaussianMixtureDenoiser, str]:
@@ -128,14 +130,14 @@ def run_cell(prior, name: str, task: str, eta: float, target: int, pb: dict, nfe
     t0 = time.time()
     if name == "rw":
         K = int(nfe) if nfe is not None else args.K
-        x, params, cost = rw_sampler(prior, x_T, pb, eta, K, args, gens, args.c * factor)
+        x, params, cost = rw_sampler(prior, x_T, pb, eta, K, args, gens, ROWS[name].scaled_step(args.c, factor))
     else:
         st = posterior_settings(name, task, shape, (0.0, 1.0), nfe=nfe, oracle=not args.clip)
         if name == "daps" and args.daps_langevin is not None:
             st["langevin_steps"] = args.daps_langevin
         if name == "daps" and args.daps_tau == "eta":
             st["tau"] = eta                          # the true likelihood instead of DAPS's fixed tau
-        st[SWEEP_PARAM[name]] = st[SWEEP_PARAM[name]] * factor if name != "pigdm" else min(1.0, st["ddim_eta"] * factor)
+        st[SWEEP_PARAM[name]] = ROWS[name].scaled_step(st[SWEEP_PARAM[name]], factor)   # clamped to the row's step_max
         yN = pb["y"].expand(N, *pb["y"].shape[1:]).contiguous()
         x = run_posterior_sampler(name, prior, x_T, yN, pb["opN"], eta, st, data_range=(0.0, 1.0), generators=gens)
         params, cost = st, posterior_nfe(name, st)

@@ -111,6 +111,43 @@ def label(value) -> str:
     return str(value)
 
 
+def _number(row, column: str) -> float | None:
+    value = row.get(column) if hasattr(row, "get") else None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def eta_of(row) -> float | None:
+    """The measurement noise eta of an inverse run (flattened spec column task_params_eta), None for other runs."""
+    return _number(row, "task_params_eta") if str(row.get("task", "uncond")) != "uncond" else None
+
+
+def step_scale_of(row) -> float:
+    """A run's step_scale (params_step_scale; 1, the published setting, where the run has none)."""
+    value = _number(row, "params_step_scale")
+    return 1.0 if value is None else value
+
+
+def eta_text(eta: float | None) -> str:
+    """'eta = 0.05' (panel titles and legend entries of inverse runs; '' without an eta)."""
+    return "" if eta is None else f"eta = {label(float(eta))}"
+
+
+def step_scale_text(row) -> str:
+    """'step_scale = 2' for a run off its sampler's published step (step_scale != 1), else ''."""
+    scale = step_scale_of(row)
+    return "" if scale == 1.0 else f"step_scale = {label(scale)}"
+
+
+def inverse_axes_text(row, eta: bool = True) -> str:
+    """eta (when `eta`) and step_scale != 1 of a run, comma-separated ('eta = 0.05, step_scale = 2'; '' when neither)."""
+    parts = [eta_text(eta_of(row)) if eta else "", step_scale_text(row)]
+    return ", ".join(p for p in parts if p)
+
+
 shard_files = rundir.shard_files  # the run-directory readers live in rwbench.rundir
 load_shard = rundir.load_shard
 

@@ -4,6 +4,8 @@ PSNR is the standard one (rwbench.metrics.image_quality.psnr: clip to [0, 1], pe
 The measurement is mapped from the model's data scale to [0, 1] with the spec's data_range and, when smaller
 than the image (super-resolution), upsampled by nearest-neighbour repetition for display and for its PSNR.
 The mean of N averages every finite sample of that target over all shards.
+Runs of different measurement noise are never shown unmarked side by side: every row names its eta (and its step_scale
+when that is not the published 1), and the summary has one panel row per (task, eta), titled "task, eta = 0.05".
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from rwbench.figures.common import (Context, SkipFigure, data_range, load_shard, metric_table, present_metrics, shard_files,
-                                    show_image, unit_image)
+from rwbench.figures.common import (Context, SkipFigure, data_range, eta_of, eta_text, inverse_axes_text, load_shard,
+                                    metric_table, present_metrics, shard_files, show_image, step_scale_of, step_scale_text,
+                                    unit_image)
 
 N_SAMPLES = 3  # single samples shown per target
 N_TARGETS = 1  # targets (rows) shown per run
@@ -120,13 +123,18 @@ def task_figure(ctx: Context, task: str, runs: pd.DataFrame) -> list[Path]:
                 finite = bool(torch.isfinite(image).all())
                 text = name if name == "ground truth" else (f"{name}\n{value:.2f} dB" if finite else f"{name}\ndiverged")
                 show_image(ax, unit_image(image), text)
-            records.append({"task": task, "run_id": run["run_id"], "model": run.get("model"),
-                            "sampler": run.get("sampler"), "target": p.target, "panel": name, "psnr": value, "n": n})
-        axes[r][0].set_ylabel(f"{run.get('model')}\n{run.get('sampler')}", fontsize=8)
+            records.append({"task": task, "eta": eta_of(run), "run_id": run["run_id"], "model": run.get("model"),
+                            "sampler": run.get("sampler"), "step_scale": step_scale_of(run), "target": p.target,
+                            "panel": name, "psnr": value, "n": n})
+        # each row names its eta (rows of several noise levels share a figure) and a step_scale off the published 1
+        axes[r][0].set_ylabel("\n".join(t for t in (str(run.get("model")), str(run.get("sampler")),
+                                                     inverse_axes_text(run)) if t), fontsize=8)
         axes[r][0].axis("on")
         axes[r][0].set_xticks([])
         axes[r][0].set_yticks([])
-    fig.suptitle(f"{task}: PSNR vs ground truth (standard, clip to [0, 1])", fontsize=9)
+    etas = {eta_of(run) for run, _ in rows}
+    where = f", {eta_text(next(iter(etas)))}" if len(etas) == 1 and None not in etas else ", rows of several eta"
+    fig.suptitle(f"{task}{where}: PSNR vs ground truth (standard, clip to [0, 1])", fontsize=9)
     table = pd.DataFrame(records)
     return ctx.save_figure(fig, f"inverse-{task}") + ctx.save_table(table, f"inverse-{task}")
 
@@ -140,7 +148,8 @@ def build(ctx: Context) -> list[Path]:
     if runs.empty:
         raise SkipFigure("the inverse runs are all unconditional")
     written = []
-    for task, part in runs.sort_values(["task", "model", "sampler", "run_id"]).groupby("task", sort=True):
+    order = runs.assign(_eta=[eta_of(row) for _, row in runs.iterrows()])
+    for task, part in order.sort_values(["task", "_eta", "model", "sampler", "run_id"]).groupby("task", sort=True):
         written += task_figure(ctx, str(task), part)
     if not written:
         raise SkipFigure("no shard files for the inverse runs")
@@ -172,23 +181,34 @@ def cluster_intervals(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
     return runs
 
 
+def cell_label(row) -> str:
+    """x label of a summary cell: model / sampler, and its step_scale when not the published 1."""
+    scale = step_scale_text(row)
+    return f"{row['model']} / {row['sampler']}" + (f" ({scale})" if scale else "")
+
+
+def panel_rows(runs: pd.DataFrame) -> list[tuple[str, float | None]]:
+    """(task, eta) of each panel row of the summary, in config order: cells of different eta never share a panel."""
+    return list(dict.fromkeys((str(row["task"]), eta_of(row)) for _, row in runs.iterrows()))
+
+
 def summary_figure(ctx: Context, runs: pd.DataFrame) -> list[Path]:
     """inverse.{png,pdf}: PSNR of single samples and of the mean of N, SSIM, with 95 % intervals over targets; one
-    row per task, x = model / sampler in config order."""
+    row per (task, eta) titled with both, x = model / sampler (step_scale) in config order."""
     from rwbench.figures.common import interval_errors, metric_label
 
     runs = cluster_intervals(ctx, runs)
     metrics = present_metrics(runs, SUMMARY)
     if not metrics:
         return []
-    keys = [k for k in ("task", "model", "sampler") if k in runs.columns]
-    runs["cell"] = runs["model"].astype(str) + " / " + runs["sampler"].astype(str)
+    keys = [k for k in ("task", "task_params_eta", "model", "sampler", "params_step_scale") if k in runs.columns]
+    runs["cell"] = [cell_label(row) for _, row in runs.iterrows()]
     cells = list(dict.fromkeys(runs["cell"]))
-    tasks = list(dict.fromkeys(runs["task"].astype(str)))
-    fig, axes = plt.subplots(len(tasks), len(metrics), figsize=(max(3.4, 0.8 * len(cells) + 1.6) * len(metrics),
-                                                                 3.0 * len(tasks)), squeeze=False)
-    for r, task in enumerate(tasks):
-        part = runs[runs["task"].astype(str) == task]
+    panels = panel_rows(runs)
+    fig, axes = plt.subplots(len(panels), len(metrics), figsize=(max(3.4, 0.8 * len(cells) + 1.6) * len(metrics),
+                                                                 3.0 * len(panels)), squeeze=False)
+    for r, (task, eta) in enumerate(panels):
+        part = runs[[(str(row["task"]), eta_of(row)) == (task, eta) for _, row in runs.iterrows()]]
         for c, metric in enumerate(metrics):
             ax = axes[r][c]
             for _, row in part.iterrows():
@@ -196,7 +216,7 @@ def summary_figure(ctx: Context, runs: pd.DataFrame) -> list[Path]:
                             ms=4, capsize=3, color=f"C{cells.index(row['cell']) % 10}")
             ax.set_xticks(range(len(cells)), cells, rotation=25, ha="right", fontsize=7)
             ax.set_ylabel(metric_label(metric), fontsize=8)
-            ax.set_title(f"{task}", fontsize=9)
+            ax.set_title(", ".join(t for t in (task, eta_text(eta)) if t), fontsize=9)
             ax.grid(alpha=0.3, axis="y")
     fig.suptitle("inverse problems: 95 % intervals over targets (t with targets - 1 df)", fontsize=9)
     fig.tight_layout()

@@ -5,6 +5,8 @@ Coverage is the fraction of coordinates inside the per-coordinate central `level
 reach with the same quantile rule (dashed line, rwbench.metrics.posterior.reference_coverage; 0.805 for N = 16 at
 the 0.9 level), not at the nominal level. The PSNR gap is PSNR(mean of N draws) - PSNR(exact posterior mean); its
 reference (dashed) is the gap of the mean of N exact draws. Error bars: 95 % intervals over targets (t, G - 1 df).
+One marker colour per (task, eta), its legend entry naming both ("inpaint, eta = 0.05"); a sampler off its published
+step (step_scale != 1) is its own x category ("dps (step_scale = 2)").
 """
 
 from __future__ import annotations
@@ -15,10 +17,24 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from rwbench.figures.common import Context, SkipFigure, interval_errors, metric_label, metric_table
+from rwbench.figures.common import (Context, SkipFigure, eta_of, eta_text, interval_errors, metric_label, metric_table,
+                                    step_scale_text)
 
 PANELS = ["coverage", "coverage_of_exact_draws", "psnr_gap"]
-KEYS = ["model", "sampler", "sampler_kind", "task", "schedule", "steps", "params_c", "params_T0", "samples_per_target"]
+KEYS = ["model", "sampler", "sampler_kind", "task", "task_params_eta", "schedule", "steps", "params_c", "params_T0",
+        "params_step_scale", "samples_per_target"]
+
+
+def x_label(row) -> str:
+    """x category of a run: its sampler, with its step_scale when not the published 1."""
+    scale = step_scale_text(row)
+    return str(row["sampler"]) + (f" ({scale})" if scale else "")
+
+
+def series_label(row, several_models: bool) -> str:
+    """Legend entry of a run's colour: task and eta (and model when the figure has several)."""
+    parts = [str(row.get("task", "-")), eta_text(eta_of(row))] + ([str(row.get("model"))] if several_models else [])
+    return ", ".join(p for p in parts if p)
 
 
 def default_level() -> float:
@@ -42,7 +58,8 @@ def _reference(row, metric: str):
 
 
 def build(ctx: Context) -> list[Path]:
-    """Point plot per metric: x = sampler, one marker colour per task, error bars = <metric>_se when present."""
+    """Point plot per metric: x = sampler (and step_scale), one marker colour per (task, eta), error bars = <metric>_se
+    when present."""
     runs = ctx.figure_runs("posterior")
     panels = [(m, metric_label(m)) for m in PANELS if m in runs.columns and np.isfinite(runs[m].astype(float)).any()]
     if not panels:
@@ -56,21 +73,24 @@ def build(ctx: Context) -> list[Path]:
     # the coverage N exact posterior draws reach (evaluate's row, else Monte Carlo with the same quantile rule)
     runs["coverage_reference"] = [_reference(row, "coverage") for _, row in runs.iterrows()]
     runs["coverage_reference"] = runs["coverage_reference"].astype(float)
-    samplers = sorted(runs["sampler"].astype(str).unique())
-    tasks = sorted(runs["task"].astype(str).unique()) if "task" in runs.columns else ["-"]
-    width = 0.7 / max(1, len(tasks))
+    runs["x_label"] = [x_label(row) for _, row in runs.iterrows()]
+    samplers = sorted(runs["x_label"].unique())
+    # one colour per (task, eta): runs of different measurement noise are never drawn unmarked side by side
+    series = sorted({(str(row.get("task", "-")), eta_of(row)) for _, row in runs.iterrows()},
+                    key=lambda te: (te[0], -1.0 if te[1] is None else te[1]))
+    width = 0.7 / max(1, len(series))
     models = sorted(runs["model"].astype(str).unique()) if "model" in runs.columns else ["None"]
     markers = ["o", "s", "^", "D"]  # one marker per model
     colors = plt.get_cmap("tab10")
     fig, axes = plt.subplots(1, len(panels), figsize=(max(3.6, 1.1 * len(samplers) + 1.5) * len(panels), 3.4),
                              squeeze=False)
     for ax, (metric, title) in zip(axes[0], panels):
-        for t, task in enumerate(tasks):
-            part = runs[runs["task"].astype(str) == task] if "task" in runs.columns else runs
+        for t, key in enumerate(series):
+            part = runs[[(str(row.get("task", "-")), eta_of(row)) == key for _, row in runs.iterrows()]]
             for _, row in part.iterrows():
-                x = samplers.index(str(row["sampler"])) + (t - (len(tasks) - 1) / 2) * width
+                x = samplers.index(row["x_label"]) + (t - (len(series) - 1) / 2) * width
                 m = models.index(str(row.get("model")))
-                name = task if len(models) == 1 else f"{task}, {row.get('model')}"
+                name = series_label(row, len(models) > 1)
                 ax.errorbar([x], [row[metric]], yerr=interval_errors(row, metric), fmt=markers[m % 4],
                             color=colors(t % 10), capsize=3, label=name)
                 ref = _reference(row, metric)
