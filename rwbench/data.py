@@ -108,12 +108,31 @@ def _check_resolution(resolution) -> int:
     return int(resolution)
 
 
-def load_digits_floats() -> tuple[torch.Tensor, torch.Tensor]:
-    """scikit-learn's bundled digits as floats v/16 in [0, 1], [1797, 1, 8, 8], with labels."""
-    from sklearn.datasets import load_digits
+def digits_csv() -> str:
+    """Path of the digits file scikit-learn ships (sklearn/datasets/data/digits.csv.gz: 1797 rows of 64 pixel values
+    0..16 and the label), located without importing scikit-learn (its import costs seconds per job)."""
+    import importlib.util
 
-    d = load_digits()
-    return torch.from_numpy(d.images / 16.0)[:, None].to(torch.float64), torch.from_numpy(d.target).to(torch.int64)
+    found = importlib.util.find_spec("sklearn")
+    if found is None or not found.submodule_search_locations:
+        raise FileNotFoundError("the digits dataset comes with scikit-learn, which is not installed: "
+                                "pip install scikit-learn (or `pip install -e .`)")
+    path = os.path.join(list(found.submodule_search_locations)[0], "datasets", "data", "digits.csv.gz")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: scikit-learn's digits file is missing; reinstall scikit-learn")
+    return path
+
+
+def load_digits_floats() -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's bundled digits (the file sklearn.datasets.load_digits reads) as floats v/16 in [0, 1],
+    [1797, 1, 8, 8], with labels."""
+    import numpy as np
+
+    table = np.loadtxt(digits_csv(), delimiter=",")
+    if table.shape != (1797, 65):
+        raise ValueError(f"{digits_csv()}: expected 1797 rows of 64 pixels and a label, got shape {table.shape}")
+    images = torch.from_numpy(table[:, :64].reshape(-1, 1, 8, 8) / 16.0).to(torch.float64)
+    return images, torch.from_numpy(table[:, 64]).to(torch.int64)
 
 
 def load_faces_floats(n_faces: int = 100) -> torch.Tensor:

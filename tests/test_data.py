@@ -83,3 +83,22 @@ def test_bad_arguments():
         data.load_dataset("digits", "val", 16)
     with pytest.raises(ValueError, match="resolution"):
         data.load_dataset("digits", "all", 2)
+
+
+def test_digits_are_scikit_learns_load_digits_without_importing_it():
+    """load_digits_floats reads the file sklearn.datasets.load_digits reads: same images and labels, bit for bit,
+    and importing rwbench.data and loading the digits does not import scikit-learn (seconds per job)."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    from rwbench.data import load_digits_floats
+
+    images, labels = load_digits_floats()
+    ref = load_digits()
+    assert torch.equal(images, torch.from_numpy(ref.images / 16.0)[:, None].to(torch.float64))
+    assert torch.equal(labels, torch.from_numpy(ref.target).to(torch.int64))
+    code = "import sys, rwbench.data as d; d.load_dataset('digits', 'test', 16); print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
