@@ -7,14 +7,17 @@ Which comparisons (one row per comparison and headline metric):
 - samplers: every sampler against the experiment's `reference_sampler` (same model, task, eta, steps, shared axes);
   without one, neighbouring samplers in config order;
 - `contrasts:` of an experiment: named pairs of cells (a, b selectors, e.g. T_K 0.2 vs 1), difference tests;
-- `equivalence:` claims of an experiment: cell a vs cell b, 90 % interval inside [-margin, margin].
+- `equivalence:` claims of an experiment: cell a vs cell b, 90 % interval inside [-margin, margin];
+- calibration (kind `calibration`): every oracle inverse cell against N exact posterior draws (the run's own
+  `exact_reference` draws, metrics-per-target.csv): sampler minus exact per target for CALIBRATION's metrics, a paired
+  t interval over the (seed x target) clusters with G - 1 df.
 
 Intervals (rwbench.intervals): set metrics (energy distance to exact oracle draws and logp gap of oracle cells; FID and
 KID from the per-image features evaluate writes, rwbench.metrics.fidelity.SetMetrics) by the paired bootstrap over
 images, one shared resample I* for both arms (two seeds: hierarchical, seeds then images); with >= 3 seeds the t
 interval over the per-seed differences (S - 1 df); per-image metrics
 of inverse tasks (psnr, ssim) as paired per-sample differences clustered by (seed, target). Decisions: the 95 %
-interval excludes 0 and the Benjamini-Hochberg adjusted p-value over the table's difference rows is <= q.
+interval excludes 0 and the Benjamini-Hochberg adjusted p-value over the table's difference and calibration rows is <= q.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ HEADLINE = {"uncond": ("energy_distance", "logp_gap", "fid", "kid"), "inverse": 
 DEFAULTS = defaults("compare")     # n_boot, q, level, seed (workflow/schemas/config.schema.yaml)
 ORACLE_ONLY = ("energy_distance", "logp_gap")   # exact-answer metrics (rwbench.metrics.exact) of oracle cells
 SEED_T = 3   # with at least this many seeds a set-metric difference gets the t interval over seeds (S - 1 df)
+# calibration rows: metric -> better direction of (sampler - N exact draws); "" where either sign is miscalibration
+CALIBRATION = {"coverage": "", "coverage_of_exact_draws": "", "energy_distance": "lower", "psnr_gap_vs_exact_draws": ""}
+EXACT_N = "_exact_n"    # per-target column of the N exact reference draws (rwbench.metrics.evaluate)
+DECIDED_KINDS = ("difference", "calibration")    # rows that get a decision under one Benjamini-Hochberg family
 
 
 def cell_key(spec: dict) -> dict:
@@ -318,6 +325,13 @@ class RunData:
         return frame
 
 
+    def per_target(self, spec: dict):
+        """metrics-per-target.csv of an oracle inverse run (sampler and exact-reference statistics), or None."""
+        from rwbench import rundir
+
+        return self._get((spec["run_id"], "per-target"), lambda: rundir.read_per_target(self.runs_dir / spec["run_id"]))
+
+
 def _paired_rows(ia: np.ndarray, ib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row positions in a and b of the image indices both runs hold (pairing by per-image seed)."""
     common, ra, rb = np.intersect1d(ia, ib, return_indices=True)
@@ -388,6 +402,46 @@ def per_image_interval(data: RunData, a: Cell, b: Cell, metric: str, level: floa
     if len(np.unique(c)) < 2:
         return None
     return iv.cluster_mean(d, c, level=level)
+
+
+def calibration_interval(data: RunData, cell: Cell, metric: str, level: float):
+    """Paired t interval of mean(sampler - N exact draws) of a per-target calibration statistic: one difference per
+    (seed, target) cluster, estimate +- t_{(1+level)/2, G-1} sd / sqrt(G); None without per-target data."""
+    diffs, n_images = [], 0
+    for spec in cell.specs:
+        frame = data.per_target(spec)
+        if frame is None or metric not in frame.columns or metric + EXACT_N not in frame.columns:
+            return None
+        d = (frame[metric] - frame[metric + EXACT_N]).to_numpy(np.float64)   # sampler minus exact, target by target
+        ok = np.isfinite(d)
+        diffs.append(d[ok])
+        n_images += int(frame.loc[ok, "n"].sum()) if "n" in frame.columns else int(ok.sum())
+    d = np.concatenate(diffs) if diffs else np.zeros(0)
+    G = len(d)
+    if G < 2:
+        return None
+    return iv.t_interval(float(d.mean()), float(d.std(ddof=1) / math.sqrt(G)), G - 1, n_images, level,
+                         f"paired t over {G} (seed x target) clusters, {G - 1} df")
+
+
+def calibration_rows(name: str, cells: list[Cell], data: RunData, level: float, notes: list) -> list[dict]:
+    """kind `calibration`: each oracle inverse cell's sampler against N exact posterior draws, per CALIBRATION metric."""
+    rows = []
+    for cell in cells:
+        N = int(cell.specs[0].get("samples_per_target") or 1)
+        for metric, direction in CALIBRATION.items():
+            got = calibration_interval(data, cell, metric, level)
+            if got is None:
+                notes.append(f"{name}: {describe(cell.key)} vs {N} exact draws: no per-target data for {metric} "
+                             "(metrics-per-target.csv with exact-reference columns; re-sample and re-evaluate)")
+                continue
+            runs = ";".join(s["run_id"] for s in cell.specs)
+            rows.append({"experiment": name, "figure": cell.figure, "kind": "calibration", "axis": "exact posterior",
+                         "metric": metric, "better": direction, "context": describe(cell.key),
+                         "a": str(cell.key["sampler"]), "b": f"{N} exact draws", "n_images": got.n,
+                         "n_seeds": len(cell.specs), "difference": got.estimate, "ci_lo": got.lo, "ci_hi": got.hi,
+                         "level": got.level, "p": got.p, "method": got.method, "a_runs": runs, "b_runs": runs})
+    return rows
 
 
 def interval(data: RunData, a: Cell, b: Cell, metric: str, opts: dict, level: float):
@@ -470,14 +524,16 @@ def compare(config: dict, runs_dir, experiments=None, options: dict | None = Non
                     row["margin"] = float(claim["margin"])
                     row["equivalence"] = iv.tost(got, float(claim["margin"]))
                 rows.append(row)
+        oracle_inverse = [c for c in cells if c.key["model"] in oracle_models and c.task_kind == "inverse"]
+        rows += calibration_rows(name, oracle_inverse, data, opts["level"], notes)
     table = pd.DataFrame(rows, columns=COLUMNS)
-    diff = table["kind"] == "difference"
+    diff = table["kind"].isin(DECIDED_KINDS)
     if diff.any():
         _, adjusted = iv.benjamini_hochberg(table.loc[diff, "p"].to_numpy(float), q=opts["q"])
         table.loc[diff, "p_adjusted"] = adjusted
     decisions, arms = [], []
     for row in table.to_dict("records"):
-        if row["kind"] != "difference":
+        if row["kind"] not in DECIDED_KINDS:
             decisions.append("")
             arms.append("")
             continue
@@ -494,11 +550,13 @@ def compare(config: dict, runs_dir, experiments=None, options: dict | None = Non
 def counts(table, q: float = 0.05) -> str:
     """One sentence: how many comparisons the table holds, how many are decided, how many equivalence tests."""
     n_diff = int((table["kind"] == "difference").sum())
+    n_cal = int((table["kind"] == "calibration").sum())
     decided = int((table["decision"].isin([iv.A_LT_B, iv.A_GT_B])).sum())
     n_eq = int((table["kind"] == "equivalence").sum())
-    return (f"{n_diff} difference comparisons (95 % paired intervals, Benjamini-Hochberg at q = {q} over all "
-            f"{n_diff}): {decided} decided, {n_diff - decided} undecided. {n_eq} equivalence tests (TOST: 90 % "
-            "interval inside [-margin, margin]).")
+    cal = f" and {n_cal} calibration comparisons (sampler - N exact posterior draws)" if n_cal else ""
+    return (f"{n_diff} difference comparisons{cal} (95 % paired intervals, Benjamini-Hochberg at q = {q} over all "
+            f"{n_diff + n_cal}): {decided} decided, {n_diff + n_cal - decided} undecided. {n_eq} equivalence tests "
+            "(TOST: 90 % interval inside [-margin, margin]).")
 
 
 def markdown(table, notes=(), q: float = 0.05) -> str:
@@ -535,4 +593,4 @@ def write(table, notes, out, q: float = 0.05) -> list[Path]:
 
 
 __all__ = ["cell_key", "cells_of", "sweep_pairs", "sampler_pairs", "equivalence_pairs", "Arm", "energy_arm", "RunData",
-           "set_interval", "per_image_interval", "compare", "counts", "markdown", "write", "COLUMNS"]
+           "set_interval", "per_image_interval", "calibration_interval", "calibration_rows", "compare", "counts", "markdown", "write", "COLUMNS"]

@@ -1,7 +1,8 @@
 """The run directory (docs/run-layout.md): one home for its file names and for reading and writing its files.
 
 results/runs/<run_id>/ holds spec.json, shards/shard-NNNNN.pt, trajectories/shard-NNNNN.pt, provenance-NNNNN.json,
-metrics.csv (long format, METRIC_COLUMNS), metrics-per-image.csv and features.safetensors (per-image feature and exact
+metrics.csv (long format, METRIC_COLUMNS), metrics-per-image.csv, metrics-per-target.csv (oracle inverse runs) and
+features.safetensors (per-image feature and exact
 metric inputs written by `rwbench evaluate`). results/floors.csv (FLOOR_COLUMNS) holds the floors of every
 (reference, n). Reference identity (reference_key, reference_label) lives here too.
 """
@@ -20,6 +21,7 @@ SHARDS = "shards"
 TRAJECTORIES = "trajectories"
 METRICS = "metrics.csv"
 PER_IMAGE = "metrics-per-image.csv"
+PER_TARGET = "metrics-per-target.csv"
 FEATURES = "features.safetensors"
 FLOORS = "floors.csv"
 
@@ -43,6 +45,10 @@ METRIC_UNITS = {
     "coverage_reference": "fraction of pixels", "psnr_gap_exact_draws": "dB", "psnr_gap_vs_exact_draws": "dB",
     "sliced_wasserstein": "pixel L2 on [0, 1]", "mse_mean_vs_mmse": "squared pixel on [0, 1]", "level": "probability",
 }
+# <m>_exact_n: metric m of N independent exact posterior draws in place of the sampler's (same unit)
+METRIC_UNITS.update({f"{m}_exact_n": METRIC_UNITS[m] for m in ("coverage", "coverage_of_exact_draws",
+                                                                "psnr_gap_vs_exact_draws", "energy_distance",
+                                                                "sliced_wasserstein")})
 
 
 def metric_unit(metric: str) -> str:
@@ -225,6 +231,25 @@ def read_metrics_csv(path: str | Path, required=("run_id", "metric", "value")):
         if col in frame.columns:
             frame[col] = frame[col].fillna("")
     return frame
+
+
+def write_per_target(run_dir: str | Path, rows: list[dict]) -> Path:
+    """<run_dir>/metrics-per-target.csv (atomic): one row per target of an oracle inverse run, the sampler's calibration
+    statistics <m> beside those of N independent exact draws <m>_exact_n (rwbench.metrics.evaluate)."""
+    import pandas as pd
+
+    path = Path(run_dir) / PER_TARGET
+    with atomic_write(path, "w") as handle:
+        pd.DataFrame(rows).to_csv(handle, index=False)
+    return path
+
+
+def read_per_target(run_dir: str | Path):
+    """The per-target table of an oracle inverse run (write_per_target), or None when evaluate wrote none."""
+    import pandas as pd
+
+    path = Path(run_dir) / PER_TARGET
+    return pd.read_csv(path) if path.is_file() else None
 
 
 def write_floors(path: str | Path, rows: list[dict]):

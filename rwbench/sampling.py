@@ -425,14 +425,17 @@ def run_ddim(call: SamplerCall) -> torch.Tensor:
 
 
 def exact_posterior(spec: dict, prior: GaussianMixtureDenoiser, inv: Inverse, indices) -> dict:
-    """Exact posterior mean and one exact posterior draw per image (stream (seed, exact, task, i)) for the oracle."""
+    """Exact posterior mean and two independent exact posterior draws per image for the oracle: `exact_draw` from stream
+    (seed, exact, task, i), `exact_reference` from (seed, exact-reference, task, i) (the exact-vs-exact reference;
+    rwbench.bench.posterior draws the same two sets)."""
     from rwbench.posterior import batch_posteriors, posterior_mean
 
     posts = batch_posteriors(prior, inv.operator, inv.y.to(F64), inv.eta)
-    gens = stream_generators(int(spec["seed"]), "exact", spec["task"], indices)
-    mmse = torch.stack([posterior_mean(q) for q in posts])
-    draws = torch.cat([q.sample(1, generator=g) for q, g in zip(posts, gens)])
-    return {"exact_mmse": mmse, "exact_draw": draws}
+    out = {"exact_mmse": torch.stack([posterior_mean(q) for q in posts])}
+    for key, kind in (("exact_draw", "exact"), ("exact_reference", "exact-reference")):
+        gens = stream_generators(int(spec["seed"]), kind, spec["task"], indices)
+        out[key] = torch.cat([q.sample(1, generator=g) for q, g in zip(posts, gens)])
+    return out
 
 
 def to_unit(x: torch.Tensor, data_range) -> torch.Tensor:

@@ -54,7 +54,7 @@ def sample_images(spec: dict, indices, *, device="cpu", batch_size: int | None =
         shard["target"] = torch.cat([p["targets"] for p in parts])
         shard["ground_truth"] = torch.cat([to_unit(p["inverse"].ground_truth, spec["data_range"]) for p in parts]).float()
         shard["measurement"] = torch.cat([p["inverse"].y.detach().float().cpu() for p in parts])
-        for key in ("exact_mmse", "exact_draw"):
+        for key in ("exact_mmse", "exact_draw", "exact_reference"):
             if key in parts[0]:
                 shard[key] = torch.cat([to_unit(p[key], spec["data_range"]) for p in parts]).float()
     if "trajectory" in parts[0]:

@@ -214,36 +214,60 @@ def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tenso
         rows.summary("psnr_exact_mmse", iq.psnr(mmse, truths).numpy(), "ground_truth", "", iq.STANDARD,
                      n_boot=opts["n_boot"], seed=opts["seed"])
     if "exact_draw" in data and spt > 1 and not too_many and len(targets):
-        _oracle_posterior(rows, data, ok, targets, opts)
-    _write_per_image(run_dir / "metrics-per-image.csv", data, per_image)
+        _oracle_posterior(rows, run_dir, data, ok, targets, opts)
+    _write_per_image(run_dir / rundir.PER_IMAGE, data, per_image)
 
 
 ORACLE_METRICS = ("coverage", "coverage_of_exact_draws", "coverage_reference", "psnr_gap", "psnr_gap_exact_draws",
                   "psnr_gap_vs_exact_draws", "energy_distance", "sliced_wasserstein", "mse_mean_vs_mmse")
+# the statistics that N exact draws reach (the `exact_reference` draws scored like the sampler's): metric <m>_exact_n
+EXACT_N_METRICS = ("coverage", "coverage_of_exact_draws", "psnr_gap_vs_exact_draws", "energy_distance",
+                   "sliced_wasserstein")
+EXACT_N = "_exact_n"
 
 
-def _oracle_posterior(rows: _Rows, data: dict, ok: torch.Tensor, targets: torch.Tensor, opts: dict) -> None:
-    """Calibration against the exact posterior (oracle runs): per target, the sampler's draws vs the exact draws."""
+def _oracle_posterior(rows: _Rows, run_dir: Path, data: dict, ok: torch.Tensor, targets: torch.Tensor,
+                      opts: dict) -> None:
+    """Calibration against the exact posterior (oracle runs): per target, the sampler's draws vs the exact draws and,
+    when the shards hold `exact_reference`, the same statistics of as many independent exact draws (<m>_exact_n)."""
     from rwbench.metrics.posterior import oracle_quality
 
     level = 0.9
     per_target = {key: [] for key in ORACLE_METRICS}
+    reference = "exact_reference" in data
+    table = []
     for t in targets.tolist():
         member = ok & (data["target"] == t)
         if int(member.sum()) < 2:
             continue
         first = torch.nonzero(data["target"] == t)[0, 0]
-        q = oracle_quality(data["sample"][member].double(), data["ground_truth"][first].double(),
-                           data["exact_mmse"][first].double(), data["exact_draw"][data["target"] == t].double(),
-                           level=level)
+        truth, mmse = data["ground_truth"][first].double(), data["exact_mmse"][first].double()
+        exact = data["exact_draw"][data["target"] == t].double()
+        q = oracle_quality(data["sample"][member].double(), truth, mmse, exact, level=level)
+        row = {"target": t, "n": int(member.sum()), "n_exact": len(exact)}
         for key in ORACLE_METRICS:
             per_target[key].append(q[key])
+            row[key] = q[key]
+        if reference:
+            # the same N (the sampler's non-diverged images) of independent exact draws, scored the same way
+            r = oracle_quality(data["exact_reference"][member].double(), truth, mmse, exact, level=level)
+            for key in EXACT_N_METRICS:
+                row[key + EXACT_N] = r[key]
+        table.append(row)
     conv = f"[0, 1] scale; {int(level * 100)} % per-pixel credible intervals of the sampler's draws"
     for key, values in per_target.items():
         if values:
             rows.summary(key, np.asarray(values, dtype=float), "exact_posterior", "", conv,
                          clusters=np.arange(len(values)))      # one value per target: t over targets
+    if reference and table:
+        conv_n = (f"[0, 1] scale; the N independent exact draws (stream exact-reference) in place of the sampler's, "
+                  f"{int(level * 100)} % per-pixel intervals")
+        for key in EXACT_N_METRICS:
+            rows.summary(key + EXACT_N, np.array([r[key + EXACT_N] for r in table], dtype=float), "exact_posterior",
+                         "", conv_n, clusters=np.arange(len(table)))
     rows.add("level", level, len(targets), "exact_posterior", "", conv)
+    if table:
+        rundir.write_per_target(run_dir, table)
 
 
 def _write_per_image(path: Path, data: dict, per_image: dict) -> None:
