@@ -17,7 +17,8 @@ from rwbench import samplers as _table
 from rwbench.samplers import AXES, LIST_AXES, SAMPLERS, SCHEDULES, resolve_schedule
 
 TASKS = {"uncond": None, "inpaint": "inpainting", "box": "box", "sr": "sr", "deblur": "blur"}
-FIGURES = ("schedules", "ve-vs-vp", "temperature", "inverse", "nfe", "cross", "posterior", "equivalence", "none")
+FIGURES = ("schedules", "ve-vs-vp", "temperature", "inverse", "nfe", "cross", "posterior", "equivalence", "calibration",
+           "none")
 
 TASK_DEFAULTS = {"inpaint": {"p": 0.92}, "box": {"box": 8}, "sr": {"factor": 4}, "deblur": {"size": 61, "std": 3.0}}
 

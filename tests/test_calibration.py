@@ -2,6 +2,7 @@
 the <m>_exact_n metrics and metrics-per-target.csv of evaluate, the calibration rows of compare, the figures."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -85,32 +86,42 @@ def _write_oracle_run(root, spec, prior, monkeypatch, kind: str):
 
 def _config(tmp_path, **experiment):
     exp = dict(models=["digits-oracle"], samplers=["simplified", "dps"], steps=[10], tasks=["inpaint"], n_targets=12,
-               samples_per_target=8, task_params={"inpaint": {"p": 0.5}})
+               samples_per_target=8, task_params={"inpaint": {"p": 0.5}}, figure="calibration")
     exp.update(experiment)
     return {"results_dir": str(tmp_path), "models": {"digits-oracle": dict(ORACLE)}, "experiments": {"e": exp}}
 
 
-@pytest.fixture()
-def oracle_runs(tmp_path, monkeypatch):
-    """Evaluated runs: `simplified` samples exactly from the posterior, `dps` is overconfident."""
+@pytest.fixture(scope="module")
+def oracle_tree(tmp_path_factory):
+    """Evaluated runs (and results/metrics.csv): `simplified` samples exactly from the posterior, `dps` is
+    overconfident."""
     from rwbench.metrics import evaluate as ev
+    from rwbench.metrics.aggregate import aggregate
 
-    config = _config(tmp_path)
+    root = tmp_path_factory.mktemp("calibration")
+    config = _config(root)
     prior = _prior()
-    for spec in expand_experiment(config, "e"):
-        spec = dict(spec, n_images=spec["n_targets"] * spec["samples_per_target"], n_shards=1)
-        run = _write_oracle_run(tmp_path / "runs", spec, prior, monkeypatch,
-                                "exact" if spec["sampler"] == "simplified" else "narrow")
-        ev.evaluate_run(run, lpips=False, n_boot=50)
-    return config
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for spec in expand_experiment(config, "e"):
+            spec = dict(spec, n_images=spec["n_targets"] * spec["samples_per_target"], n_shards=1)
+            run = _write_oracle_run(root / "runs", spec, prior, monkeypatch,
+                                    "exact" if spec["sampler"] == "simplified" else "narrow")
+            ev.evaluate_run(run, lpips=False, n_boot=50)
+    aggregate(sorted((root / "runs").iterdir()), root / "metrics.csv")
+    return config, root
 
 
-def test_evaluate_writes_exact_n_metrics_and_the_per_target_table(oracle_runs, tmp_path):
+@pytest.fixture()
+def oracle_runs(oracle_tree):
+    return oracle_tree[0]
+
+
+def test_evaluate_writes_exact_n_metrics_and_the_per_target_table(oracle_runs):
     from rwbench import rundir
     from rwbench.metrics.posterior import oracle_quality
 
     spec = next(s for s in expand_experiment(oracle_runs, "e") if s["sampler"] == "dps")
-    run = tmp_path / "runs" / spec["run_id"]
+    run = Path(oracle_runs["results_dir"]) / "runs" / spec["run_id"]
     frame = rundir.read_metrics_csv(run / rundir.METRICS).set_index("metric")
     per = pd.read_csv(run / rundir.PER_TARGET)
     assert len(per) == 12 and list(per["target"]) == list(range(12)) and set(per["n"]) == {8}
@@ -134,12 +145,13 @@ def test_evaluate_writes_exact_n_metrics_and_the_per_target_table(oracle_runs, t
     assert frame.loc["coverage_of_exact_draws", "value"] < frame.loc["coverage_of_exact_draws_exact_n", "value"] - 0.3
 
 
-def test_calibration_rows_hand_interval_and_an_exact_sampler_is_undecided(oracle_runs, tmp_path):
+def test_calibration_rows_hand_interval_and_an_exact_sampler_is_undecided(oracle_runs):
     from scipy import stats
 
     from rwbench import rundir
 
-    table, notes = cmp.compare(oracle_runs, tmp_path / "runs")
+    runs_dir = Path(oracle_runs["results_dir"]) / "runs"
+    table, notes = cmp.compare(oracle_runs, runs_dir)
     cal = table[table["kind"] == "calibration"]
     assert len(cal) == 2 * len(cmp.CALIBRATION)
     exact = cal[cal["a"] == "simplified"].set_index("metric")
@@ -150,7 +162,7 @@ def test_calibration_rows_hand_interval_and_an_exact_sampler_is_undecided(oracle
     assert narrow.loc["energy_distance", "decision"] == iv.A_GT_B and narrow.loc["energy_distance", "better_arm"] == "b"
     # hand computation: sampler minus exact reference per target, t interval with 11 df
     spec = next(s for s in expand_experiment(oracle_runs, "e") if s["sampler"] == "dps")
-    per = pd.read_csv(tmp_path / "runs" / spec["run_id"] / rundir.PER_TARGET)
+    per = pd.read_csv(runs_dir / spec["run_id"] / rundir.PER_TARGET)
     d = (per["coverage"] - per["coverage_exact_n"]).to_numpy()
     half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
     row = narrow.loc["coverage"]
@@ -189,3 +201,61 @@ def test_calibration_interval_clusters_seed_by_target(tmp_path):
     assert got.hi - got.estimate == pytest.approx(2.5705818356363 * se, rel=1e-12)     # t_{0.975, 5} (tables)
     assert got.n == 48 and "6 (seed x target) clusters, 5 df" in got.method
     assert cmp.calibration_interval(cmp.RunData(tmp_path / "runs"), cell, "energy_distance", 0.95) is None
+
+
+def test_dag_calibration_figure_and_grid(oracle_tree):
+    """`rwbench figures --only calibration`: the figure, its table (the metrics.csv values and their exact-draws band)
+    and the inverse grid extra; step_scale != 1 runs are left out with a note."""
+    from rwbench.figures import runs as figure_runs
+    from rwbench.figures.common import read_metrics, run_frame
+
+    config, root = oracle_tree
+    written, skipped, notes, _ = figure_runs.build_figures(root / "metrics.csv", root / "runs", root / "tables",
+                                                           root / "reports", only=["calibration"], formats=("png",))
+    assert not skipped and not notes, (skipped, notes)
+    names = sorted(p.name for p in written["calibration"])
+    assert names == ["calibration-grid.png", "calibration.csv", "calibration.html", "calibration.md", "calibration.png"]
+    assert all(p.stat().st_size > 1000 for p in written["calibration"] if p.suffix == ".png")
+    table = pd.read_csv(root / "reports" / "tables" / "calibration.csv")
+    runs = run_frame(read_metrics(root / "metrics.csv")).set_index("run_id")
+    assert len(table) == 2 * 3 and set(table["eta"]) == {0.2} and set(table["nfe"]) == {10}
+    for row in table.itertuples():
+        assert row.value == runs.loc[row.run_id, row.metric]
+        assert row.ref == runs.loc[row.run_id, row.metric + "_exact_n"]
+        assert (row.ref_lo, row.ref_hi) == (runs.loc[row.run_id, row.metric + "_exact_n_ci95_lo"],
+                                            runs.loc[row.run_id, row.metric + "_exact_n_ci95_hi"])
+        assert row.n == 8 and row.line in ("simplified", "dps")
+
+
+def test_bench_summary_maps_to_the_same_tidy_frame():
+    from rwbench.figures.calibration import TIDY_COLUMNS, tidy_from_bench
+
+    summary = [{"task": "sr", "eta": 0.05, "sampler": "dps", "nfe": 100, "sweep": 1.0, "targets": 4,
+                "coverage_of_exact_draws": 0.4, "coverage_of_exact_draws_ci": 0.05, "energy_distance": 0.3,
+                "energy_distance_ci": 0.1, "psnr_gap_n": -1.0, "psnr_gap_n_ci": 0.5,
+                "ref_coverage_of_exact_draws": 0.72, "ref_coverage_of_exact_draws_ci": 0.02,
+                "ref_energy_distance": 0.01, "ref_energy_distance_ci": 0.02},
+               dict(task="sr", eta=0.05, sampler="dps", nfe=100, sweep=2.0, coverage_of_exact_draws=0.9)]
+    tidy = tidy_from_bench(summary, 1.0, n=8)
+    assert list(tidy.columns) == TIDY_COLUMNS and len(tidy) == 3
+    tidy = tidy.set_index("metric")
+    assert (tidy.loc["coverage_of_exact_draws", ["value", "lo", "hi", "ref", "ref_lo", "ref_hi"]].tolist()
+            == pytest.approx([0.4, 0.35, 0.45, 0.72, 0.70, 0.74], abs=1e-15))
+    assert tidy.loc["psnr_gap_vs_exact_draws", "ref"] == 0.0 and tidy.loc["energy_distance", "hi"] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="sweep factor 3"):
+        tidy_from_bench(summary, 3.0)
+
+
+def test_measurement_image_averages_what_each_pixel_enters():
+    from rwbench.figures.inverse_grid import measurement_image
+    from rwbench.inverse import task_operator
+
+    spec = {"task": "inpaint", "seed": 1, "task_params": {"p": 0.5, "eta": 0.1}, "channels": 1, "resolution": 4,
+            "data_range": [-1.0, 1.0]}
+    op = task_operator("inpaint", 1, [0], p=0.5)
+    x = torch.rand(1, 1, 4, 4, dtype=F64) * 2 - 1
+    shown = measurement_image(spec, op.A(x), 0)
+    seen = op.AT(op.A(torch.ones_like(x)))[0] > 0
+    assert 0 < int(seen.sum()) < 16
+    torch.testing.assert_close(shown[seen], ((x[0] + 1) / 2)[seen], rtol=0, atol=1e-12)   # on [0, 1]
+    assert (shown[~seen] == 0).all()

@@ -329,7 +329,7 @@ def test_missing_inputs_are_skipped_and_bad_input_fails(tree, tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="rwbench aggregate"):
         figure_runs.build_figures(tmp_path / "absent.csv", tmp_path, tmp_path, tmp_path / "rep4")
     assert set(FIGURES) == {"schedules", "ve-vs-vp", "temperature", "inverse", "nfe", "cross", "posterior",
-                            "equivalence"}
+                            "equivalence", "calibration"}
 
 
 def test_image_grid_places_images_row_major():

@@ -289,11 +289,11 @@ def test_bench_script_smoke(tmp_path, capsys):
 
     from rwbench.figures import calibration, inverse_grid
 
-    assert [p.name for p in calibration.build(data["summary"], tmp_path)] == ["posterior-calibration-eta0.1.png"]
+    assert [p.name for p in calibration.build_bench(data["summary"], tmp_path)] == ["posterior-calibration-eta0.1.png"]
     grid = inverse_grid.build(load_file(str(tmp_path / "im.safetensors")), tmp_path, nfe=10)
     assert [p.name for p in grid] == ["posterior-grid-eta0.1.png"] and grid[0].stat().st_size > 0
     with pytest.raises(ValueError, match="sweep factor 2"):
-        calibration.build(data["summary"], tmp_path, sweep=2.0)
+        calibration.build_bench(data["summary"], tmp_path, sweep=2.0)
     assert inverse_grid.build(load_file(str(tmp_path / "im.safetensors")), tmp_path, nfe=None) == grid
     with pytest.raises(ValueError, match="nfe=11"):
         inverse_grid.build(load_file(str(tmp_path / "im.safetensors")), tmp_path, nfe=11)

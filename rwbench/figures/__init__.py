@@ -14,4 +14,5 @@ FIGURES: dict[str, str] = {
     "cross": "rwbench.figures.cross",
     "posterior": "rwbench.figures.posterior",
     "equivalence": "rwbench.figures.equivalence",
+    "calibration": "rwbench.figures.calibration",
 }

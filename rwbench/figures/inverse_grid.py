@@ -1,6 +1,14 @@
-"""Inverse-problem grid from the oracle posterior benchmark (rwbench.bench.posterior --images): per task (rows) the
-ground truth, the measurement (A^T y / A^T A 1), the exact posterior mean and one exact draw, then each sampler's mean of N draws
-and one draw at one NFE budget. One figure per eta (never two noise levels side by side)."""
+"""Inverse-problem grid of the oracle posterior: per task (rows) the ground truth, the measurement (A^T y / A^T A 1), the
+exact posterior mean and one exact draw, then each sampler's mean of the N draws of target 0 and one draw, at one NFE
+budget. Never two noise levels side by side without saying so: one figure per eta (benchmark) or eta in every row label
+(DAG).
+
+Two sources, one flat image dict `<task>/eta=<eta>/<what>` and one plotting function (draw):
+- the DAG extra `calibration-grid` of the figure `calibration` (build_runs): the runs' shards (exact_mmse, exact_draw,
+  the samples of target 0) and the operator rebuilt from the run's spec (rwbench.inverse.task_operator), each sampler at
+  its largest NFE with step_scale 1;
+- `python -m rwbench.figures.inverse_grid IMAGES OUT_DIR` from rwbench.bench.posterior --images.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
 
 from rwbench.io import atomic_path  # noqa: E402
 
@@ -21,7 +30,7 @@ FIXED = [("truth", "truth"), ("measurement", "A^T y / A^T A 1"), ("exact_mean", 
 
 
 def parse(images: dict) -> dict:
-    """{eta: {task: {column: image}}} from the benchmark's flat keys task/eta=E/<what>."""
+    """{eta: {task: {column: image}}} from the flat keys task/eta=E/<what>."""
     out: dict = {}
     for key, value in images.items():
         m = KEY.match(key)
@@ -31,44 +40,61 @@ def parse(images: dict) -> dict:
     return out
 
 
+def _shown(rows: list[tuple[str, dict]], nfe: int | None, sweep: float) -> dict[tuple[str, str], int]:
+    """Per row label and sampler, the NFE shown: `nfe`, or the largest it has (None)."""
+    shown: dict[tuple[str, str], int] = {}
+    for label, imgs in rows:
+        for r in imgs:
+            parts = r.split("/")
+            if len(parts) == 4 and parts[2] == f"sweep={sweep}":
+                k = int(parts[1].split("=")[1])
+                if (nfe is None and k > shown.get((label, parts[0]), 0)) or k == nfe:
+                    shown[(label, parts[0])] = k
+    return shown
+
+
+def draw(rows: list[tuple[str, dict]], nfe: int | None, sweep: float, title: str):
+    """The grid: one row per (label, {column: [C, H, W] image on [0, 1]}); columns FIXED then mean and draw per sampler
+    (first-appearance order) at `nfe` forward NFE (None: each at its largest, written under its images)."""
+    shown = _shown(rows, nfe, sweep)
+    names = list(dict.fromkeys(n for _, n in shown))
+    if not names:
+        raise ValueError(f"images: no sampler images at nfe={nfe}, sweep={sweep}")
+    cols = FIXED + [((n, w), f"{n} {w}") for n in names for w in ("mean", "draw")]
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(1.1 * len(cols), 1.25 * len(rows)), squeeze=False)
+    for i, (label, imgs) in enumerate(rows):
+        for j, (key, name) in enumerate(cols):
+            ax = axes[i][j]
+            ax.set_xticks([]), ax.set_yticks([])
+            if isinstance(key, tuple):
+                k = shown.get((label, key[0]))
+                key = None if k is None else f"{key[0]}/nfe={k}/sweep={sweep}/{key[1]}"
+                if k is not None and nfe is None:
+                    ax.set_xlabel(f"{k} NFE", fontsize=5, labelpad=1)
+            if key in imgs:
+                img = imgs[key].double().clamp(0, 1)
+                ax.imshow(img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy(), cmap="gray",
+                          vmin=0, vmax=1)
+            if i == 0:
+                ax.set_title(name, fontsize=6)
+            if j == 0:
+                ax.set_ylabel(label, fontsize=7)
+    fig.suptitle(title, fontsize=8, y=1.0 + 0.12 / len(rows))
+    return fig
+
+
 def build(images: dict, out_dir: str | Path, *, nfe: int | None, sweep: float = 1.0, stem: str = "posterior-grid",
           formats=("png",)) -> list[Path]:
-    """Write <stem>-eta<eta>.<fmt>: columns truth, A^T y, exact mean, exact draw, then mean and draw per sampler at
-    `nfe` forward NFE (None: each sampler at the largest NFE it has, e.g. its published one)."""
+    """Benchmark images: write <stem>-eta<eta>.<fmt> per eta (rows: tasks) at `nfe` forward NFE (None: each sampler at
+    the largest NFE it has, e.g. its published one)."""
     out_dir = Path(out_dir)
     written = []
     for eta, tasks in sorted(parse(images).items()):
-        # per task and sampler, the NFE shown: `nfe`, or the largest it has (DiffPIR: 100 for sr/deblur, 20 inpainting)
-        shown: dict[tuple[str, str], int] = {}
-        for task, t in tasks.items():
-            for r in t:
-                parts = r.split("/")
-                if len(parts) == 4 and parts[2] == f"sweep={sweep}":
-                    k = int(parts[1].split("=")[1])
-                    if (nfe is None and k > shown.get((task, parts[0]), 0)) or k == nfe:
-                        shown[(task, parts[0])] = k
-        names = sorted({n for _, n in shown})
-        if not names:
-            raise ValueError(f"images: no sampler images at nfe={nfe}, sweep={sweep} for eta={eta}")
-        cols = FIXED + [((n, w), f"{n} {w}") for n in names for w in ("mean", "draw")]
-        fig, axes = plt.subplots(len(tasks), len(cols), figsize=(1.1 * len(cols), 1.25 * len(tasks)), squeeze=False)
-        for i, (task, imgs) in enumerate(sorted(tasks.items())):
-            for j, (key, title) in enumerate(cols):
-                ax = axes[i][j]
-                ax.set_xticks([]), ax.set_yticks([])
-                if isinstance(key, tuple):
-                    k = shown.get((task, key[0]))
-                    key = None if k is None else f"{key[0]}/nfe={k}/sweep={sweep}/{key[1]}"
-                    if k is not None and nfe is None:
-                        ax.set_xlabel(f"{k} NFE", fontsize=5, labelpad=1)
-                if key in imgs:
-                    ax.imshow(imgs[key].double().clamp(0, 1)[0].numpy(), cmap="gray", vmin=0, vmax=1)
-                if i == 0:
-                    ax.set_title(title, fontsize=6)
-                if j == 0:
-                    ax.set_ylabel(task, fontsize=7)
         budget = f"{nfe} forward NFE per sampler" if nfe else "each sampler at its own NFE (under each image)"
-        fig.suptitle(f"Oracle posterior, eta = {eta:g} on [0, 1], {budget}", fontsize=8)
+        try:
+            fig = draw(sorted(tasks.items()), nfe, sweep, f"Oracle posterior, eta = {eta:g} on [0, 1], {budget}")
+        except ValueError as err:
+            raise ValueError(f"{err} for eta={eta}") from None
         for fmt in formats:
             path = out_dir / f"{stem}-eta{eta:g}.{fmt}"
             with atomic_path(path) as tmp:
@@ -76,6 +102,63 @@ def build(images: dict, out_dir: str | Path, *, nfe: int | None, sweep: float = 
             written.append(path)
         plt.close(fig)
     return written
+
+
+def measurement_image(spec: dict, y: torch.Tensor, target: int) -> torch.Tensor:
+    """A^T y / A^T A 1 of target `target` on [0, 1] (each pixel's weighted average of the measurements it enters; 0
+    where none), with the operator rebuilt from the run's spec; y [1, ...] on the model's data scale."""
+    from rwbench.inverse import task_operator
+
+    tp = {k: v for k, v in (spec.get("task_params") or {}).items() if k != "eta"}
+    op = task_operator(spec["task"], int(spec["seed"]), [target], **tp)
+    shape = (1, int(spec["channels"]), int(spec["resolution"]), int(spec["resolution"]))
+    weight = op.AT(op.A(torch.ones(shape, dtype=torch.float64)))
+    shown = op.AT(y.to(torch.float64)) / weight.clamp(min=1e-12)
+    lo, hi = (float(v) for v in spec["data_range"])
+    return torch.where(weight > 1e-12, (shown - lo) / (hi - lo), torch.zeros_like(shown))[0]
+
+
+def build_runs(ctx, runs, target: int = 0) -> list[Path]:
+    """DAG extra `calibration-grid`: rows (eta, task), target `target`, each line of the calibration figure (runs'
+    `line` labels, else the sampler) at its largest NFE; the fixed columns from that row's first run."""
+    import pandas as pd
+
+    from rwbench import rundir
+
+    runs = runs.copy()
+    runs["eta"] = runs["task_params_eta"].astype(float) if "task_params_eta" in runs.columns else float("nan")
+    if "line" not in runs.columns:
+        from rwbench.figures.calibration import _lines
+
+        runs["line"] = _lines(runs)
+    rows = []
+    for (eta, task), part in runs.groupby(["eta", "task"], sort=True, dropna=False):
+        imgs: dict = {}
+        for line, mine in part.groupby("line", sort=False):
+            best = mine.loc[mine["nfe"].astype(float).idxmax()]
+            spec = rundir.read_spec(ctx.run_dir(best["run_id"]))
+            _, data = rundir.load_shards(ctx.run_dir(best["run_id"]), allow_partial=True)
+            member = data["target"] == target
+            ok = member & ~data["diverged"]
+            if not member.any():
+                ctx.note(f"calibration-grid: run {best['run_id']} has no image of target {target}")
+                continue
+            first = int(torch.nonzero(member)[0, 0])
+            if not imgs:                 # truth, measurement and the exact posterior: shared by the row's runs
+                imgs["truth"] = data["ground_truth"][first]
+                imgs["measurement"] = measurement_image(spec, data["measurement"][first:first + 1], target)
+                for key, column in (("exact_mmse", "exact_mean"), ("exact_draw", "exact_draw")):
+                    if key in data:
+                        imgs[column] = data[key][first]
+            if ok.any():
+                k = int(best["nfe"])
+                imgs[f"{line}/nfe={k}/sweep=1.0/mean"] = data["sample"][ok].double().mean(0)
+                imgs[f"{line}/nfe={k}/sweep=1.0/draw"] = data["sample"][ok][0]
+        label = f"{task}\neta={eta:g}" if pd.notna(eta) else str(task)
+        rows.append((label, imgs))
+    fig = draw(rows, None, 1.0, f"Oracle posterior, target {target}: each sampler at its largest NFE (under each "
+                                "image), step_scale 1; eta on [0, 1] per row")
+    return ctx.save_figure(fig, "calibration-grid")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -276,6 +276,8 @@ def figure_extras(figure):
         return {"ve-vs-vp-metrics": False}
     if figure == "inverse":
         return {f"inverse-{t}": True for t in sorted({s["task"] for s in runs if s["task"] != "uncond"})}
+    if figure == "calibration" and runs:
+        return {"calibration-grid": False}     # the inverse grid of the calibration runs (rwbench.figures.inverse_grid)
     return {}
 
 
