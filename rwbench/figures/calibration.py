@@ -133,6 +133,9 @@ def draw(tidy: pd.DataFrame, title: str):
                 if np.isfinite(lo) and np.isfinite(hi):
                     ax.axhspan(lo, hi, color="k", alpha=0.12, lw=0, label="95 % interval (exact draws)")
             ax.set_xscale("log")
+            ticks = sorted(cell["nfe"].unique())
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])      # the budgets themselves, not powers of ten
+            ax.minorticks_off()
             ax.set_xlabel("forward NFE (denoiser evaluations per image)")
             ax.set_title(f"{task}, eta = {eta:g}: {name}" if np.isfinite(eta) else f"{task}: {name}", fontsize=8)
             if metric.startswith("coverage"):

@@ -8,7 +8,8 @@ for oracle runs the exact-answer metrics energy_distance, occupancy_tv, logp_gap
 primary metrics of those cells. Per-image features (and exact-metric inputs) go to <dir>/features.safetensors so
 comparisons can resample them. Inverse tasks (shards carry ground_truth): per-image psnr, psnr_minmax, ssim, lpips
 (mean, se, bootstrap interval), *_mean_of_samples over targets when samples_per_target > 1, and oracle calibration
-rows. Every run gets `diverged_fraction`; when more than --max-diverged of the images diverged, image metrics are
+rows: the sampler's draws against exact posterior draws and, when the shards hold `exact_reference`, the same
+statistics of N independent exact draws (`<m>_exact_n`), per target in metrics-per-target.csv. Every run gets `diverged_fraction`; when more than --max-diverged of the images diverged, image metrics are
 NaN and a `diverged` row (value 1) is written. Floors (real-data and exact-sampler) are `rwbench floors`.
 """
 
