@@ -50,6 +50,15 @@ def _int(value) -> int:
     return int(value) if value is not None and pd.notna(value) else 0
 
 
+def _line_order(line: str) -> tuple[int, str]:
+    """Lines in the sampler table's order (rwbench.grid.SAMPLERS: the random walk first), then by their text."""
+    from rwbench.grid import SAMPLERS
+
+    order = list(SAMPLERS)
+    name = line.split(" ")[0]
+    return (order.index(name) if name in order else len(order), line)
+
+
 def _lines(runs: pd.DataFrame) -> pd.Series:
     """Line label per run: the sampler, plus the parameters that differ between its runs at one (eta, task, nfe)."""
     params = [c for c in runs.columns if c.startswith("params_") and c != "params_step_scale"]
@@ -108,7 +117,7 @@ def draw(tidy: pd.DataFrame, title: str):
     bars per sampler (first-appearance order), the N-exact-draws value as a dashed line in a grey band."""
     facets = list(dict.fromkeys(zip(tidy["eta"], tidy["task"])))
     facets.sort(key=lambda f: (np.nan_to_num(f[0], nan=-1.0), ))         # eta ascending, tasks in first-seen order
-    lines = list(dict.fromkeys(tidy["line"]))
+    lines = sorted(dict.fromkeys(tidy["line"]), key=_line_order)
     fig, axes = plt.subplots(len(facets), len(PANELS), figsize=(4.2 * len(PANELS), 2.7 * len(facets)), squeeze=False)
     for i, (eta, task) in enumerate(facets):
         cell = tidy[(tidy["task"] == task) & ((tidy["eta"] == eta) | (tidy["eta"].isna() & pd.isna(eta)))]
@@ -143,11 +152,13 @@ def draw(tidy: pd.DataFrame, title: str):
             if metric == "energy_distance":
                 ax.set_yscale("symlog", linthresh=1e-2)
             ax.grid(alpha=0.3)
-        handles, names = axes[i][0].get_legend_handles_labels()
-        unique = dict(zip(names, handles))
-        axes[i][0].legend(unique.values(), unique.keys(), fontsize=6)
+    unique = {}
+    for ax in axes.ravel():               # one legend for the figure, beside the panels (never over the data)
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            unique.setdefault(name, handle)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    fig.legend(unique.values(), unique.keys(), fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 
 

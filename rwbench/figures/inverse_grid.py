@@ -125,16 +125,17 @@ def build_runs(ctx, runs, target: int = 0) -> list[Path]:
 
     from rwbench import rundir
 
+    from rwbench.figures.calibration import _line_order, _lines
+
     runs = runs.copy()
     runs["eta"] = runs["task_params_eta"].astype(float) if "task_params_eta" in runs.columns else float("nan")
     if "line" not in runs.columns:
-        from rwbench.figures.calibration import _lines
-
         runs["line"] = _lines(runs)
     rows = []
     for (eta, task), part in runs.groupby(["eta", "task"], sort=True, dropna=False):
         imgs: dict = {}
-        for line, mine in part.groupby("line", sort=False):
+        for line in sorted(part["line"].unique(), key=_line_order):     # the calibration figure's line order
+            mine = part[part["line"] == line]
             best = mine.loc[mine["nfe"].astype(float).idxmax()]
             spec = rundir.read_spec(ctx.run_dir(best["run_id"]))
             _, data = rundir.load_shards(ctx.run_dir(best["run_id"]), allow_partial=True)
