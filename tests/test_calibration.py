@@ -259,3 +259,32 @@ def test_measurement_image_averages_what_each_pixel_enters():
     assert 0 < int(seen.sum()) < 16
     torch.testing.assert_close(shown[seen], ((x[0] + 1) / 2)[seen], rtol=0, atol=1e-12)   # on [0, 1]
     assert (shown[~seen] == 0).all()
+
+
+def test_grid_rows_hold_target_0_and_step_scale_runs_are_left_out(oracle_tree, tmp_path):
+    from rwbench import rundir
+    from rwbench.figures import runs as figure_runs
+    from rwbench.figures.common import Context, read_metrics
+    from rwbench.figures.inverse_grid import grid_rows
+
+    config, root = oracle_tree
+    ctx = Context(read_metrics(root / "metrics.csv"), root / "runs", root / "tables", tmp_path)
+    ((label, imgs),) = grid_rows(ctx, ctx.figure_runs("calibration"))
+    assert label == "inpaint\neta=0.2"
+    spec = next(s for s in expand_experiment(config, "e") if s["sampler"] == "dps")
+    _, data = rundir.load_shards(root / "runs" / spec["run_id"])
+    zero = data["target"] == 0
+    assert torch.equal(imgs["exact_mean"], data["exact_mmse"][zero][0])
+    assert torch.equal(imgs["truth"], data["ground_truth"][zero][0])
+    torch.testing.assert_close(imgs["dps/nfe=10/sweep=1.0/mean"], data["sample"][zero].double().mean(0), rtol=0,
+                               atol=1e-12)
+    assert {k.split("/")[0] for k in imgs if "/" in k} == {"dps", "simplified"}
+    # a step_scale sweep cell (axis of the experiment) is left out of the figure, with a note
+    table = read_metrics(root / "metrics.csv")
+    table["params_step_scale"] = np.where(table["run_id"] == spec["run_id"], 2.0, np.nan)
+    table.to_csv(tmp_path / "metrics.csv", index=False)
+    written, skipped, notes, _ = figure_runs.build_figures(tmp_path / "metrics.csv", root / "runs", root / "tables",
+                                                           tmp_path / "reports", only=["calibration"], formats=("png",))
+    assert not skipped and notes == ["calibration: 1 run(s) with step_scale != 1 left out (the figure shows each "
+                                     "sampler's published step; the comparisons table holds the sweep)"]
+    assert set(pd.read_csv(tmp_path / "reports" / "tables" / "calibration.csv")["line"]) == {"simplified"}

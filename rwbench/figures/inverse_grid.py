@@ -119,8 +119,15 @@ def measurement_image(spec: dict, y: torch.Tensor, target: int) -> torch.Tensor:
 
 
 def build_runs(ctx, runs, target: int = 0) -> list[Path]:
-    """DAG extra `calibration-grid`: rows (eta, task), target `target`, each line of the calibration figure (runs'
-    `line` labels, else the sampler) at its largest NFE; the fixed columns from that row's first run."""
+    """DAG extra `calibration-grid` (draw on grid_rows)."""
+    fig = draw(grid_rows(ctx, runs, target), None, 1.0, f"Oracle posterior, target {target}: each sampler at its "
+               "largest NFE (under each image), step_scale 1; eta on [0, 1] per row")
+    return ctx.save_figure(fig, "calibration-grid")
+
+
+def grid_rows(ctx, runs, target: int = 0) -> list[tuple[str, dict]]:
+    """Rows (eta, task) of the DAG grid for target `target`: each line of the calibration figure (runs' `line`
+    labels, else the sampler) at its largest NFE; the fixed columns from that row's first run."""
     import pandas as pd
 
     from rwbench import rundir
@@ -157,9 +164,7 @@ def build_runs(ctx, runs, target: int = 0) -> list[Path]:
                 imgs[f"{line}/nfe={k}/sweep=1.0/draw"] = data["sample"][ok][0]
         label = f"{task}\neta={eta:g}" if pd.notna(eta) else str(task)
         rows.append((label, imgs))
-    fig = draw(rows, None, 1.0, f"Oracle posterior, target {target}: each sampler at its largest NFE (under each "
-                                "image), step_scale 1; eta on [0, 1] per row")
-    return ctx.save_figure(fig, "calibration-grid")
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
