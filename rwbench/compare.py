@@ -17,7 +17,8 @@ KID from the per-image features evaluate writes, rwbench.metrics.fidelity.SetMet
 images, one shared resample I* for both arms (two seeds: hierarchical, seeds then images); with >= 3 seeds the t
 interval over the per-seed differences (S - 1 df); per-image metrics
 of inverse tasks (psnr, ssim) as paired per-sample differences clustered by (seed, target). Decisions: the 95 %
-interval excludes 0 and the Benjamini-Hochberg adjusted p-value over the table's difference and calibration rows is <= q.
+interval excludes 0 and the Benjamini-Hochberg adjusted p-value over the table's difference and calibration rows is
+<= q.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ ORACLE_ONLY = ("energy_distance", "logp_gap")   # exact-answer metrics (rwbench.
 SEED_T = 3   # with at least this many seeds a set-metric difference gets the t interval over seeds (S - 1 df)
 # calibration rows: metric -> better direction of (sampler - N exact draws); "" where either sign is miscalibration
 CALIBRATION = {"coverage": "", "coverage_of_exact_draws": "", "energy_distance": "lower", "psnr_gap_vs_exact_draws": ""}
-EXACT_N = "_exact_n"    # per-target column of the N exact reference draws (rwbench.metrics.evaluate)
 DECIDED_KINDS = ("difference", "calibration")    # rows that get a decision under one Benjamini-Hochberg family
 
 
@@ -324,7 +324,6 @@ class RunData:
             return None
         return frame
 
-
     def per_target(self, spec: dict):
         """metrics-per-target.csv of an oracle inverse run (sampler and exact-reference statistics), or None."""
         from rwbench import rundir
@@ -407,6 +406,8 @@ def per_image_interval(data: RunData, a: Cell, b: Cell, metric: str, level: floa
 def calibration_interval(data: RunData, cell: Cell, metric: str, level: float):
     """Paired t interval of mean(sampler - N exact draws) of a per-target calibration statistic: one difference per
     (seed, target) cluster, estimate +- t_{(1+level)/2, G-1} sd / sqrt(G); None without per-target data."""
+    from rwbench.rundir import EXACT_N      # <m>_exact_n: the N exact reference draws' value of m
+
     diffs, n_images = [], 0
     for spec in cell.specs:
         frame = data.per_target(spec)
@@ -425,7 +426,8 @@ def calibration_interval(data: RunData, cell: Cell, metric: str, level: float):
 
 
 def calibration_rows(name: str, cells: list[Cell], data: RunData, level: float, notes: list) -> list[dict]:
-    """kind `calibration`: each oracle inverse cell's sampler against N exact posterior draws, per CALIBRATION metric."""
+    """kind `calibration`: each oracle inverse cell's sampler against N exact posterior draws, per CALIBRATION
+    metric."""
     rows = []
     for cell in cells:
         N = int(cell.specs[0].get("samples_per_target") or 1)
@@ -593,4 +595,5 @@ def write(table, notes, out, q: float = 0.05) -> list[Path]:
 
 
 __all__ = ["cell_key", "cells_of", "sweep_pairs", "sampler_pairs", "equivalence_pairs", "Arm", "energy_arm", "RunData",
-           "set_interval", "per_image_interval", "calibration_interval", "calibration_rows", "compare", "counts", "markdown", "write", "COLUMNS"]
+           "set_interval", "per_image_interval", "calibration_interval", "calibration_rows", "compare", "counts",
+           "markdown", "write", "COLUMNS"]

@@ -2,9 +2,8 @@
 
 results/runs/<run_id>/ holds spec.json, shards/shard-NNNNN.pt, trajectories/shard-NNNNN.pt, provenance-NNNNN.json,
 metrics.csv (long format, METRIC_COLUMNS), metrics-per-image.csv, metrics-per-target.csv (oracle inverse runs) and
-features.safetensors (per-image feature and exact
-metric inputs written by `rwbench evaluate`). results/floors.csv (FLOOR_COLUMNS) holds the floors of every
-(reference, n). Reference identity (reference_key, reference_label) lives here too.
+features.safetensors (per-image feature and exact metric inputs written by `rwbench evaluate`). results/floors.csv
+(FLOOR_COLUMNS) holds the floors of every (reference, n). Reference identity (reference_key, reference_label) lives here too.
 """
 
 from __future__ import annotations
@@ -45,10 +44,12 @@ METRIC_UNITS = {
     "coverage_reference": "fraction of pixels", "psnr_gap_exact_draws": "dB", "psnr_gap_vs_exact_draws": "dB",
     "sliced_wasserstein": "pixel L2 on [0, 1]", "mse_mean_vs_mmse": "squared pixel on [0, 1]", "level": "probability",
 }
-# <m>_exact_n: metric m of N independent exact posterior draws in place of the sampler's (same unit)
-METRIC_UNITS.update({f"{m}_exact_n": METRIC_UNITS[m] for m in ("coverage", "coverage_of_exact_draws",
-                                                                "psnr_gap_vs_exact_draws", "energy_distance",
-                                                                "sliced_wasserstein")})
+# <m>_exact_n (metrics.csv, metrics-per-target.csv): oracle calibration statistic m of N independent exact posterior
+# draws (shard key exact_reference) in place of the sampler's: what N exact draws reach. Same unit as m.
+EXACT_N = "_exact_n"
+EXACT_N_METRICS = ("coverage", "coverage_of_exact_draws", "psnr_gap_vs_exact_draws", "energy_distance",
+                   "sliced_wasserstein")
+METRIC_UNITS.update({m + EXACT_N: METRIC_UNITS[m] for m in EXACT_N_METRICS})
 
 
 def metric_unit(metric: str) -> str:

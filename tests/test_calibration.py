@@ -74,9 +74,9 @@ def _write_oracle_run(root, spec, prior, monkeypatch, kind: str):
     else:
         x = extras["exact_mmse"] + 0.005 * torch.randn(extras["exact_mmse"].shape, dtype=F64,
                                                        generator=torch.Generator().manual_seed(spec["seed"]))
-    shard = {"index": torch.tensor(indices), "target": targets, "sample": x.float(), "sample_uint8": to_uint8(x.float()),
-             "diverged": torch.zeros(len(indices), dtype=torch.bool), "ground_truth": inv.ground_truth.float(),
-             "measurement": inv.y.float(), **{k: v.float() for k, v in extras.items()}}
+    shard = {"index": torch.tensor(indices), "target": targets, "sample": x.float(),
+             "sample_uint8": to_uint8(x.float()), "diverged": torch.zeros(len(indices), dtype=torch.bool),
+             "ground_truth": inv.ground_truth.float(), "measurement": inv.y.float(), **{k: v.float() for k, v in extras.items()}}
     run = root / spec["run_id"]
     (run / "shards").mkdir(parents=True)
     write_json(run / "spec.json", spec)

@@ -1,6 +1,6 @@
-"""Calibration against the exact posterior (issue 15): per task and eta (rows), coverage of exact posterior draws, energy
-distance to exact draws and PSNR(mean of N) - PSNR(mean of N exact draws) (columns) against forward NFE (log x), one
-line per sampler with 95 % intervals over targets (t, targets - 1 df; over seeds when pooled).
+"""Calibration against the exact posterior (issue 15): per task and eta (rows), coverage of exact posterior draws,
+energy distance to exact draws and PSNR(mean of N) - PSNR(mean of N exact draws) (columns) against forward NFE (log x),
+one line per sampler with 95 % intervals over targets (t, targets - 1 df; over seeds when pooled).
 
 The grey band is what N exact posterior draws reach: the same statistics of a second, independent set of N exact draws
 per target (metrics `<m>_exact_n`, stream exact-reference) with its 95 % interval. A calibrated sampler lies inside it;
@@ -31,7 +31,7 @@ from rwbench.io import atomic_path, read_json  # noqa: E402
 PANELS = [("coverage_of_exact_draws", "coverage of exact draws [fraction of pixels]"),
           ("energy_distance", "energy distance to exact draws [[0, 1] pixels]"),
           ("psnr_gap_vs_exact_draws", "PSNR(mean) - PSNR(mean of N exact) [dB]")]
-EXACT_N = "_exact_n"
+from rwbench.rundir import EXACT_N  # noqa: E402  (<m>_exact_n: the N exact draws' value, the band)
 TIDY_COLUMNS = ["eta", "task", "line", "nfe", "n", "metric", "value", "lo", "hi", "ref", "ref_lo", "ref_hi", "run_id"]
 # the bench summary's names of the same statistics: metric -> (sampler column, exact-reference column or None: 0)
 BENCH = {"coverage_of_exact_draws": ("coverage_of_exact_draws", "ref_coverage_of_exact_draws"),
@@ -66,8 +66,9 @@ def _lines(runs: pd.DataFrame) -> pd.Series:
     varying = [c for c in params if (runs.groupby(group, dropna=False)[c].nunique(dropna=True) > 1).any()]
     from rwbench.figures.common import label
 
-    return pd.Series([" ".join([str(r["sampler"])] + [f"{c[len('params_'):]}={label(r[c])}" for c in varying
-                                                      if pd.notna(r[c])]) for _, r in runs.iterrows()], index=runs.index)
+    text = [" ".join([str(r["sampler"])] + [f"{c[len('params_'):]}={label(r[c])}" for c in varying if pd.notna(r[c])])
+            for _, r in runs.iterrows()]
+    return pd.Series(text, index=runs.index)
 
 
 def tidy_from_runs(runs: pd.DataFrame) -> pd.DataFrame:

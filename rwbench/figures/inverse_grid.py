@@ -1,7 +1,7 @@
-"""Inverse-problem grid of the oracle posterior: per task (rows) the ground truth, the measurement (A^T y / A^T A 1), the
-exact posterior mean and one exact draw, then each sampler's mean of the N draws of target 0 and one draw, at one NFE
-budget. Never two noise levels side by side without saying so: one figure per eta (benchmark) or eta in every row label
-(DAG).
+"""Inverse-problem grid of the oracle posterior: per task (rows) the ground truth, the measurement (A^T y / A^T A 1),
+the exact posterior mean and one exact draw, then each sampler's mean of the N draws of target 0 and one draw, at one
+NFE budget. Never two noise levels side by side without saying so: one figure per eta (benchmark) or eta in every row
+label (DAG).
 
 Two sources, one flat image dict `<task>/eta=<eta>/<what>` and one plotting function (draw):
 - the DAG extra `calibration-grid` of the figure `calibration` (build_runs): the runs' shards (exact_mmse, exact_draw,
@@ -26,7 +26,8 @@ import torch  # noqa: E402
 from rwbench.io import atomic_path  # noqa: E402
 
 KEY = re.compile(r"^(?P<task>[^/]+)/eta=(?P<eta>[^/]+)/(?P<rest>.+)$")
-FIXED = [("truth", "truth"), ("measurement", "A^T y / A^T A 1"), ("exact_mean", "exact mean"), ("exact_draw", "exact draw")]
+FIXED = [("truth", "truth"), ("measurement", "A^T y / A^T A 1"), ("exact_mean", "exact mean"),
+         ("exact_draw", "exact draw")]
 
 
 def parse(images: dict) -> dict:
@@ -172,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m rwbench.figures.inverse_grid", description=__doc__)
     p.add_argument("images")
     p.add_argument("out_dir")
-    p.add_argument("--nfe", type=int, default=None, help="forward NFE of the sampler columns (default: each its largest)")
+    p.add_argument("--nfe", type=int, default=None,
+                   help="forward NFE of the sampler columns (default: each its largest)")
     p.add_argument("--sweep", type=float, default=1.0)
     args = p.parse_args(argv)
     path = Path(args.images)

@@ -9,8 +9,9 @@ primary metrics of those cells. Per-image features (and exact-metric inputs) go 
 comparisons can resample them. Inverse tasks (shards carry ground_truth): per-image psnr, psnr_minmax, ssim, lpips
 (mean, se, bootstrap interval), *_mean_of_samples over targets when samples_per_target > 1, and oracle calibration
 rows: the sampler's draws against exact posterior draws and, when the shards hold `exact_reference`, the same
-statistics of N independent exact draws (`<m>_exact_n`), per target in metrics-per-target.csv. Every run gets `diverged_fraction`; when more than --max-diverged of the images diverged, image metrics are
-NaN and a `diverged` row (value 1) is written. Floors (real-data and exact-sampler) are `rwbench floors`.
+statistics of N independent exact draws (`<m>_exact_n`), per target in metrics-per-target.csv. Every run gets
+`diverged_fraction`; when more than --max-diverged of the images diverged, image metrics are NaN and a `diverged` row
+(value 1) is written. Floors (real-data and exact-sampler) are `rwbench floors`.
 """
 
 from __future__ import annotations
@@ -221,10 +222,7 @@ def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tenso
 
 ORACLE_METRICS = ("coverage", "coverage_of_exact_draws", "coverage_reference", "psnr_gap", "psnr_gap_exact_draws",
                   "psnr_gap_vs_exact_draws", "energy_distance", "sliced_wasserstein", "mse_mean_vs_mmse")
-# the statistics that N exact draws reach (the `exact_reference` draws scored like the sampler's): metric <m>_exact_n
-EXACT_N_METRICS = ("coverage", "coverage_of_exact_draws", "psnr_gap_vs_exact_draws", "energy_distance",
-                   "sliced_wasserstein")
-EXACT_N = "_exact_n"
+EXACT_N, EXACT_N_METRICS = rundir.EXACT_N, rundir.EXACT_N_METRICS   # what N exact draws reach: <m>_exact_n
 
 
 def _oracle_posterior(rows: _Rows, run_dir: Path, data: dict, ok: torch.Tensor, targets: torch.Tensor,
