@@ -53,13 +53,23 @@ def gmm_posterior(prior: GaussianMixtureDenoiser, A: torch.Tensor, y: torch.Tens
     return post
 
 
-def batch_posteriors(prior: GaussianMixtureDenoiser, operator: LinearOperator | torch.Tensor, y: torch.Tensor, eta: float) -> list[GaussianMixtureDenoiser]:
-    """One exact posterior per measurement y[i] (image i's own operator, e.g. its own inpainting mask)."""
+def batch_posteriors(prior: GaussianMixtureDenoiser, operator: LinearOperator | torch.Tensor, y: torch.Tensor, eta: float,
+                     groups=None) -> list[GaussianMixtureDenoiser]:
+    """One exact posterior per measurement y[i] (image i's own operator, e.g. its own inpainting mask). `groups[i]`
+    (optional) labels images that share their operator and measurement (the draws of one inverse-problem target):
+    each group's posterior is computed once, from its first image, and shared."""
     shape = prior.sample_shape
     per_image = not isinstance(operator, torch.Tensor) and (operator.n_images or 1) > 1
     if per_image and operator.n_images != y.shape[0]:
         raise ValueError(f"y: operator holds {operator.n_images} images, got {y.shape[0]} measurements")
-    return [gmm_posterior(prior, dense_operator(operator, shape, i if per_image else 0), y[i], eta) for i in range(y.shape[0])]
+    labels = list(range(y.shape[0])) if groups is None else [int(g) for g in groups]
+    if len(labels) != y.shape[0]:
+        raise ValueError(f"groups: need one label per measurement ({y.shape[0]}), got {len(labels)}")
+    posts: dict[int, GaussianMixtureDenoiser] = {}
+    for i, label in enumerate(labels):
+        if label not in posts:
+            posts[label] = gmm_posterior(prior, dense_operator(operator, shape, i if per_image else 0), y[i], eta)
+    return [posts[label] for label in labels]
 
 
 def posterior_mean(post: GaussianMixtureDenoiser) -> torch.Tensor:

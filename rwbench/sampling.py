@@ -265,7 +265,7 @@ def run_sampler(spec: dict, denoiser, indices, *, device="cpu", dtype=torch.floa
         extras["inverse"] = inv
         extras["targets"] = targets
         if isinstance(denoiser, GaussianMixtureDenoiser):
-            extras.update(exact_posterior(spec, denoiser, inv, indices))
+            extras.update(exact_posterior(spec, denoiser, inv, indices, targets))
     return {"x": x, **extras}
 
 
@@ -424,13 +424,14 @@ def run_ddim(call: SamplerCall) -> torch.Tensor:
     return fn(eps_fn, call.x_T, sub, eta=float(call.params.get("ancestral_eta", 0.0)), generators=call.gens)
 
 
-def exact_posterior(spec: dict, prior: GaussianMixtureDenoiser, inv: Inverse, indices) -> dict:
+def exact_posterior(spec: dict, prior: GaussianMixtureDenoiser, inv: Inverse, indices, targets=None) -> dict:
     """Exact posterior mean and two independent exact posterior draws per image for the oracle: `exact_draw` from stream
     (seed, exact, task, i), `exact_reference` from (seed, exact-reference, task, i) (the exact-vs-exact reference;
-    rwbench.bench.posterior draws the same two sets)."""
+    rwbench.bench.posterior draws the same two sets). `targets[i]`: image i's target; the draws of one target share
+    its mask and measurement, so its posterior is computed once."""
     from rwbench.posterior import batch_posteriors, posterior_mean
 
-    posts = batch_posteriors(prior, inv.operator, inv.y.to(F64), inv.eta)
+    posts = batch_posteriors(prior, inv.operator, inv.y.to(F64), inv.eta, groups=targets)
     out = {"exact_mmse": torch.stack([posterior_mean(q) for q in posts])}
     for key, kind in (("exact_draw", "exact"), ("exact_reference", "exact-reference")):
         gens = stream_generators(int(spec["seed"]), kind, spec["task"], indices)
