@@ -1,6 +1,6 @@
-# Packed jobs (config `packs: N`): each pack of whole runs (rwbench.packs) is sampled by one `rwbench batch` job and
-# evaluated (metrics, then the scale-space diagnostics of its trajectory runs) by a second one, so interpreter start-up
-# and imports are paid once per pack and stage. The per-run rules in sample.smk / evaluate.smk / figures.smk then match
+# Packed jobs (config `packs: N`): each pack of whole runs (rwbench.packs) is planned (its spec.json files), sampled
+# and evaluated (metrics, then the scale-space diagnostics of its trajectory runs) by one `rwbench batch` job per
+# stage, so interpreter start-up and imports are paid once per pack and stage. The per-run rules in sample.smk / evaluate.smk / figures.smk then match
 # no run (UNPACKED_RUNS); outputs and commands are the same.
 import shlex
 
@@ -43,6 +43,26 @@ def _pack_scalespace_inputs(runs):
 
 for _i, _runs in enumerate(PACKS):
     _name = f"p{_i:02d}"
+
+    # the pack's spec.json files (torch-free; a changed spec re-plans its pack, whose sample job re-runs anyway)
+    rule:
+        name:
+            f"plan_{_name}"
+        output:
+            [f"{run_dir(r)}/spec.json" for r in _runs],
+        params:
+            digest=spec_digest({r: RUNS[r] for r in _runs}),
+            command=_batch([f"plan --config {CONFIGFILE} --results-dir {RESULTS} --run {r} --out {run_dir(r)}/spec.json"
+                            for r in _runs]),
+        log:
+            f"{RESULTS}/logs/plan/pack-{_name}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/plan/pack-{_name}.tsv"
+        localrule: True
+        conda:
+            CONDA_ENV
+        shell:
+            "{params.command} > '{log}' 2>&1"
 
     rule:
         name:

@@ -2,6 +2,8 @@
 
 
 rule plan:
+    wildcard_constraints:
+        run_id=UNPACKED_RUNS,
     output:
         spec=f"{RESULTS}/runs/{{run_id}}/spec.json",
     params:
