@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from rwbench.figures.labels import EXACT_N, EXACT_N_METRICS, csv_unit  # noqa: F401  (<m>_exact_n names re-exported)
 from rwbench.io import atomic_path, atomic_write, read_json
 
 SPEC = "spec.json"
@@ -30,31 +31,14 @@ METRIC_COLUMNS = ["run_id", "metric", "value", "unit", "se", "ci_lo", "ci_hi", "
                   "conversion"]
 TEXT_COLUMNS = ("unit", "reference", "extractor", "conversion")
 # unit of each metric (the `unit` column); per-image metrics keep their unit when summarised
-METRIC_UNITS = {
-    "fid": "squared feature distance (extractor's normalised features)",
-    "kid_mean": "MMD^2, cubic kernel on normalised features",
-    "precision": "fraction", "recall": "fraction", "f_score": "fraction",
-    "confident_share": "fraction of images", "class_entropy": "nats", "class_entropy_max": "nats",
-    "diverged_fraction": "fraction of images", "diverged": "flag",
-    "energy_distance": "pixel L2 on [0, 1] (energy distance)", "occupancy_tv": "probability (total variation)",
-    "logp_gap": "nats per pixel",
-    "psnr": "dB", "psnr_minmax": "dB", "ssim": "1", "lpips": "LPIPS distance", "psnr_mean_of_samples": "dB",
-    "psnr_minmax_mean_of_samples": "dB", "ssim_mean_of_samples": "1", "psnr_exact_mmse": "dB",
-    "coverage": "fraction of pixels", "coverage_of_exact_draws": "fraction of pixels", "psnr_gap": "dB",
-    "coverage_reference": "fraction of pixels", "psnr_gap_exact_draws": "dB", "psnr_gap_vs_exact_draws": "dB",
-    "sliced_wasserstein": "pixel L2 on [0, 1]", "mse_mean_vs_mmse": "squared pixel on [0, 1]", "level": "probability",
-}
-# <m>_exact_n (metrics.csv, metrics-per-target.csv): oracle calibration statistic m of N independent exact posterior
-# draws (shard key exact_reference) in place of the sampler's: what N exact draws reach. Same unit as m.
-EXACT_N = "_exact_n"
-EXACT_N_METRICS = ("coverage", "coverage_of_exact_draws", "psnr_gap_vs_exact_draws", "energy_distance",
-                   "sliced_wasserstein")
-METRIC_UNITS.update({m + EXACT_N: METRIC_UNITS[m] for m in EXACT_N_METRICS})
 
 
 def metric_unit(metric: str) -> str:
-    """The unit of a metric name (METRIC_UNITS; '' when it has none listed)."""
-    return METRIC_UNITS.get(metric, "")
+    """The unit metrics.csv writes for a metric (rwbench.figures.labels.METRICS, the one table of labels, units and
+    directions; '' when it has none listed)."""
+    return csv_unit(metric)
+
+
 # floors.csv: the metric of `draws` independent draws of n items from the floor source against the reference.
 FLOOR_COLUMNS = ["reference", "n", "metric", "mean", "sd", "draws", "n_ref", "source", "pool"]
 SHARD_KEYS = ("index", "sample_uint8")

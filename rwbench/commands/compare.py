@@ -38,9 +38,10 @@ def run(args: argparse.Namespace) -> int:
     table, notes = compare.compare(config, runs_dir, names, options, cache, args.extractor)
     q = dict(COMPARE, **(config.get("compare") or {}))["q"]
     paths = compare.write(table, notes, out, q)
-    diff = table[table["kind"] == "difference"]
-    print(f"comparisons: {len(diff)} differences ({int(diff['decision'].isin(['a < b', 'a > b']).sum())} decided), "
-          f"{int((table['kind'] == 'equivalence').sum())} equivalence tests")
+    decided = table["decision"].isin(["a < b", "a > b"])
+    counts = [f"{int((table['kind'] == kind).sum())} {label} ({int((decided & (table['kind'] == kind)).sum())} decided)"
+              for kind, label in (("difference", "differences"), ("calibration", "calibration rows"))]
+    print(f"comparisons: {', '.join(counts)}, {int((table['kind'] == 'equivalence').sum())} equivalence tests")
     for note in notes:
         print(f"note {note}")
     print(", ".join(str(p) for p in paths))
