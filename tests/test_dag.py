@@ -60,10 +60,13 @@ def test_smoke_dag_builds_metrics_figures_and_provenance(smoke):
     base, _ = smoke
     table = pd.read_csv(base / "results/metrics.csv")
     runs = sorted(p.name for p in (base / "results/runs").iterdir())
-    assert sorted(table["run_id"].unique()) == runs and len(runs) == 17      # temperature: 2 cells x 3 seeds
+    assert sorted(table["run_id"].unique()) == runs and len(runs) == 23      # temperature: 2 cells x 3 seeds
     comparisons = pd.read_csv(base / "reports/tables/comparisons.csv")
     assert {"difference", "ci_lo", "ci_hi", "decision"} <= set(comparisons.columns) and len(comparisons) > 0
-    assert set(comparisons["kind"]) == {"difference", "equivalence"}
+    assert set(comparisons["kind"]) == {"difference", "equivalence", "calibration"}
+    calibration = comparisons[comparisons["kind"] == "calibration"]     # each oracle inverse cell vs N exact draws
+    assert calibration["b"].str.contains("exact draws").all() and calibration["experiment"].isin(["calibration", "inverse"]).all()
+    assert any("eta=0.05" in r for r in runs) and any("step_scale=2" in r for r in runs)   # the eta and step_scale axes
     for metric in ("fid", "kid_mean", "confident_share", "psnr", "coverage", "diverged_fraction"):
         assert metric in set(table["metric"]), metric
     assert {"params_c", "sampler", "schedule", "nfe", "task"} <= set(table.columns)
@@ -76,7 +79,8 @@ def test_smoke_dag_builds_metrics_figures_and_provenance(smoke):
     floors = pd.read_csv(base / "results/floors.csv")
     assert floors["draws"].ge(10).all() and {"fid", "kid_mean", "energy_distance"} <= set(floors["metric"])
     assert set(floors["source"]) == {"real:digits/test", "exact:digits-oracle"}
-    for name in ("schedules", "cross", "temperature", "inverse", "equivalence", "scalespace"):
+    for name in ("schedules", "cross", "temperature", "inverse", "equivalence", "scalespace", "calibration",
+                 "calibration-grid"):
         assert (base / f"reports/figures/{name}.png").stat().st_size > 1000
         assert (base / f"reports/figures/{name}.pdf").is_file()
     scalespace = pd.concat(pd.read_csv(p) for p in (base / "results/runs").glob("*/scalespace.csv"))
@@ -123,7 +127,7 @@ def test_report_in_a_headless_browser(smoke, tmp_path):
     assert found, "the report app did not finish rendering in the browser"
     probe = json.loads(html.unescape(found.group(1)))
     front = probe["front"]
-    assert "What was run" in front and "Headline comparisons" in front and "17 runs" in front
+    assert "What was run" in front and "Headline comparisons" in front and "23 runs" in front
     assert "temperature" in front and "cross-template" in front           # the experiments table, by name
     results = {Path(path).name: r for path, r in probe["results"].items()}
     figures = {n: r for n, r in results.items() if n.endswith(".png")}

@@ -367,7 +367,8 @@ def test_dag_rows_run_and_shards_do_not_matter(name, monkeypatch):
     from rwbench import grid, sampling, samplers
 
     cfg = grid.load_config("config/default.yaml")
-    (spec,) = [s for s in grid.expand_experiment(cfg, "posterior-samplers") if s["sampler"] == name and s["task"] == "sr"]
+    (spec,) = [s for s in grid.expand_experiment(cfg, "calibration") if s["sampler"] == name and s["task"] == "sr"
+               and s["nfe"] == 100 and s["task_params"]["eta"] == 0.05]
     assert samplers.get(name).kind == "posterior" and samplers.get(name).inverse and not samplers.get(name).uncond
     assert spec["nfe"] == 100 and spec["steps"] == (20 if name == "daps" else 100)
     spec = dict(spec, steps=4 if name != "daps" else 2, resolution=8)
