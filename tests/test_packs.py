@@ -87,3 +87,22 @@ def test_dag_bench_reads_job_seconds_and_rules(tmp_path):
     assert jobs["train"]["start"] == pytest.approx(now - 120)
     wall = max(j["end"] for j in jobs.values()) - min(j["start"] for j in jobs.values())
     assert wall == pytest.approx(135.5)
+
+
+def test_packed_plan_expands_the_config_once_per_process(tmp_path, monkeypatch):
+    """A packed plan job (`rwbench batch "plan ..." "plan ..."`) expands the grid once; a changed file is re-read."""
+    import shutil
+
+    from rwbench.commands import plan
+
+    cfg = tmp_path / "smoke.yaml"
+    shutil.copy("config/smoke.yaml", cfg)
+    calls = []
+    real = plan.expand
+    monkeypatch.setattr(plan, "expand", lambda config, names: calls.append(1) or real(config, names))
+    ids = list(plan.expanded(str(cfg), None, None))
+    code = batch.run(batch.argparse.Namespace(
+        commands=[f"plan --config {cfg} --run {r} --out {tmp_path / r}.json" for r in ids[:3]]))
+    assert code == 0 and len(calls) == 1 and all((tmp_path / f"{r}.json").is_file() for r in ids[:3])
+    cfg.write_text(cfg.read_text().replace("shard_size: 4", "shard_size: 2"))
+    assert plan.expanded(str(cfg), None, None)[ids[0]]["shard_size"] == 2 and len(calls) == 2

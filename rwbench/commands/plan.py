@@ -19,15 +19,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiments", default=None, help="comma list restricting the experiments")
 
 
+_EXPANDED: dict = {}   # (config file contents, results_dir, experiments) -> runs: one expansion per `rwbench batch` process
+
+
+def expanded(path: str, results_dir: str | None, experiments: str | None) -> dict:
+    """The validated config's run specs, expanded once per process for the same file contents and options (a packed
+    plan job writes the spec.json of many runs of one config)."""
+    import hashlib
+
+    with open(path, "rb") as handle:
+        key = (hashlib.sha256(handle.read()).hexdigest(), results_dir, experiments)
+    if key not in _EXPANDED:
+        config = load_and_validate(path)
+        if results_dir:
+            config["results_dir"] = results_dir
+        _EXPANDED[key] = expand(config, experiments.split(",") if experiments else None)
+    return _EXPANDED[key]
+
+
 def run(args: argparse.Namespace) -> int:
     """Expand the grid; print run ids or write the requested run's spec atomically."""
     import json
 
-    config = load_and_validate(args.config)
-    if args.results_dir:
-        config["results_dir"] = args.results_dir
-    names = args.experiments.split(",") if args.experiments else None
-    runs = expand(config, names)
+    runs = expanded(args.config, args.results_dir, args.experiments)
     if args.list:
         for run_id in runs:
             print(run_id)

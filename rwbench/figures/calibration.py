@@ -157,8 +157,8 @@ def draw(tidy: pd.DataFrame, title: str):
     for ax in axes.ravel():               # one legend for the figure, beside the panels (never over the data)
         for handle, name in zip(*ax.get_legend_handles_labels()):
             unique.setdefault(name, handle)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))    # room for the title above the first row
+    fig.suptitle(title, fontsize=10, y=1 - 0.08 / fig.get_figheight())
     fig.legend(unique.values(), unique.keys(), fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 

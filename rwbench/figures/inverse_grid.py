@@ -80,7 +80,8 @@ def draw(rows: list[tuple[str, dict]], nfe: int | None, sweep: float, title: str
                 ax.set_title(name, fontsize=6)
             if j == 0:
                 ax.set_ylabel(label, fontsize=7)
-    fig.suptitle(title, fontsize=8, y=1.0 + 0.12 / len(rows))
+    fig.subplots_adjust(top=1 - 0.3 / fig.get_figheight())           # the first row's titles just below the title
+    fig.suptitle(title, fontsize=8, y=1 - 0.05 / fig.get_figheight(), va="top")
     return fig
 
 
