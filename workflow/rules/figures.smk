@@ -42,45 +42,6 @@ rule equivalence_table:
 # One job for every figure this config feeds (figure_names()) and the scale-space figure: each figure's plot, its table
 # (CSV, Markdown and the HTML page the report shows inline) and, where it has them, its sample grids (figure_extras()),
 # each declared with its own caption. One process: the figures share one start-up and one read of the metrics.
-def figures_inputs(wildcards):
-    """Union of every figure's inputs (figure_inputs) and the scale-space tables of the trajectory runs."""
-    inputs = {"metrics": f"{RESULTS}/metrics.csv", "tables": [], "shards": [],
-              "scalespace": [f"{run_dir(r)}/scalespace.csv" for r in trajectory_runs()]}
-    for name in figure_names():
-        got = figure_inputs(name)
-        inputs["tables"] += [got["table"]] if "table" in got else []
-        inputs["shards"] += got["shards"]
-    return inputs
-
-
-def figures_outputs():
-    """Every figure's outputs (figure_outputs), and the scale-space figure and table when trajectories are recorded."""
-    out = {}
-    for name in figure_names():
-        out.update(figure_outputs(name))
-    if trajectory_runs():
-        out.update(
-            scalespace_png=report(f"{REPORTS}/figures/scalespace.png", caption="../report/figures/scalespace.rst",
-                                  category="Figures", subcategory="scalespace"),
-            scalespace_pdf=f"{REPORTS}/figures/scalespace.pdf",
-            scalespace_csv=f"{REPORTS}/tables/scalespace.csv",
-            scalespace_md=f"{REPORTS}/tables/scalespace.md",
-            scalespace_html=report(f"{REPORTS}/tables/scalespace.html", caption="../report/tables/scalespace.rst",
-                                   category="Tables", subcategory="scalespace"))
-    return out
-
-
-def figures_command():
-    """`rwbench batch` of `figures --only <every figure>` and, with trajectories, `scalespace --figure`."""
-    commands = []
-    if figure_names():
-        commands.append(f"figures --only {','.join(figure_names())} --metrics {RESULTS}/metrics.csv "
-                        f"--runs-dir {RESULTS}/runs --tables-dir {RESULTS}/tables --out {REPORTS}")
-    if trajectory_runs():
-        commands.append(f"scalespace --figure --runs-dir {RESULTS}/runs --out {REPORTS}")
-    return f"{RWBENCH} batch " + " ".join(shlex.quote(c) for c in commands)
-
-
 if figure_names() or trajectory_runs():
 
     rule figures:
