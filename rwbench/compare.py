@@ -32,7 +32,7 @@ import numpy as np
 
 from rwbench import intervals as iv
 from rwbench.figures.labels import better, metric_label
-from rwbench.schema import defaults
+from rwbench.config import defaults
 
 SWEPT = ("models", "schedules", "steps", "c", "T0", "TK", "step_scale")   # config list -> spec field compared pairwise
 SPEC_FIELD = {"models": "model", "schedules": "schedule", "steps": "steps", "c": "c", "T0": "T0", "TK": "TK",

@@ -1,20 +1,23 @@
-"""Validate an rwbench config against workflow/schemas/config.schema.yaml (JSON Schema 2020-12, defaults filled in).
+"""Read and validate an rwbench config against workflow/schemas/config.schema.yaml (JSON Schema 2020-12, defaults
+filled in), and the schema's defaults: the one home of every option's default.
 
 One function for every entry point: the Snakefile and `rwbench plan` both call validate_config, so a config the DAG
-refuses is refused by hand too, and both see the same defaults. Torch-free (the Snakefile imports it).
+refuses is refused by hand too, and both see the same defaults. CLI parsers and library signatures read their defaults
+through `default` / `defaults`. Torch-free (the Snakefile imports it).
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import functools
 from pathlib import Path
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 
-def load_schema(path=SCHEMA_PATH) -> dict:
-    """The config schema (YAML)."""
+def read_schema(path=SCHEMA_PATH) -> dict:
+    """The config schema (YAML) read from `path`."""
     import yaml
 
     path = Path(path)
@@ -22,6 +25,44 @@ def load_schema(path=SCHEMA_PATH) -> dict:
         raise FileNotFoundError(f"{path}: config schema not found; run rwbench from its source checkout "
                                 f"(pip install -e .) so that workflow/schemas/ is next to the package")
     return yaml.safe_load(path.read_text())
+
+
+@functools.lru_cache(maxsize=1)
+def load_schema() -> dict:
+    """The parsed schema of this checkout (read once per process)."""
+    return read_schema()
+
+
+def node(path: str) -> dict:
+    """The schema of one option or section, e.g. node("metrics.extractor")["enum"]; `experiments.*` is an experiment."""
+    here = load_schema()
+    for key in [k for k in path.split(".") if k]:
+        here = here["additionalProperties"] if key == "*" else here["properties"][key]
+    return here
+
+
+def default(path: str):
+    """Default of one option, e.g. default("metrics.n_boot") -> 2000, default("experiments.*.c") -> [0.5]."""
+    option = node(path)
+    if "default" not in option:
+        raise KeyError(f"{path}: the config schema gives no default")
+    return option["default"]
+
+
+def defaults(path: str = "") -> dict:
+    """{option: default} of every option of a section that has one, e.g. defaults("metrics")."""
+    return {k: v["default"] for k, v in (node(path).get("properties") or {}).items() if "default" in v}
+
+
+def load_config(path) -> dict:
+    """Read a YAML config file (not yet validated: see load_and_validate)."""
+    import yaml
+
+    with open(path) as handle:
+        config = yaml.safe_load(handle)
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: not a YAML mapping")
+    return config
 
 
 def _validator_class():
@@ -109,9 +150,8 @@ def validate_config(config: dict, source: str = "config", schema: dict | None = 
 
 def load_and_validate(path) -> dict:
     """Read a YAML config file and validate it (defaults filled in)."""
-    from rwbench.grid import load_config
-
     return validate_config(load_config(path), str(path))
 
 
-__all__ = ["SCHEMA_PATH", "load_schema", "validate_config", "load_and_validate"]
+__all__ = ["SCHEMA_PATH", "read_schema", "load_schema", "node", "default", "defaults", "load_config",
+           "validate_config", "load_and_validate"]

@@ -109,7 +109,7 @@ def _axis_values(exp: dict, row, axis: str) -> list:
 
 def etas(exp: dict) -> list[float]:
     """The measurement noise levels of an experiment's inverse runs: `eta` (a number or a list; the schema's default)."""
-    from rwbench.schema import default
+    from rwbench.config import default
 
     return [float(v) for v in _as_list(exp["eta"] if "eta" in exp else default("experiments.*.eta"))]
 
@@ -228,16 +228,5 @@ def spec_digest(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def load_config(path) -> dict:
-    """Read a YAML config."""
-    import yaml
-
-    with open(path) as handle:
-        config = yaml.safe_load(handle)
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: not a YAML mapping")
-    return config
-
-
 __all__ = ["SAMPLERS", "SCHEDULES", "TASKS", "FIGURES", "fmt", "sampler_kind", "nfe", "etas", "expand", "expand_experiment",
-           "spec_digest", "load_config", "model_settings"]
+           "spec_digest", "model_settings"]

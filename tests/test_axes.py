@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from rwbench import compare, config, grid, sampling, samplers, schema
+from rwbench import compare, config, grid, sampling, samplers
 from rwbench.denoisers import GaussianMixtureDenoiser
 
 MODEL = {"family": "oracle", "dataset": "digits", "resolution": 4, "channels": 1, "data_range": [0, 1],
@@ -98,7 +98,7 @@ def test_eta_and_step_scale_lists_cross_only_where_used():
 
 
 def test_eta_default_comes_from_the_schema_and_a_number_still_works():
-    default = schema.default("experiments.*.eta")
+    default = config.default("experiments.*.eta")
     assert default == 0.2
     (spec,) = expand(samplers=["dps"], tasks=["sr"]).values()
     assert spec["task_params"] == {"factor": 4, "eta": default} and "__eta=0.2__sr__s1" in spec["run_id"]

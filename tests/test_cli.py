@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rwbench import cli, schema
+from rwbench import cli, config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,17 +60,17 @@ def test_every_command_help_prints_each_default_once_and_an_example(name):
 def test_cli_defaults_come_from_the_schema(monkeypatch):
     import copy
 
-    patched = copy.deepcopy(schema.load_schema())
+    patched = copy.deepcopy(config.load_schema())
     patched["properties"]["metrics"]["properties"]["n_boot"]["default"] = 123
     patched["properties"]["scalespace"]["properties"]["osmosis_steps"]["default"] = 7
-    monkeypatch.setattr(schema, "load_schema", lambda: patched)
+    monkeypatch.setattr(config, "load_schema", lambda: patched)
     for module, dest, value in (("evaluate", "n_boot", 123), ("scalespace", "osmosis_steps", 7)):
         importlib.reload(importlib.import_module(f"rwbench.commands.{module}"))
         assert cli.command_parser(module)[0].get_default(dest) == value
     monkeypatch.undo()
     for module in ("evaluate", "scalespace"):
         importlib.reload(importlib.import_module(f"rwbench.commands.{module}"))
-    assert cli.command_parser("evaluate")[0].get_default("n_boot") == schema.default("metrics.n_boot")
+    assert cli.command_parser("evaluate")[0].get_default("n_boot") == config.default("metrics.n_boot")
 
 
 def _imports(path: Path) -> set[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rwbench import cli, grid
+from rwbench import cli, config, grid
 from rwbench.config import validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,12 +16,12 @@ SHIPPED = sorted(p for p in (ROOT / "config").glob("*.yaml") if not p.name.start
 
 
 def smoke() -> dict:
-    return grid.load_config(ROOT / "config" / "smoke.yaml")
+    return config.load_config(ROOT / "config" / "smoke.yaml")
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_configs_validate_and_defaults_do_not_change_the_grid(path):
-    raw = grid.load_config(path)
+    raw = config.load_config(path)
     filled = validate_config(copy.deepcopy(raw), str(path))
     assert filled["metrics"]["n_boot"] >= 1 and "reports_dir" in filled
     assert grid.expand(filled) == grid.expand(raw)

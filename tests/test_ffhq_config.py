@@ -13,6 +13,7 @@ import yaml
 from PIL import Image
 
 from rwbench import cli, grid
+from rwbench.config import load_config
 from rwbench.nets.pretrained import write_random_checkpoint
 from toy_extractor import register_toy_extractor
 
@@ -27,7 +28,7 @@ def tiny_ffhq(tmp_path_factory):
     rng = np.random.default_rng(0)
     for i in range(4):
         Image.fromarray(rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)).save(faces / f"{i:05d}.png")
-    config = grid.load_config("config/ffhq.yaml")
+    config = load_config("config/ffhq.yaml")
     config = copy.deepcopy(config)
     config.update(results_dir=str(base / "results"), device="cpu", shard_size=2)
     paths = {"ffhq-vp": write_random_checkpoint("ffhq-vp-adm", base / "ffhq_10m.pt", config="small"),

@@ -10,7 +10,8 @@ import pytest
 
 from rwbench.bench import dag
 from rwbench.commands import batch
-from rwbench.grid import expand, load_config
+from rwbench.config import load_config
+from rwbench.grid import expand
 from rwbench.packs import pack_runs, run_cost
 
 

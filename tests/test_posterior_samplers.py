@@ -364,9 +364,9 @@ def test_sampler_mean_near_exact_on_mixture_prior(name, nfe, over, bound):
 
 @pytest.mark.parametrize("name", ["pigdm", "ddrm", "diffpir", "daps"])
 def test_dag_rows_run_and_shards_do_not_matter(name, monkeypatch):
-    from rwbench import grid, sampling, samplers
+    from rwbench import config, grid, sampling, samplers
 
-    cfg = grid.load_config("config/default.yaml")
+    cfg = config.load_config("config/default.yaml")
     (spec,) = [s for s in grid.expand_experiment(cfg, "calibration") if s["sampler"] == name and s["task"] == "sr"
                and s["nfe"] == 100 and s["task_params"]["eta"] == 0.05]
     assert samplers.get(name).kind == "posterior" and samplers.get(name).inverse and not samplers.get(name).uncond

@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from rwbench import grid, sampling, samplers, schedules
+from rwbench import config, grid, sampling, samplers, schedules
 from rwbench import schedule_table as schedules_cmd
 from rwbench.denoisers import GaussianMixtureDenoiser
 
@@ -226,7 +226,7 @@ def test_the_table_grid_and_plan_stay_torch_free():
     import sys
 
     code = ("import sys; from rwbench import grid, samplers, config; "
-            "cfg = grid.load_config('config/default.yaml'); specs = grid.expand(cfg); "
+            "cfg = config.load_config('config/default.yaml'); specs = grid.expand(cfg); "
             "assert specs and all(s['nfe'] > 0 for s in specs.values()); "
             "bad = [m for m in ('torch', 'numpy', 'pandas') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
     from rwbench import grid, tune
+    from rwbench.config import load_config
     from rwbench.data import load_dataset
     from rwbench.io import atomic_write
     from rwbench.sampling import load_denoiser
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     if args.seed in range(args.eval_seed, args.eval_seed + args.replicates):
         raise ValueError(f"--seed: {args.seed} is one of the evaluation seeds {args.eval_seed}..; pick fresh ones")
-    config = grid.load_config(args.config)
+    config = load_config(args.config)
     learned = [m for m in args.models.split(",") if m.strip()]
     budgets = _list(args.budgets, int, "--budgets")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rwbench.schema import defaults, node
+from rwbench.config import defaults, node
 
 COMPARE = defaults("compare")
 EXTRACTORS = node("metrics.extractor")["enum"]

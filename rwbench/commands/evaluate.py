@@ -6,7 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from rwbench.schema import node, defaults
+from rwbench.config import node, defaults
 
 METRICS = defaults("metrics")
 EXTRACTORS = node("metrics.extractor")["enum"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rwbench.schema import defaults, node
+from rwbench.config import defaults, node
 
 FLOORS = defaults("floors")
 EXTRACTORS = node("metrics.extractor")["enum"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rwbench.samplers import AXES
-from rwbench.schema import defaults
+from rwbench.config import defaults
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Sample the one cell and print where the images went."""
-    from rwbench.grid import load_config
+    from rwbench.config import load_config
     from rwbench.images import generate, one_cell_spec
 
     if args.n < 1:

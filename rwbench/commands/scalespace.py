@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from rwbench.schema import defaults
+from rwbench.config import defaults
 
 SCALESPACE = defaults("scalespace")
 

@@ -8,7 +8,7 @@ from rwbench.grid import expand as expand_grid
 from rwbench.grid import spec_digest
 from rwbench.inputs import missing_inputs
 from rwbench.packs import pack_runs
-from rwbench.schema import defaults as schema_defaults
+from rwbench.config import defaults as schema_defaults
 
 RESULTS = config["results_dir"]
 REPORTS = config["reports_dir"]
@@ -73,7 +73,7 @@ EMBEDDED_CONFIG = config["embedded_config"]
 
 def embedded_digest():
     """Digest of the embedded config's `embedded:` section (prepare and training re-run when it changes)."""
-    from rwbench.grid import load_config
+    from rwbench.config import load_config
 
     return spec_digest(load_config(EMBEDDED_CONFIG).get("embedded") or {})
 
