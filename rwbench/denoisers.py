@@ -8,6 +8,8 @@ from typing import Callable, Protocol, Sequence
 
 import torch
 
+from rwbench.schedules import sigma_at, sigma_of_abar, t_at
+
 
 F64 = torch.float64
 
@@ -42,19 +44,11 @@ class VPEpsDenoiser:
             raise ValueError("alphas_cumprod: need a 1-D strictly decreasing tensor of length >= 2")
         self.eps_fn = eps_fn
         self.alphas_cumprod = abar
-        self.sigmas = torch.sqrt((1.0 - abar) / abar)  # sigma_t at integer t = 0..T-1, increasing
+        self.sigmas = sigma_of_abar(abar)  # sigma_t at integer t = 0..T-1, increasing
 
     def sigma_to_t(self, sigma) -> float:
-        """Exact inverse of the piecewise-linear sigma(t) through the integer DDPM levels (clamped to [0, T-1])."""
-        s = _sigma_value(sigma)
-        sig = self.sigmas
-        if s <= sig[0]:
-            return 0.0
-        if s >= sig[-1]:
-            return float(sig.numel() - 1)
-        hi = int(torch.searchsorted(sig, torch.tensor(s, dtype=F64)).item())
-        lo = hi - 1
-        return lo + (s - sig[lo].item()) / (sig[hi].item() - sig[lo].item())
+        """t(sigma): the exact inverse of sigma(t) (rwbench.schedules.t_at; clamped to [0, T-1])."""
+        return t_at(_sigma_value(sigma), self.sigmas)
 
     def eps(self, x: torch.Tensor, sigma) -> torch.Tensor:
         """The network's noise prediction at VE input x: eps(sqrt(abar(sigma)) x, t(sigma))."""
@@ -108,14 +102,19 @@ def eps_from_denoiser(denoiser: Denoiser, alphas_cumprod: torch.Tensor) -> Calla
     """eps_fn(x_vp, t[B]) = (x - D(x, sigma_t)) / sigma_t with x = x_vp / sqrt(abar_t) (eq. 13 inverted)."""
     abar = torch.as_tensor(alphas_cumprod, dtype=F64).cpu()
     T = abar.numel()
-    grid = torch.arange(T, dtype=F64)
+    levels = sigma_of_abar(abar)
 
     def eps_fn(x_vp: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         tt = float(_scalar_of(t))
         if not 0 <= tt <= T - 1:
             raise ValueError(f"t: need 0 <= t <= {T - 1}, got {tt}")
-        ab = _interp(tt, grid, abar)
-        sigma = math.sqrt((1.0 - ab) / ab)
+        # sigma(t) of rwbench.schedules.sigma_at (the adapter's own map; at integer t the DDPM level itself) and
+        # abar(t) = 1 / (1 + sigma(t)^2), which at integer t is the chain's abar_t
+        if tt == int(tt):
+            ab, sigma = float(abar[int(tt)]), float(levels[int(tt)])
+        else:
+            sigma = float(sigma_at(tt, levels))
+            ab = 1.0 / (1.0 + sigma * sigma)
         x = x_vp / math.sqrt(ab)
         return (x - denoiser(x, torch.tensor(sigma, dtype=F64))) / sigma
 
@@ -138,12 +137,6 @@ def _scalar_of(v) -> torch.Tensor:
     if v.numel() > 1 and not torch.all(v == v[0]):
         raise ValueError("conditioning: adapters need one noise level per batch, got several")
     return v[0]
-
-
-def _interp(t: float, grid: torch.Tensor, values: torch.Tensor) -> float:
-    lo = min(int(math.floor(t)), grid.numel() - 2)
-    frac = t - lo
-    return float(values[lo] * (1 - frac) + values[lo + 1] * frac)
 
 
 # ---------------------------------------------------------------- exact oracles

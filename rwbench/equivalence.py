@@ -21,11 +21,11 @@ from rwbench import presets, schedules
 from rwbench.baselines import solvers
 from rwbench.baselines.ddim import ddim
 from rwbench.baselines.ddpm import ddpm_ancestral
-from rwbench.baselines.ncsn import annealed_langevin, initial_state
+from rwbench.baselines.ncsn import annealed_langevin
+from rwbench.schedules import ncsn_initial_state, respaced_betas, respaced_timesteps
 from rwbench.baselines.score_sde import ve_predictor, vp_predictor
 from rwbench.denoisers import GaussianMixtureDenoiser, VEScoreDenoiser, VPEpsDenoiser, eps_from_denoiser
 from rwbench.progress import progress as track
-from rwbench.sampling import respaced_betas, respaced_timesteps
 from rwbench.walk import random_walk
 
 F64 = torch.float64
@@ -99,7 +99,7 @@ def _ncsn_pair(oracle, steps: int, z0, noise, convention: str = "paper"):
     levels = schedules.geometric(NCSN_LEVELS, NCSN_SIGMA[0], NCSN_SIGMA[1])
     p = presets.ncsn(levels, n_each, NCSN_EPS, convention=convention)
     x0, noise = p.initial(z0), noise[: p.K]
-    native = _record(lambda cb: annealed_langevin(oracle.score, initial_state(z0, float(levels[0]), convention), levels,
+    native = _record(lambda cb: annealed_langevin(oracle.score, ncsn_initial_state(z0, float(levels[0]), convention), levels,
                                                   n_each, NCSN_EPS, convention=convention, noise=noise, callback=cb))
     walk = _record(lambda cb: random_walk(VEScoreDenoiser(oracle.score), x0, noise=noise, callback=cb, **p.walk_kwargs()))
     return walk, native, p.sigmas, True

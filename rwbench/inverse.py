@@ -269,7 +269,7 @@ def run_posterior_sampler(name: str, denoiser, x_T: torch.Tensor, y: torch.Tenso
     p = dict(settings)
     if name == "dps":
         from rwbench.denoisers import eps_from_denoiser
-        from rwbench.sampling import respaced_betas, respaced_timesteps
+        from rwbench.schedules import respaced_betas, respaced_timesteps
 
         full = schedules.linear_betas() if betas is None else torch.as_tensor(betas, dtype=F64)
         sub = respaced_betas(full, respaced_timesteps(full.numel(), int(p["steps"])))

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from rwbench import schedules
-from rwbench.baselines.ncsn import initial_state as ncsn_initial_state
-from rwbench.baselines.ncsn import langevin_step_size
-from rwbench.baselines.solvers import ancestral_step, check_sigmas
+from rwbench.schedules import ancestral_step, check_sigmas, langevin_step_size, ncsn_initial_state
 from rwbench.walk import check_walk_params
 
 F64 = torch.float64
@@ -68,7 +66,7 @@ def ddpm(betas: torch.Tensor, variance: str = "beta") -> WalkParams:
     else:
         raise ValueError(f"variance: choose 'beta' or 'beta_tilde', got {variance!r}")
     alphas = 1.0 - betas
-    sigmas = torch.sqrt((1.0 - abar) / abar)
+    sigmas = schedules.sigma_of_abar(abar)
     taus = betas / abar
     temps = var * alphas / (2.0 * betas)
     rev = lambda v: v.flip(0)  # k = T-1-t: the walk runs from t = T-1 down to t = 0
@@ -168,7 +166,7 @@ def ddim(betas: torch.Tensor, eta: float = 0.0) -> WalkParams:
     gives the final level 0; x_0 = x_T / sqrt(abar_{T-1}) as for DDPM.
     """
     abar = schedules.alphas_cumprod(torch.as_tensor(betas, dtype=F64))
-    sig = torch.sqrt((1.0 - abar) / abar).flip(0)  # walk order: t = T-1 .. 0
+    sig = schedules.sigma_of_abar(abar).flip(0)  # walk order: t = T-1 .. 0
     ladder = torch.cat([sig, torch.zeros(1, dtype=F64)])
     return euler_ancestral(ladder, eta, init_scale=float(1.0 / abar[-1].sqrt()))
 

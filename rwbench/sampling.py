@@ -30,26 +30,13 @@ def model_betas(denoiser) -> torch.Tensor:
     return torch.as_tensor(betas, dtype=F64) if betas is not None else schedules.linear_betas()
 
 
-def respaced_timesteps(T: int, K: int) -> torch.Tensor:
-    """K integer timesteps evenly spaced over 0..T-1 (DDPM respacing; K = T gives all)."""
-    if not 1 <= K <= T:
-        raise ValueError(f"steps: DDPM-type samplers need 1 <= steps <= {T}, got {K}")
-    return torch.linspace(0, T - 1, K, dtype=F64).round().long().unique()
-
-
-def respaced_betas(betas: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-    """Betas of the respaced chain: 1 - abar[t_i] / abar[t_{i-1}] (abar before the first kept step = 1)."""
-    abar = schedules.alphas_cumprod(betas)[timesteps]
-    prev = torch.cat([torch.ones(1, dtype=F64), abar[:-1]])
-    return 1.0 - abar / prev
-
-
 def ladder(spec: dict, denoiser) -> torch.Tensor:
     """The decreasing noise levels sigma_k of a spec's schedule for its model family (schedules.named_ladder:
     "pretrained" is the VP model's own levels for VP models, geometric otherwise)."""
     betas = model_betas(denoiser) if spec["family"] == "vp" else None
-    return schedules.named_ladder(spec["schedule"], spec["family"], int(spec["steps"]), float(spec["sigma_min"]),
-                                  float(spec["sigma_max"]), betas=betas)
+    name = sampler_table.resolve_schedule(spec["schedule"], spec["family"])
+    return schedules.named_ladder(name, int(spec["steps"]), float(spec["sigma_min"]), float(spec["sigma_max"]),
+                                  betas=betas)
 
 
 def walk_params(spec: dict, denoiser) -> presets.WalkParams:
@@ -68,7 +55,7 @@ def walk_simplified(spec: dict, denoiser) -> presets.WalkParams:
 
 def _respaced_chain(spec: dict, denoiser) -> torch.Tensor:
     betas = model_betas(denoiser)
-    return respaced_betas(betas, respaced_timesteps(betas.numel(), int(spec["steps"])))
+    return schedules.respaced_betas(betas, schedules.respaced_timesteps(betas.numel(), int(spec["steps"])))
 
 
 def walk_ddpm(spec: dict, denoiser) -> presets.WalkParams:
@@ -298,8 +285,8 @@ def run_template(call: SamplerCall) -> torch.Tensor:
 def _vp_chain(call: SamplerCall):
     """(respaced betas, eps_fn on the respaced chain) of a VP-type native sampler."""
     betas = model_betas(call.denoiser)
-    ts = respaced_timesteps(betas.numel(), int(call.spec["steps"]))
-    return respaced_betas(betas, ts), _on_timesteps(_vp_eps(call.denoiser, betas), ts)
+    ts = schedules.respaced_timesteps(betas.numel(), int(call.spec["steps"]))
+    return schedules.respaced_betas(betas, ts), _on_timesteps(_vp_eps(call.denoiser, betas), ts)
 
 
 def run_native_ddpm(call: SamplerCall) -> torch.Tensor:
@@ -373,13 +360,11 @@ def run_ve_predictor(call: SamplerCall) -> torch.Tensor:
 
 def run_ncsn(call: SamplerCall) -> torch.Tensor:
     """NCSN annealed Langevin dynamics (rwbench.baselines.ncsn): x_0 = sigma_0 x_T (paper) or Phi(x_T) (released)."""
-    from rwbench.baselines.ncsn import initial_state
-
     p = call.params
     convention = p.get("convention", "paper")
     levels = _ncsn_levels(call.spec, call.denoiser)
     fn = sampler_table.resolve(call.row.algorithm)
-    return fn(_native_score(call.denoiser), initial_state(call.x_T, float(levels[0]), convention), levels,
+    return fn(_native_score(call.denoiser), schedules.ncsn_initial_state(call.x_T, float(levels[0]), convention), levels,
               int(p["n_steps_each"]), float(p["eps"]), generators=call.gens, progress=call.progress, convention=convention)
 
 

@@ -38,7 +38,7 @@ def schedule_sigmas(name: str, K: int, sigma_min: float, sigma_max: float) -> to
     """sigma_k of one named ladder for a VP model (schedules.named_ladder); vp_pretrained (alias pretrained)
     interpolates linear_betas()' DDPM levels (range ignored)."""
     try:
-        return sch.named_ladder(name, FAMILY, K, sigma_min, sigma_max)
+        return sch.named_ladder(resolve_schedule(name, FAMILY), K, sigma_min, sigma_max)
     except ValueError as err:
         raise ValueError(f"--schedules: {err}") from err
 

@@ -47,7 +47,7 @@ def test_solver_rows_use_their_ladders_and_every_eta_is_exact():
     ea = table[table["pair"] == "euler_ancestral"]["sigma"].to_numpy()
     assert ea == pytest.approx(schedules.geometric(15, 0.01, 30.0).numpy(), rel=1e-15)
     full = schedules.linear_betas()
-    chain = lib.respaced_betas(full, lib.respaced_timesteps(1000, 15))
+    chain = schedules.respaced_betas(full, schedules.respaced_timesteps(1000, 15))
     ddim = table[table["pair"] == "ddim_eta0.5"]["sigma"].to_numpy()
     assert ddim == pytest.approx(presets.ddim(chain, 0.5).sigmas.numpy(), rel=1e-15) and ddim[0] > 150
     assert table["exact"].all() and table["max_rel_dev"].max() <= 1e-9

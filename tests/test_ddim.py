@@ -11,7 +11,7 @@ from rwbench.baselines.ddim import ddim, ddim_sigma
 from rwbench.baselines.ddpm import ddpm_ancestral
 from rwbench.denoisers import GaussianDenoiser, GaussianMixtureDenoiser, VPEpsDenoiser, eps_from_denoiser
 from rwbench.rng import image_generators
-from rwbench.sampling import respaced_betas, respaced_timesteps
+from rwbench.schedules import respaced_betas, respaced_timesteps
 from rwbench.walk import random_walk
 
 F64 = torch.float64

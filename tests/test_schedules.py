@@ -1,6 +1,9 @@
+import math
+
 import pytest
 import torch
 
+from rwbench import schedules
 from rwbench import schedules as S
 
 
@@ -67,3 +70,39 @@ def test_step_and_temperature_rules():
 def test_bad_schedule_arguments_name_the_argument(call, word):
     with pytest.raises(ValueError, match=word):
         call()
+
+
+# ---------------------------------------------------------------- sigma(t): one map and its inverse
+
+
+def test_sigma_at_and_t_at_are_inverse_and_hit_the_ddpm_levels():
+    levels = schedules.vp_sigmas(schedules.linear_betas())
+    t = torch.tensor([0.0, 0.25, 10.5, 499.9, 998.0, 999.0], dtype=torch.float64)
+    sig = schedules.sigma_at(t, levels)
+    assert torch.equal(schedules.sigma_at(torch.arange(1000.0), levels), levels)      # integer t: the level itself
+    back = torch.tensor([schedules.t_at(s, levels) for s in sig], dtype=torch.float64)
+    assert torch.allclose(back, t, rtol=0, atol=1e-9)
+    assert schedules.t_at(levels[0] / 2, levels) == 0.0 and schedules.t_at(levels[-1] * 2, levels) == 999.0
+
+
+def test_every_vp_time_map_is_sigma_at():
+    """The VP adapter, its inverse conversion (native samplers), the preconditioning and the pretrained ladder all use
+    sigma_at: at fractional t, interpolating abar linearly (the old eps conversion) gives another sigma."""
+    from rwbench.denoisers import GaussianDenoiser, VPEpsDenoiser, eps_from_denoiser
+    from rwbench.nets.preconditioning import vp_sigma
+
+    betas = schedules.linear_betas()
+    abar = schedules.alphas_cumprod(betas)
+    levels = schedules.vp_sigmas(betas)
+    t = 10.5
+    sigma = float(schedules.sigma_at(t, levels))
+    ab_lerp = float(abar[10] * 0.5 + abar[11] * 0.5)
+    assert abs(math.sqrt((1 - ab_lerp) / ab_lerp) - sigma) > 1e-6        # the two maps differ here
+    obj = {"T": 1000, "beta_min": 1e-4, "beta_max": 0.02}
+    assert float(vp_sigma(torch.tensor([t]), obj)) == sigma
+    assert float(schedules.vp_pretrained(3, betas)[1]) == float(schedules.sigma_at(499.5, levels))
+    # round trip: the adapter around the conversion gives the denoiser back at a level between two DDPM steps
+    D = GaussianDenoiser(torch.zeros(4, dtype=torch.float64), 0.3 * torch.eye(4, dtype=torch.float64))
+    wrapped = VPEpsDenoiser(eps_from_denoiser(D, abar), abar)
+    x = torch.linspace(-1, 1, 4, dtype=torch.float64).reshape(1, 4)
+    assert torch.allclose(wrapped(x, sigma), D(x, torch.tensor(sigma, dtype=torch.float64)), rtol=0, atol=1e-12)

@@ -8,7 +8,9 @@ import torch
 
 from rwbench import presets, schedules
 from rwbench.baselines import solvers
-from rwbench.baselines.ncsn import annealed_langevin, initial_state, langevin_step_size
+from rwbench.baselines.ncsn import annealed_langevin
+from rwbench.schedules import langevin_step_size
+from rwbench.schedules import ncsn_initial_state
 from rwbench.denoisers import GaussianMixtureDenoiser, VEScoreDenoiser
 from rwbench.rng import image_generators
 from rwbench.walk import random_walk
@@ -74,7 +76,7 @@ def test_walk_parameters_follow_the_derivation():
     assert float(rep.taus[1]) == 0.0 and float(rep.temperatures[1]) == 0.0  # sigma_{k+1} = sigma_k: no move, no noise
     half = presets.euler_ancestral(sigmas, 0.5, s_noise=0.9)
     for k in (0, 5):
-        down, up = solvers.ancestral_step(float(s[k]), float(nxt[k]), 0.5)
+        down, up = schedules.ancestral_step(float(s[k]), float(nxt[k]), 0.5)
         tau = float(s[k]) * (float(s[k]) - down)
         assert float(half.taus[k]) == pytest.approx(tau, rel=1e-15)
         assert float(half.temperatures[k]) == pytest.approx(0.81 * up**2 / (2 * tau), rel=1e-13)
@@ -102,7 +104,7 @@ def test_ncsn_preset_equals_native_in_both_conventions(convention):
     z = torch.randn(SHAPE, generator=g, dtype=F64)
     noise = torch.randn(5 * n_each, *SHAPE, generator=g, dtype=F64)
     p = presets.ncsn(levels, n_each, eps, convention=convention)
-    x0 = initial_state(z, float(levels[0]), convention)
+    x0 = ncsn_initial_state(z, float(levels[0]), convention)
     assert torch.equal(p.initial(z), x0)
     native = trajectory(lambda cb: annealed_langevin(prior.score, x0, levels, n_each, eps, convention=convention,
                                                      noise=noise, callback=cb))

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from rwbench import schedules
 from rwbench.baselines import solvers
 from rwbench.baselines.kdiffusion import StepNoise, sampling as kdiffusion_sampling
 from rwbench.denoisers import GaussianDenoiser, GaussianMixtureDenoiser
@@ -111,16 +112,16 @@ def test_last_step_to_zero_lands_on_the_denoiser_and_heun_saves_a_call():
 def test_ancestral_step_splits_the_next_level_exactly():
     for s_from, s_to in ((10.0, 3.0), (1.0, 0.999), (0.5, 0.0)):
         for eta in (0.0, 0.3, 1.0):
-            down, up = solvers.ancestral_step(s_from, s_to, eta)
+            down, up = schedules.ancestral_step(s_from, s_to, eta)
             assert down**2 + up**2 == pytest.approx(s_to**2, rel=1e-14, abs=1e-300)
             assert 0 <= down <= s_to
     # eta = 1: the DDPM posterior q(x_to | x_from, x_0) in VE coordinates, sigma_up^2 = s_to^2 (s_from^2 - s_to^2)/s_from^2
-    down, up = solvers.ancestral_step(2.0, 1.0, 1.0)
+    down, up = schedules.ancestral_step(2.0, 1.0, 1.0)
     assert up == pytest.approx(math.sqrt(0.75), rel=1e-15) and down == pytest.approx(0.5, rel=1e-15)
-    assert solvers.ancestral_step(2.0, 1.0, 0.0) == (1.0, 0.0)
-    assert solvers.ancestral_step(2.0, 1.0, 5.0) == (0.0, 1.0)  # sigma_up is capped at sigma_to
+    assert schedules.ancestral_step(2.0, 1.0, 0.0) == (1.0, 0.0)
+    assert schedules.ancestral_step(2.0, 1.0, 5.0) == (0.0, 1.0)  # sigma_up is capped at sigma_to
     with pytest.raises(ValueError, match="eta"):
-        solvers.ancestral_step(2.0, 1.0, -0.1)
+        schedules.ancestral_step(2.0, 1.0, -0.1)
 
 
 def test_eta_zero_reduces_to_the_ode_solvers():

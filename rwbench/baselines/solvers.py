@@ -20,6 +20,7 @@ from typing import Callable
 import torch
 
 from rwbench.rng import step_noise
+from rwbench.schedules import ancestral_step, check_sigmas
 
 F64 = torch.float64
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -30,40 +31,6 @@ _CALLS_PER_STEP = {"euler": 1, "heun": 2, "euler_ancestral": 1, "dpmpp_2m": 1, "
 
 
 # ---------------------------------------------------------------- shared helpers
-
-
-def ancestral_step(sigma_from: float, sigma_to: float, eta: float = 1.0) -> tuple[float, float]:
-    """(sigma_down, sigma_up) of an ancestral step sigma_from -> sigma_to: sigma_down^2 + sigma_up^2 = sigma_to^2.
-
-    sigma_up = min(sigma_to, eta sigma_to sqrt(1 - sigma_to^2 / sigma_from^2)): eta = 1 is the exact DDPM posterior
-    q(x_to | x_from, x_0) in VE coordinates, eta = 0 the deterministic (DDIM / Euler) step with sigma_down = sigma_to.
-    """
-    sigma_from, sigma_to, eta = float(sigma_from), float(sigma_to), float(eta)
-    if not eta >= 0:
-        raise ValueError(f"eta: need eta >= 0, got {eta}")
-    if not (sigma_from > 0 and 0 <= sigma_to <= sigma_from):
-        raise ValueError(f"sigmas: an ancestral step needs sigma_from > 0 and 0 <= sigma_to <= sigma_from, "
-                         f"got {sigma_from:g} -> {sigma_to:g}")
-    if eta == 0.0:
-        return sigma_to, 0.0
-    sigma_up = min(sigma_to, eta * math.sqrt(sigma_to**2 * (sigma_from**2 - sigma_to**2) / sigma_from**2))
-    sigma_down = math.sqrt(sigma_to**2 - sigma_up**2)
-    return sigma_down, sigma_up
-
-
-def check_sigmas(sigmas) -> list[float]:
-    """Validate a k-diffusion ladder (1-D, >= 2 entries, finite, non-increasing, only the last may be 0) -> floats."""
-    s = torch.as_tensor(sigmas, dtype=F64).detach().cpu()
-    if s.ndim != 1 or s.numel() < 2:
-        raise ValueError(f"sigmas: need a 1-D ladder with at least 2 entries (N steps = len - 1), got shape {tuple(s.shape)}")
-    if not torch.all(torch.isfinite(s)):
-        raise ValueError("sigmas: all noise levels must be finite")
-    if torch.any(s[:-1] <= 0) or s[-1] < 0:
-        raise ValueError(f"sigmas: every level must be > 0 except the last, which may be 0 (got {s.tolist()[:4]}...)")
-    if torch.any(s[1:] > s[:-1]):
-        k = int(torch.nonzero(s[1:] > s[:-1])[0])
-        raise ValueError(f"sigmas: the ladder must not increase (sigma[{k + 1}]={s[k + 1].item():g} > sigma[{k}]={s[k].item():g})")
-    return s.tolist()
 
 
 def _check_noise_source(noise, generator, x: torch.Tensor, steps: int, needed: bool) -> None:
@@ -290,5 +257,5 @@ def steps_for_nfe(name: str, budget: int) -> int:
     return int(budget)
 
 
-__all__ = ["euler", "heun", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_sde", "ancestral_step", "check_sigmas", "nfe",
+__all__ = ["euler", "heun", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_sde", "nfe",
            "steps_for_nfe", "SOLVERS"]

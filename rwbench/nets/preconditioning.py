@@ -34,13 +34,9 @@ def ve_sigma_score(net, x: torch.Tensor, sigma: torch.Tensor, obj: dict) -> torc
 
 
 def vp_sigma(t: torch.Tensor, obj: dict) -> torch.Tensor:
-    """sigma(t) = sqrt((1 - abar_t) / abar_t), piecewise linear between the integer DDPM levels (VPEpsDenoiser's map)."""
-    abar = schedules.alphas_cumprod(schedules.linear_betas(obj["T"], obj["beta_min"], obj["beta_max"]))
-    sig = torch.sqrt((1.0 - abar) / abar).to(t.device)
-    t = t.to(torch.float64).clamp(0, obj["T"] - 1)
-    lo = t.floor().clamp(max=obj["T"] - 2).long()
-    frac = t - lo
-    return sig[lo] * (1 - frac) + sig[lo + 1] * frac
+    """sigma(t) of the objective's DDPM chain (rwbench.schedules.sigma_at, the VP adapter's map)."""
+    levels = schedules.vp_sigmas(schedules.linear_betas(obj["T"], obj["beta_min"], obj["beta_max"])).to(t.device)
+    return schedules.sigma_at(t, levels)
 
 
 def vp_eps(net, x: torch.Tensor, t: torch.Tensor, obj: dict) -> torch.Tensor:

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 import torch
 
 from rwbench.scalespace.dct import dct_filter, laplacian_eigenvalues
-from rwbench.schedules import alphas_cumprod, linear_betas
+from rwbench.schedules import alphas_cumprod, linear_betas, sigma_of_abar
 
 F64 = torch.float64
 LOG_2PI_E = math.log(2.0 * math.pi * math.e)
@@ -107,8 +107,7 @@ class _DiscreteSchedule:
 
     def sigma_ve(self, level) -> float:
         """VE noise level of step t: sqrt((1 - abar_t) / abar_t) (eq. 13)."""
-        a = float(self.abar[self.check_level(level)])
-        return math.sqrt((1.0 - a) / a)
+        return float(sigma_of_abar(self.abar[self.check_level(level)]))
 
 
 class VPProcess(_DiscreteSchedule, ForwardProcess):
