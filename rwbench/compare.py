@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from rwbench import intervals as iv
-from rwbench.figures.labels import better, metric_label
+from rwbench.metrics.registry import better, metric_label
 from rwbench.config import defaults
 
 SWEPT = ("models", "schedules", "steps", "c", "T0", "TK", "step_scale")   # config list -> spec field compared pairwise
@@ -406,7 +406,7 @@ def per_image_interval(data: RunData, a: Cell, b: Cell, metric: str, level: floa
 def calibration_interval(data: RunData, cell: Cell, metric: str, level: float):
     """Paired t interval of mean(sampler - N exact draws) of a per-target calibration statistic: one difference per
     (seed, target) cluster, estimate +- t_{(1+level)/2, G-1} sd / sqrt(G); None without per-target data."""
-    from rwbench.rundir import EXACT_N      # <m>_exact_n: the N exact reference draws' value of m
+    from rwbench.metrics.registry import EXACT_N      # <m>_exact_n: the N exact reference draws' value of m
 
     diffs, n_images = [], 0
     for spec in cell.specs:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import torch
 
-from rwbench.figures.labels import EXACT_N, EXACT_N_METRICS, csv_unit  # noqa: F401  (<m>_exact_n names re-exported)
 from rwbench.io import atomic_path, atomic_write, read_json
 
 SPEC = "spec.json"
@@ -30,14 +29,7 @@ FLOORS = "floors.csv"
 METRIC_COLUMNS = ["run_id", "metric", "value", "unit", "se", "ci_lo", "ci_hi", "n", "n_ref", "reference", "extractor",
                   "conversion"]
 TEXT_COLUMNS = ("unit", "reference", "extractor", "conversion")
-# unit of each metric (the `unit` column); per-image metrics keep their unit when summarised
-
-
-def metric_unit(metric: str) -> str:
-    """The unit metrics.csv writes for a metric (rwbench.figures.labels.METRICS, the one table of labels, units and
-    directions; '' when it has none listed)."""
-    return csv_unit(metric)
-
+# the unit of each metric (the `unit` column) is the metric registry's (rwbench.metrics.registry.csv_unit)
 
 # floors.csv: the metric of `draws` independent draws of n items from the floor source against the reference.
 FLOOR_COLUMNS = ["reference", "n", "metric", "mean", "sd", "draws", "n_ref", "source", "pool"]

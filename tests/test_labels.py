@@ -1,24 +1,49 @@
-"""rwbench.figures.labels: the one table of metric labels, units and directions (figures, comparisons, metrics.csv)."""
+"""rwbench.metrics.registry: the one table of metric names, labels, units, directions, kinds and functions."""
 
-from rwbench import rundir
-from rwbench.figures import labels
+import pytest
+
+from rwbench.metrics import registry
 from rwbench.metrics.evaluate import ORACLE_METRICS
 
 
 def test_every_metric_evaluate_writes_has_a_label_and_a_unit_column():
-    names = set(ORACLE_METRICS) | {m + rundir.EXACT_N for m in rundir.EXACT_N_METRICS} | {
+    names = set(ORACLE_METRICS) | {m + registry.EXACT_N for m in registry.EXACT_N_METRICS} | {
         "fid", "kid_mean", "psnr", "psnr_minmax", "ssim", "energy_distance", "logp_gap", "occupancy_tv",
         "confident_share", "class_entropy", "diverged_fraction", "psnr_mean_of_samples", "level"}
-    missing = sorted(n for n in names if n not in labels.METRICS)
+    missing = sorted(n for n in names if n not in registry.METRICS)
     assert not missing, f"no label / unit for {missing}"
-    assert rundir.metric_unit("psnr") == "dB" and labels.metric_label("psnr") == "PSNR [dB]"
+    assert registry.csv_unit("psnr") == "dB" and registry.metric_label("psnr") == "PSNR [dB]"
     # metrics.csv says what FID is measured in; axes keep the short label
-    assert "feature" in rundir.metric_unit("fid") and labels.metric_label("fid") == "FID"
-    assert rundir.metric_unit("no_such_metric") == "" and labels.metric_label("no_such_metric") == "no such metric"
+    assert "feature" in registry.csv_unit("fid") and registry.metric_label("fid") == "FID"
+    assert registry.csv_unit("no_such_metric") == "" and registry.metric_label("no_such_metric") == "no such metric"
 
 
 def test_exact_n_metrics_share_the_unit_and_have_no_direction():
-    for m in rundir.EXACT_N_METRICS:
-        assert rundir.metric_unit(m + rundir.EXACT_N) == rundir.metric_unit(m)
-        assert labels.better(m + rundir.EXACT_N) == ""
-    assert labels.better("energy_distance") == "lower" and labels.better("coverage") == ""
+    for m in registry.EXACT_N_METRICS:
+        assert registry.csv_unit(m + registry.EXACT_N) == registry.csv_unit(m)
+        assert registry.better(m + registry.EXACT_N) == ""
+    assert registry.better("energy_distance") == "lower" and registry.better("coverage") == ""
+
+
+def test_every_named_function_resolves_and_kinds_are_known():
+    for name, metric in registry.METRICS.items():
+        assert set(metric.kinds) <= set(registry.KINDS), name
+        if metric.function:
+            assert callable(registry.function(name)), name
+    assert registry.names("per-image") == ("psnr", "psnr_minmax", "ssim", "lpips")
+    assert ORACLE_METRICS == registry.names("posterior")
+    with pytest.raises(ValueError, match="kind"):
+        registry.names("pixel")
+    with pytest.raises(ValueError, match="better"):
+        registry.Metric("x", better="up")
+
+
+def test_per_image_registry_functions_are_what_evaluate_writes(tmp_path):
+    """evaluate computes the per-image rows from the registry: the rows it writes are exactly names("per-image")."""
+    import torch
+
+    x = torch.rand(3, 1, 8, 8, dtype=torch.float64)
+    gt = torch.rand(3, 1, 8, 8, dtype=torch.float64)
+    for name in ("psnr", "psnr_minmax", "ssim"):
+        values = registry.function(name)(x, gt)
+        assert values.shape == (3,) and torch.isfinite(values).all(), name

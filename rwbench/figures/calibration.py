@@ -31,7 +31,7 @@ from rwbench.io import atomic_path, read_json  # noqa: E402
 PANELS = [("coverage_of_exact_draws", "coverage of exact draws [fraction of pixels]"),
           ("energy_distance", "energy distance to exact draws [[0, 1] pixels]"),
           ("psnr_gap_vs_exact_draws", "PSNR(mean) - PSNR(mean of N exact) [dB]")]
-from rwbench.rundir import EXACT_N  # noqa: E402  (<m>_exact_n: the N exact draws' value, the band)
+from rwbench.metrics.registry import EXACT_N  # noqa: E402  (<m>_exact_n: the N exact draws' value, the band)
 TIDY_COLUMNS = ["eta", "task", "line", "nfe", "n", "metric", "value", "lo", "hi", "ref", "ref_lo", "ref_hi", "run_id"]
 # the bench summary's names of the same statistics: metric -> (sampler column, exact-reference column or None: 0)
 BENCH = {"coverage_of_exact_draws": ("coverage_of_exact_draws", "ref_coverage_of_exact_draws"),

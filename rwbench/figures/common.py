@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from rwbench.figures.labels import axis_label, better, metric_label  # noqa: E402,F401  (the one label table)
+from rwbench.figures.labels import axis_label  # noqa: E402,F401
+from rwbench.metrics.registry import better, metric_label  # noqa: E402,F401  (the metric registry)
 from rwbench.io import atomic_path, atomic_write  # noqa: E402
 
 from rwbench import rundir  # noqa: E402

@@ -17,7 +17,7 @@ from rwbench.figures.common import (Context, SkipFigure, axis_label, draw_floor,
 KEYS = ["model", "sampler", "sampler_kind", "schedule", "steps", "nfe", "params_c", "params_T0", "params_TK",
         "params_ancestral_eta"]
 # panels in this order when present: the oracle's exact metric first, then the feature metrics of every model
-METRICS = ("energy_distance", "fid", "kid_mean")   # labels: rwbench.figures.labels
+METRICS = ("energy_distance", "fid", "kid_mean")   # labels: rwbench.metrics.registry
 STYLE = {"template": "-", "solver": "--", "native": ":", "iadb": "-.", "posterior": "-."}
 
 

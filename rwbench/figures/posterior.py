@@ -50,7 +50,7 @@ def _reference(row, metric: str):
     with the run's independent exact_reference draws), else the expected coverage of N exact draws (metrics row, else
     Monte Carlo); for the PSNR gap, the gap of the mean of N exact draws."""
     from rwbench.metrics.posterior import reference_coverage
-    from rwbench.rundir import EXACT_N
+    from rwbench.metrics.registry import EXACT_N
 
     measured = row.get(metric + EXACT_N, np.nan)
     if measured is not None and np.isfinite(float(measured)):

@@ -26,6 +26,7 @@ from rwbench import rundir
 from rwbench.io import atomic_write
 from rwbench.metrics import aggregation
 from rwbench.metrics import extractors as ex
+from rwbench.metrics import registry
 
 COLUMNS = rundir.METRIC_COLUMNS
 NAN = float("nan")
@@ -44,7 +45,7 @@ class _Rows:
     def add(self, metric, value, n, reference="", extractor="", conversion="", *, se=NAN, ci_lo=NAN, ci_hi=NAN,
             n_ref=0, unit=None):
         self.rows.append({"run_id": self.run_id, "metric": metric, "value": float(value),
-                          "unit": rundir.metric_unit(metric) if unit is None else unit, "se": float(se),
+                          "unit": registry.csv_unit(metric) if unit is None else unit, "se": float(se),
                           "ci_lo": float(ci_lo), "ci_hi": float(ci_hi), "n": int(n), "n_ref": int(n_ref),
                           "reference": reference, "extractor": extractor, "conversion": conversion})
 
@@ -78,7 +79,7 @@ def target_summary(values, clusters) -> dict:
     return {"value": mean, "se": got.se, "ci_lo": mean - half, "ci_hi": mean + half, "n": int(ok.sum())}
 
 
-def _class_entropy(argmax: np.ndarray, classes: int, counts=None) -> float:
+def class_entropy(argmax: np.ndarray, classes: int, counts=None) -> float:
     hist = np.bincount(argmax, weights=counts, minlength=classes).astype(np.float64)
     hist = hist[hist > 0] / hist.sum()
     return float(-(hist * np.log(hist)).sum()) + 0.0   # + 0.0: no "-0.0" for a one-class histogram
@@ -131,8 +132,8 @@ def _unconditional(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch
         rows.summary("confident_share", (probs.max(dim=1).values >= 0.9).double().numpy(), "", logit_label,
                      conversion + "; max softmax >= 0.9", n_boot=opts["n_boot"], seed=opts["seed"])
         argmax, classes = probs.argmax(dim=1).numpy(), logits.shape[1]
-        rows.boot("class_entropy", _class_entropy(argmax, classes),
-                  [_class_entropy(argmax, classes, c) for c in counts], n, "", logit_label,
+        rows.boot("class_entropy", class_entropy(argmax, classes),
+                  [class_entropy(argmax, classes, c) for c in counts], n, "", logit_label,
                   conversion + "; entropy of the argmax histogram")
         rows.add("class_entropy_max", math.log(classes), n, "", logit_label, conversion)
     if spec.get("family") == "oracle" and "sample" in data:
@@ -177,9 +178,9 @@ def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tenso
         raise ValueError(f"{run_dir}: inverse-task shards lack the float 'sample' tensor")
     x, gt = data["sample"].double(), data["ground_truth"].double()
     n_all = len(x)
-    per_image = {"psnr": torch.full((n_all,), NAN, dtype=torch.float64)}
-    for key in ("psnr_minmax", "ssim") + (("lpips",) if opts["lpips"] else ()):
-        per_image[key] = torch.full((n_all,), NAN, dtype=torch.float64)
+    # the registry's per-image metrics (psnr, psnr_minmax, ssim, lpips), each fn(x, ground truth) -> [n]
+    keys = [k for k in registry.names("per-image") if k != "lpips" or opts["lpips"]]
+    per_image = {key: torch.full((n_all,), NAN, dtype=torch.float64) for key in keys}
     conv = {"psnr": iq.STANDARD, "psnr_minmax": iq.MINMAX,
             "ssim": f"clip to [0,1], data_range 1, uniform window {iq.ssim_window(*x.shape[-2:])}"}
     extr = {"psnr": "", "psnr_minmax": "", "ssim": "skimage"}
@@ -191,11 +192,11 @@ def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tenso
         conv["lpips"], extr["lpips"] = metric_lpips.conversion(*x.shape[-2:]), metric_lpips.label()
     if not too_many and ok.any():
         xs, gts = x[ok], gt[ok]
-        per_image["psnr"][ok] = iq.psnr(xs, gts)
-        per_image["psnr_minmax"][ok] = iq.psnr_minmax(xs, gts)
-        per_image["ssim"][ok] = iq.ssim(xs, gts)
-        if metric_lpips is not None:
-            per_image["lpips"][ok] = metric_lpips(xs, gts, opts["batch_size"])
+        for key in keys:
+            if key == "lpips":
+                per_image[key][ok] = metric_lpips(xs, gts, opts["batch_size"])
+            else:
+                per_image[key][ok] = registry.function(key)(xs, gts)
     for key, values in per_image.items():
         rows.summary(key, values.numpy(), "ground_truth", extr[key], conv[key], clusters=data["target"].numpy())
     spt = int(spec.get("samples_per_target") or 1)
@@ -220,9 +221,8 @@ def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tenso
     _write_per_image(run_dir / rundir.PER_IMAGE, data, per_image)
 
 
-ORACLE_METRICS = ("coverage", "coverage_of_exact_draws", "coverage_reference", "psnr_gap", "psnr_gap_exact_draws",
-                  "psnr_gap_vs_exact_draws", "energy_distance", "sliced_wasserstein", "mse_mean_vs_mmse")
-EXACT_N, EXACT_N_METRICS = rundir.EXACT_N, rundir.EXACT_N_METRICS   # what N exact draws reach: <m>_exact_n
+ORACLE_METRICS = registry.names("posterior")      # per target against the exact posterior
+EXACT_N, EXACT_N_METRICS = registry.EXACT_N, registry.EXACT_N_METRICS   # what N exact draws reach: <m>_exact_n
 
 
 def _oracle_posterior(rows: _Rows, run_dir: Path, data: dict, ok: torch.Tensor, targets: torch.Tensor,
@@ -231,7 +231,7 @@ def _oracle_posterior(rows: _Rows, run_dir: Path, data: dict, ok: torch.Tensor, 
     when the shards hold `exact_reference`, the same statistics of as many independent exact draws (<m>_exact_n)."""
     from rwbench.metrics.posterior import oracle_quality
 
-    level = 0.9
+    level = registry.CREDIBLE_LEVEL
     per_target = {key: [] for key in ORACLE_METRICS}
     reference = "exact_reference" in data
     table = []

@@ -1,0 +1,132 @@
+"""The metric registry: one row per metric name evaluate writes (its label, unit, better direction, the kind of
+statistic it is and the function that computes it). Figures render labels from it, metrics.csv takes its unit column
+from it, compare reads the better direction from it, evaluate takes its per-image and posterior lists from it and the
+tests derive their lists from it. Torch-free (the analysis layer imports it).
+
+Kinds: `set` (a statistic of the whole sample set, bootstrap interval over images), `per-image` (one value per image,
+mean with se / interval), `per-target` (inverse tasks: one value per measured target), `posterior` (oracle inverse
+runs: the sampler's N draws per target against the exact posterior, t interval over targets), `run` (bookkeeping).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# nominal level of the per-pixel credible intervals of posterior calibration (evaluate, figures, the bench)
+CREDIBLE_LEVEL = 0.9
+KINDS = ("set", "per-image", "per-target", "posterior", "run")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric's human label, its unit on axes ("" = unitless), the better direction (lower | higher | "": judged
+    against a reference level, e.g. coverage), the unit text metrics.csv carries where the axis unit says too little
+    (`detail`: FID's feature space, KID's kernel), its kinds (KINDS), the dotted path of the function that computes it
+    and whether evaluate also writes `<name>_exact_n` (the value N exact posterior draws reach)."""
+
+    label: str
+    unit: str = ""
+    better: str = ""
+    detail: str = ""
+    kinds: tuple[str, ...] = ()
+    function: str = ""
+    exact_n: bool = False
+
+    def __post_init__(self):
+        if self.better not in ("", "lower", "higher"):
+            raise ValueError(f"better: choose lower, higher or '', got {self.better!r}")
+        bad = [k for k in self.kinds if k not in KINDS]
+        if bad:
+            raise ValueError(f"kinds: unknown {bad}; choose from {', '.join(KINDS)}")
+
+    @property
+    def csv_unit(self) -> str:
+        """The `unit` column of metrics.csv."""
+        return self.detail or self.unit
+
+
+_PX = "pixel L2 on [0, 1]"
+# metric column -> Metric, in the order evaluate writes each kind
+METRICS: dict[str, Metric] = {
+    "fid": Metric("FID", "", "lower", "squared feature distance (extractor's normalised features)", kinds=('set',), function="rwbench.metrics.fidelity.SetMetrics"),
+    "fid_ref_subset": Metric("FID of a reference subset", "", "lower",
+                             "squared feature distance (extractor's normalised features)", kinds=('set',), function="rwbench.metrics.floors.compute_floors"),
+    "kid_mean": Metric("KID", "", "lower", "MMD^2, cubic kernel on normalised features", kinds=('set',), function="rwbench.metrics.fidelity.SetMetrics"),
+    "kid": Metric("KID", "", "lower", "MMD^2, cubic kernel on normalised features", kinds=('set',), function="rwbench.metrics.fidelity.SetMetrics"),
+    "precision": Metric("precision", "fraction", "higher", kinds=('set',), function="rwbench.metrics.fidelity.precision_recall"),
+    "recall": Metric("recall", "fraction", "higher", kinds=('set',), function="rwbench.metrics.fidelity.precision_recall"),
+    "f_score": Metric("F-score (precision, recall)", "fraction", "higher", kinds=('set',), function="rwbench.metrics.fidelity.precision_recall"),
+    "confident_share": Metric("confident share (classifier p > 0.9)", "fraction of images", "higher", kinds=('set',), function="rwbench.metrics.fidelity.classifier_statistics"),
+    "confident": Metric("confident share (classifier p > 0.9)", "fraction of images", "higher", kinds=('set',), function="rwbench.metrics.fidelity.classifier_statistics"),
+    "class_entropy": Metric("class entropy", "nats", "higher", kinds=('set',), function="rwbench.metrics.evaluate.class_entropy"),
+    "class_entropy_max": Metric("class entropy of a uniform histogram", "nats", kinds=('set',), function="rwbench.metrics.evaluate.class_entropy"),
+    "coverage": Metric("coverage of the ground truth", "fraction of pixels", kinds=('posterior',), function="rwbench.metrics.posterior.oracle_quality", exact_n=True),
+    "coverage_of_exact_draws": Metric("coverage of exact posterior draws", "fraction of pixels", kinds=('posterior',), function="rwbench.metrics.posterior.oracle_quality", exact_n=True),
+    "coverage_reference": Metric("coverage N exact draws reach (expected)", "fraction of pixels", kinds=('posterior',), function="rwbench.metrics.posterior.oracle_quality"),
+    "psnr_gap": Metric("PSNR(mean of N) - PSNR(exact mean)", "dB", "higher", kinds=('posterior',), function="rwbench.metrics.posterior.oracle_quality"),
+    "psnr_gap_exact_draws": Metric("PSNR(mean of N exact draws) - PSNR(exact mean)", "dB", kinds=('posterior',), function="rwbench.metrics.posterior.oracle_quality"),
+    "psnr_gap_vs_exact_draws": Metric("PSNR(mean of N) - PSNR(mean of N exact draws)", "dB", kinds=('posterior',), function="rwbench.metrics.posterior.oracle_quality", exact_n=True),
+    "energy_distance": Metric("energy distance to exact draws", "[0, 1] pixel scale", "lower",
+                              f"{_PX} (energy distance)", kinds=('set', 'posterior'), function="rwbench.metrics.exact.ExactMetrics", exact_n=True),
+    "sliced_wasserstein": Metric("sliced W2 to exact draws", "[0, 1] pixel scale", "lower", _PX, kinds=('posterior',), function="rwbench.metrics.posterior.oracle_quality", exact_n=True),
+    "mse_mean_vs_mmse": Metric("MSE(mean of N, exact mean)", "[0, 1] scale squared", "lower",
+                               "squared pixel on [0, 1]", kinds=('posterior',), function="rwbench.metrics.posterior.oracle_quality"),
+    "logp_gap": Metric("E_q[log p] - E_p[log p] (0: exact)", "nats per pixel", kinds=('set',), function="rwbench.metrics.exact.ExactMetrics"),
+    "occupancy_tv": Metric("component occupancy TV to the weights", "", "lower", "probability (total variation)", kinds=('set',), function="rwbench.metrics.exact.ExactMetrics"),
+    "psnr": Metric("PSNR", "dB", "higher", kinds=('per-image',), function="rwbench.metrics.image_quality.psnr"),
+    "psnr_minmax": Metric("PSNR (per-image min-max)", "dB", "higher", kinds=('per-image',), function="rwbench.metrics.image_quality.psnr_minmax"),
+    "psnr_mean_of_samples": Metric("PSNR of the mean of samples", "dB", "higher", kinds=('per-target',)),
+    "psnr_minmax_mean_of_samples": Metric("PSNR (min-max) of the mean of samples", "dB", "higher", kinds=('per-target',)),
+    "psnr_exact_mmse": Metric("PSNR of the exact posterior mean", "dB", "higher", kinds=('per-target',)),
+    "ssim": Metric("SSIM", "", "higher", "1", kinds=('per-image',), function="rwbench.metrics.image_quality.ssim"),
+    "ssim_mean_of_samples": Metric("SSIM of the mean of samples", "", "higher", "1", kinds=('per-target',)),
+    "lpips": Metric("LPIPS", "", "lower", "LPIPS distance", kinds=('per-image',), function="rwbench.metrics.lpips_metric.LPIPSMetric"),
+    "level": Metric("credible level", "probability", kinds=('run',)),
+    "diverged_fraction": Metric("diverged images", "fraction of images", "lower", kinds=('run',)),
+    "diverged": Metric("diverged run", "flag", "lower", kinds=('run',)),
+    "wall_s": Metric("wall time", "s", "lower", kinds=('run',)),
+}
+# <m>_exact_n: the oracle calibration statistic m of N independent exact posterior draws in place of the sampler's
+# (what N exact draws reach); same unit, no better direction of its own
+EXACT_N = "_exact_n"
+EXACT_N_METRICS = tuple(name for name, m in METRICS.items() if m.exact_n)
+METRICS.update({m + EXACT_N: Metric(f"{METRICS[m].label}, N exact draws", METRICS[m].unit, "", METRICS[m].detail,
+                                    ("posterior",), METRICS[m].function) for m in EXACT_N_METRICS})
+
+
+def names(kind: str) -> tuple[str, ...]:
+    """Metric names of one kind, in registry order (e.g. names("per-image") -> psnr, psnr_minmax, ssim, lpips)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind: choose one of {', '.join(KINDS)}, got {kind!r}")
+    return tuple(n for n, m in METRICS.items() if kind in m.kinds and not n.endswith(EXACT_N))
+
+
+def function(name: str):
+    """The callable that computes a metric (imported on demand)."""
+    import importlib
+
+    path = METRICS[name].function
+    if not path:
+        raise KeyError(f"{name}: the registry names no function")
+    module, _, attr = path.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def metric_label(metric: str, unit: bool = True) -> str:
+    """`FID`, `PSNR [dB]`: the metric's label with its unit in brackets (unknown metrics: the name itself)."""
+    m = METRICS.get(metric, Metric(metric.replace("_", " ")))
+    return f"{m.label} [{m.unit}]" if unit and m.unit else m.label
+
+
+def better(metric: str) -> str:
+    """lower | higher | '' (no better direction, e.g. coverage, judged against a reference level)."""
+    return METRICS[metric].better if metric in METRICS else ""
+
+
+def csv_unit(metric: str) -> str:
+    """The unit metrics.csv writes for a metric ('' when the registry does not list it)."""
+    return METRICS[metric].csv_unit if metric in METRICS else ""
+
+
+__all__ = ["METRICS", "Metric", "KINDS", "CREDIBLE_LEVEL", "EXACT_N", "EXACT_N_METRICS", "names", "function",
+           "metric_label", "better", "csv_unit"]
