@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from rwbench.figures.labels import axis_label, better, metric_label  # noqa: E402,F401  (the one label table)
-from rwbench.io import atomic_path, atomic_write  # noqa: E402
+from rwbench.io import atomic_path, atomic_write, write_table_html  # noqa: E402
 
 from rwbench import rundir  # noqa: E402
 
@@ -247,8 +247,6 @@ class Context:
     def save_table(self, frame: pd.DataFrame, stem: str, markdown: pd.DataFrame | None = None) -> list[Path]:
         """Write reports/tables/<stem>.csv (all numbers), .md and .html (`markdown` if given: a compact view; the HTML
         page is what the Snakemake report shows inline) atomically."""
-        from rwbench.figures.html import write_table_html
-
         csv_path, md_path = self.out / "tables" / f"{stem}.csv", self.out / "tables" / f"{stem}.md"
         view = frame if markdown is None else markdown
         with atomic_write(csv_path, "w") as handle:
