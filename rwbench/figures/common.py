@@ -111,6 +111,27 @@ def label(value) -> str:
     return str(value)
 
 
+def line_sort_key(line: str) -> tuple[int, str]:
+    """Sort key of a line label (line_labels): the sampler table's order (rwbench.grid.SAMPLERS, the random walk
+    first) of its first word, then the label's text; samplers outside the table come last."""
+    from rwbench.grid import SAMPLERS
+
+    order = list(SAMPLERS)
+    name = line.split(" ")[0]
+    return (order.index(name) if name in order else len(order), line)
+
+
+def line_labels(runs: pd.DataFrame) -> pd.Series:
+    """One line label per run (index of `runs`): the sampler, then `key=value` for every params_ column (step_scale
+    aside) whose value differs between the sampler's runs at one (eta, task, sampler, nfe), e.g. 'rw c=0.5'."""
+    params = [c for c in runs.columns if c.startswith("params_") and c != "params_step_scale"]
+    group = [c for c in ("eta", "task", "sampler", "nfe") if c in runs.columns]
+    varying = [c for c in params if (runs.groupby(group, dropna=False)[c].nunique(dropna=True) > 1).any()]
+    text = [" ".join([str(r["sampler"])] + [f"{c[len('params_'):]}={label(r[c])}" for c in varying if pd.notna(r[c])])
+            for _, r in runs.iterrows()]
+    return pd.Series(text, index=runs.index)
+
+
 def _number(row, column: str) -> float | None:
     value = row.get(column) if hasattr(row, "get") else None
     try:
