@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from rwbench.figures.labels import axis_label, better, metric_label  # noqa: E402,F401  (the one label table)
+from rwbench.figures.labels import axis_label, metric_label  # noqa: E402  (the one label table)
 from rwbench.io import atomic_path, atomic_write, write_table_html  # noqa: E402
 
 from rwbench import rundir  # noqa: E402
@@ -78,11 +78,6 @@ def first_present(frame: pd.DataFrame, names) -> str | None:
         if name in frame.columns and frame[name].notna().any():
             return name
     return None
-
-
-def column(frame: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
-    """frame[name], or a constant column when the spec key does not exist for these runs."""
-    return frame[name] if name in frame.columns else pd.Series(default, index=frame.index)
 
 
 def data_range(row) -> tuple[float, float]:
@@ -169,16 +164,12 @@ def inverse_axes_text(row, eta: bool = True) -> str:
     return ", ".join(p for p in parts if p)
 
 
-shard_files = rundir.shard_files  # the run-directory readers live in rwbench.rundir
-load_shard = rundir.load_shard
-
-
 def first_images(run_dir: Path, n: int = SHOWN) -> torch.Tensor | None:
     """`sample_uint8` of the first shard, first n images ([n, C, H, W] uint8), or None when the run has no shard."""
-    files = shard_files(run_dir)
+    files = rundir.shard_files(run_dir)
     if not files:
         return None
-    shard = load_shard(files[0])
+    shard = rundir.load_shard(files[0])
     if "sample_uint8" not in shard:
         raise ValueError(f"{files[0]}: shard lacks 'sample_uint8' (see docs/run-layout.md)")
     return shard["sample_uint8"][:n]
