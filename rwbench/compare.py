@@ -581,8 +581,7 @@ def markdown(table, notes=(), q: float = 0.05) -> str:
 
 def write(table, notes, out, q: float = 0.05) -> list[Path]:
     """<out>/tables/comparisons.csv, .md and .html (the report shows the HTML inline), atomically."""
-    from rwbench.figures.html import write_table_html
-    from rwbench.io import atomic_write
+    from rwbench.io import atomic_write, write_table_html
 
     out = Path(out) / "tables"
     paths = [out / "comparisons.csv", out / "comparisons.md", out / "comparisons.html"]

@@ -1,9 +1,11 @@
-"""Atomic file output and small JSON helpers shared by every stage."""
+"""Atomic file output, small JSON helpers and HTML table pages shared by every stage."""
 
 from __future__ import annotations
 
 import contextlib
+import html
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -129,3 +131,45 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
+
+
+# --- HTML pages ---------------------------------------------------------------------------------------------------
+# Tables as small self-contained HTML pages, so that the Snakemake report shows them inline (it embeds text/html
+# results; a CSV is only offered as a download). Torch- and pandas-free: a frame is anything with .head(n), .columns,
+# .itertuples(index=False) and len().
+
+HTML_STYLE = ("body{font-family:sans-serif;font-size:13px;margin:8px} table{border-collapse:collapse} "
+              "th,td{border:1px solid #ccc;padding:2px 6px;text-align:right} th{background:#f0f0f0} "
+              "td:first-child,th:first-child{text-align:left} caption{text-align:left;font-weight:bold;padding:4px 0} "
+              "p.note{color:#444;max-width:60em}")
+HTML_MAX_ROWS = 500   # longer tables are cut to their first rows in the HTML view (the CSV keeps every row)
+
+
+def html_cell(value: Any) -> str:
+    """The text of one table cell: floats to 4 significant digits, NaN as an en dash, anything else escaped."""
+    if isinstance(value, float):
+        return "&ndash;" if math.isnan(value) else f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def table_html(frame: Any, title: str = "", note: str = "") -> str:
+    """One HTML page with `frame` as a table (its first HTML_MAX_ROWS rows), a caption and an optional note."""
+    rows = frame.head(HTML_MAX_ROWS)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in rows.columns)
+    body = "\n".join("<tr>" + "".join(f"<td>{html_cell(v)}</td>" for v in record) + "</tr>"
+                     for record in rows.itertuples(index=False))
+    cut = (f"<p class='note'>First {HTML_MAX_ROWS} of {len(frame)} rows; the CSV next to this file has all of "
+           "them.</p>" if len(frame) > HTML_MAX_ROWS else "")
+    extra = f"<p class='note'>{html.escape(note)}</p>" if note else ""
+    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{HTML_STYLE}</style></head><body>{extra}\n<table class='rwbench-table'>"
+            f"<caption>{html.escape(title)}</caption>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>"
+            f"</table>{cut}</body></html>\n")
+
+
+def write_table_html(frame: Any, path: str | os.PathLike, title: str = "", note: str = "") -> Path:
+    """Write table_html(frame, title or the file's stem, note) to `path` atomically; returns the path."""
+    path = Path(path)
+    with atomic_write(path, "w") as handle:
+        handle.write(table_html(frame, title or path.stem, note))
+    return path

@@ -268,6 +268,18 @@ def test_bench_summary_maps_to_the_same_tidy_frame():
         tidy_from_bench(summary, 3.0)
 
 
+def test_line_labels_name_only_the_parameters_that_vary_and_sort_in_table_order():
+    from rwbench.figures.common import line_labels, line_sort_key
+
+    runs = pd.DataFrame({"eta": [0.05] * 4, "task": ["sr"] * 4, "nfe": [10] * 4,
+                         "sampler": ["dps", "dps", "simplified", "mystery"],
+                         "params_zeta": [0.5, 1.0, np.nan, np.nan], "params_c": [np.nan, np.nan, 0.7, np.nan],
+                         "params_step_scale": [1.0, 2.0, 1.0, 1.0]})     # step_scale is never part of a label
+    lines = line_labels(runs)
+    assert lines.tolist() == ["dps zeta=0.5", "dps zeta=1", "simplified", "mystery"]
+    assert sorted(lines[::-1], key=line_sort_key) == ["simplified", "dps zeta=0.5", "dps zeta=1", "mystery"]
+
+
 def test_measurement_image_averages_what_each_pixel_enters():
     from rwbench.figures.inverse_grid import measurement_image
     from rwbench.inverse import task_operator

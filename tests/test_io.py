@@ -1,4 +1,4 @@
-"""rwbench.io: atomic writes leave complete files whose permissions follow the umask."""
+"""rwbench.io: atomic writes leave complete files whose permissions follow the umask; HTML table pages."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from rwbench.io import atomic_path, atomic_write, write_json
+from rwbench.io import HTML_MAX_ROWS, atomic_path, atomic_write, html_cell, write_json, write_table_html
 
 
 @pytest.fixture(params=[0o022, 0o002, 0o077])
@@ -43,3 +43,15 @@ def test_failed_write_leaves_nothing(tmp_path):
             handle.write(b"partial")
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_table_page_escapes_rounds_and_cuts_long_tables(tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"name": ["<a>"] + ["b"] * HTML_MAX_ROWS, "value": [float("nan")] + [1 / 3] * HTML_MAX_ROWS})
+    path = write_table_html(frame, tmp_path / "t.html", note="x & y")
+    page = path.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<title>t</title>" in page     # the file's stem is the title
+    assert "<td>&lt;a&gt;</td><td>&ndash;</td>" in page and "<td>0.3333</td>" in page
+    assert "x &amp; y" in page and page.count("<tr>") == HTML_MAX_ROWS + 1      # the header and the first rows
+    assert f"First {HTML_MAX_ROWS} of {HTML_MAX_ROWS + 1} rows" in page
+    assert html_cell(2) == "2" and html_cell(1e-5) == "1e-05"

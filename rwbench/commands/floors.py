@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
                           pin_device(args.device), args.batch_size)
     frame = rundir.write_floors(args.out, rows)
     if args.html:
-        from rwbench.figures.html import write_table_html
+        from rwbench.io import write_table_html
 
         write_table_html(frame, args.html, "Floors",
                          "What real images disjoint from the reference (or exact oracle draws) score at each n: mean and "

@@ -25,6 +25,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from rwbench.figures import inverse_grid  # noqa: E402
+from rwbench.figures.common import SkipFigure, interval_bounds, line_labels, line_sort_key  # noqa: E402
 from rwbench.io import atomic_path, read_json  # noqa: E402
 
 # (metric, panel title); the band is metric + EXACT_N
@@ -40,8 +42,6 @@ BENCH = {"coverage_of_exact_draws": ("coverage_of_exact_draws", "ref_coverage_of
 
 
 def _bounds(row, metric: str) -> tuple[float, float]:
-    from rwbench.figures.common import interval_bounds
-
     got = interval_bounds(row, metric)
     return got if got is not None else (np.nan, np.nan)
 
@@ -50,32 +50,11 @@ def _int(value) -> int:
     return int(value) if value is not None and pd.notna(value) else 0
 
 
-def _line_order(line: str) -> tuple[int, str]:
-    """Lines in the sampler table's order (rwbench.grid.SAMPLERS: the random walk first), then by their text."""
-    from rwbench.grid import SAMPLERS
-
-    order = list(SAMPLERS)
-    name = line.split(" ")[0]
-    return (order.index(name) if name in order else len(order), line)
-
-
-def _lines(runs: pd.DataFrame) -> pd.Series:
-    """Line label per run: the sampler, plus the parameters that differ between its runs at one (eta, task, nfe)."""
-    params = [c for c in runs.columns if c.startswith("params_") and c != "params_step_scale"]
-    group = [c for c in ("eta", "task", "sampler", "nfe") if c in runs.columns]
-    varying = [c for c in params if (runs.groupby(group, dropna=False)[c].nunique(dropna=True) > 1).any()]
-    from rwbench.figures.common import label
-
-    text = [" ".join([str(r["sampler"])] + [f"{c[len('params_'):]}={label(r[c])}" for c in varying if pd.notna(r[c])])
-            for _, r in runs.iterrows()]
-    return pd.Series(text, index=runs.index)
-
-
 def tidy_from_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """TIDY_COLUMNS from a run frame (rwbench.figures.common.run_frame rows of oracle inverse runs)."""
     runs = runs.copy()
     runs["eta"] = runs["task_params_eta"].astype(float) if "task_params_eta" in runs.columns else np.nan
-    runs["line"] = _lines(runs)
+    runs["line"] = line_labels(runs)
     out = []
     for _, r in runs.iterrows():
         for metric, _ in PANELS:
@@ -118,7 +97,7 @@ def draw(tidy: pd.DataFrame, title: str):
     bars per sampler (first-appearance order), the N-exact-draws value as a dashed line in a grey band."""
     facets = list(dict.fromkeys(zip(tidy["eta"], tidy["task"])))
     facets.sort(key=lambda f: (np.nan_to_num(f[0], nan=-1.0), ))         # eta ascending, tasks in first-seen order
-    lines = sorted(dict.fromkeys(tidy["line"]), key=_line_order)
+    lines = sorted(dict.fromkeys(tidy["line"]), key=line_sort_key)
     fig, axes = plt.subplots(len(facets), len(PANELS), figsize=(4.2 * len(PANELS), 2.7 * len(facets)), squeeze=False)
     for i, (eta, task) in enumerate(facets):
         cell = tidy[(tidy["task"] == task) & ((tidy["eta"] == eta) | (tidy["eta"].isna() & pd.isna(eta)))]
@@ -165,9 +144,6 @@ def draw(tidy: pd.DataFrame, title: str):
 
 def build(ctx) -> list[Path]:
     """DAG figure `calibration` (+ table) and its extra `calibration-grid` from the runs with figure == calibration."""
-    from rwbench.figures import inverse_grid
-    from rwbench.figures.common import SkipFigure
-
     runs = ctx.figure_runs("calibration")
     runs = runs[~runs["diverged_run"].astype(bool)]
     if "params_step_scale" in runs.columns:

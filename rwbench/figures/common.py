@@ -16,9 +16,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from rwbench.figures.labels import axis_label  # noqa: E402,F401
-from rwbench.metrics.registry import better, metric_label  # noqa: E402,F401  (the metric registry)
-from rwbench.io import atomic_path, atomic_write  # noqa: E402
+from rwbench.figures.labels import axis_label  # noqa: E402
+from rwbench.io import atomic_path, atomic_write, write_table_html  # noqa: E402
+from rwbench.metrics.registry import metric_label  # noqa: E402  (the metric registry)
 
 from rwbench import rundir  # noqa: E402
 
@@ -81,11 +81,6 @@ def first_present(frame: pd.DataFrame, names) -> str | None:
     return None
 
 
-def column(frame: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
-    """frame[name], or a constant column when the spec key does not exist for these runs."""
-    return frame[name] if name in frame.columns else pd.Series(default, index=frame.index)
-
-
 def data_range(row) -> tuple[float, float]:
     """A run's data_range (a JSON list after flattening), falling back to its family's range."""
     from rwbench.data import family_range
@@ -110,6 +105,27 @@ def label(value) -> str:
     if isinstance(value, (np.integer,)):
         return str(int(value))
     return str(value)
+
+
+def line_sort_key(line: str) -> tuple[int, str]:
+    """Sort key of a line label (line_labels): the sampler table's order (rwbench.grid.SAMPLERS, the random walk
+    first) of its first word, then the label's text; samplers outside the table come last."""
+    from rwbench.grid import SAMPLERS
+
+    order = list(SAMPLERS)
+    name = line.split(" ")[0]
+    return (order.index(name) if name in order else len(order), line)
+
+
+def line_labels(runs: pd.DataFrame) -> pd.Series:
+    """One line label per run (index of `runs`): the sampler, then `key=value` for every params_ column (step_scale
+    aside) whose value differs between the sampler's runs at one (eta, task, sampler, nfe), e.g. 'rw c=0.5'."""
+    params = [c for c in runs.columns if c.startswith("params_") and c != "params_step_scale"]
+    group = [c for c in ("eta", "task", "sampler", "nfe") if c in runs.columns]
+    varying = [c for c in params if (runs.groupby(group, dropna=False)[c].nunique(dropna=True) > 1).any()]
+    text = [" ".join([str(r["sampler"])] + [f"{c[len('params_'):]}={label(r[c])}" for c in varying if pd.notna(r[c])])
+            for _, r in runs.iterrows()]
+    return pd.Series(text, index=runs.index)
 
 
 def _number(row, column: str) -> float | None:
@@ -149,16 +165,12 @@ def inverse_axes_text(row, eta: bool = True) -> str:
     return ", ".join(p for p in parts if p)
 
 
-shard_files = rundir.shard_files  # the run-directory readers live in rwbench.rundir
-load_shard = rundir.load_shard
-
-
 def first_images(run_dir: Path, n: int = SHOWN) -> torch.Tensor | None:
     """`sample_uint8` of the first shard, first n images ([n, C, H, W] uint8), or None when the run has no shard."""
-    files = shard_files(run_dir)
+    files = rundir.shard_files(run_dir)
     if not files:
         return None
-    shard = load_shard(files[0])
+    shard = rundir.load_shard(files[0])
     if "sample_uint8" not in shard:
         raise ValueError(f"{files[0]}: shard lacks 'sample_uint8' (see docs/run-layout.md)")
     return shard["sample_uint8"][:n]
@@ -248,8 +260,6 @@ class Context:
     def save_table(self, frame: pd.DataFrame, stem: str, markdown: pd.DataFrame | None = None) -> list[Path]:
         """Write reports/tables/<stem>.csv (all numbers), .md and .html (`markdown` if given: a compact view; the HTML
         page is what the Snakemake report shows inline) atomically."""
-        from rwbench.figures.html import write_table_html
-
         csv_path, md_path = self.out / "tables" / f"{stem}.csv", self.out / "tables" / f"{stem}.md"
         view = frame if markdown is None else markdown
         with atomic_write(csv_path, "w") as handle:

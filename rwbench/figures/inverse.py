@@ -18,9 +18,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from rwbench.figures.common import (Context, SkipFigure, data_range, eta_of, eta_text, inverse_axes_text, load_shard,
-                                    metric_table, present_metrics, shard_files, show_image, step_scale_of, step_scale_text,
-                                    unit_image)
+from rwbench.figures.common import (Context, SkipFigure, data_range, eta_of, eta_text, inverse_axes_text, metric_table,
+                                    present_metrics, show_image, step_scale_of, step_scale_text, unit_image)
+from rwbench.rundir import load_shard, shard_files
 
 N_SAMPLES = 3  # single samples shown per target
 N_TARGETS = 1  # targets (rows) shown per run

@@ -21,8 +21,11 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from rwbench import rundir  # noqa: E402
+from rwbench.figures.common import line_labels, line_sort_key  # noqa: E402
 from rwbench.io import atomic_path  # noqa: E402
 
 KEY = re.compile(r"^(?P<task>[^/]+)/eta=(?P<eta>[^/]+)/(?P<rest>.+)$")
@@ -130,20 +133,14 @@ def build_runs(ctx, runs, target: int = 0) -> list[Path]:
 def grid_rows(ctx, runs, target: int = 0) -> list[tuple[str, dict]]:
     """Rows (eta, task) of the DAG grid for target `target`: each line of the calibration figure (runs' `line`
     labels, else the sampler) at its largest NFE; the fixed columns from that row's first run."""
-    import pandas as pd
-
-    from rwbench import rundir
-
-    from rwbench.figures.calibration import _line_order, _lines
-
     runs = runs.copy()
     runs["eta"] = runs["task_params_eta"].astype(float) if "task_params_eta" in runs.columns else float("nan")
     if "line" not in runs.columns:
-        runs["line"] = _lines(runs)
+        runs["line"] = line_labels(runs)
     rows = []
     for (eta, task), part in runs.groupby(["eta", "task"], sort=True, dropna=False):
         imgs: dict = {}
-        for line in sorted(part["line"].unique(), key=_line_order):     # the calibration figure's line order
+        for line in sorted(part["line"].unique(), key=line_sort_key):     # the calibration figure's line order
             mine = part[part["line"] == line]
             best = mine.loc[mine["nfe"].astype(float).idxmax()]
             spec = rundir.read_spec(ctx.run_dir(best["run_id"]))

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rwbench.figures.html import _cell
-from rwbench.io import atomic_write
+from rwbench.io import atomic_write, html_cell
 
 # headline metric per task kind and whether lower is better
 HEADLINE = {"uncond": ("fid", True), "inverse": ("psnr", False)}
@@ -33,7 +32,7 @@ def front_comparisons(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _table(frame: pd.DataFrame, caption: str) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = "\n".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>"
+    rows = "\n".join("<tr>" + "".join(f"<td>{html_cell(v)}</td>" for v in r) + "</tr>"
                      for r in frame.itertuples(index=False))
     return (f"<table class='rwbench-summary'><caption>{html.escape(caption)}</caption>"
             f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")

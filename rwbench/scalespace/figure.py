@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rwbench.io import atomic_path, atomic_write, read_json
+from rwbench.io import atomic_path, atomic_write, read_json, write_table_html
 
 PANELS = [("mean", "D1 mean grey value", "linear"), ("variance", "D1 per-pixel variance", "log"),
           ("gaussian_entropy", "D2 Gaussian entropy / dim", "linear"), ("kl_vp", "D2 KL to N(0,(1+s^2)I) / dim", "log"),
@@ -143,8 +143,6 @@ def build_figure_and_table(runs_dir: str | Path, out_dir: str | Path) -> list[Pa
         handle.write("Expected: variance, Gaussian entropy, Frechet distance and FID to the data decrease; KL to the VP "
                      "invariant law increases. Mean over runs (seeds) per row.\n\n")
         handle.write(body + "\n")
-    from rwbench.figures.html import write_table_html
-
     html_path = write_table_html(table, out_dir / "tables" / "scalespace.html", "scalespace monotonicity scores M",
                                  "M(q) along the sampler order: 0 = monotone as expected, 1 = reversed. Variance, "
                                  "Gaussian entropy, Frechet distance and FID to the data should decrease; KL to the VP "
