@@ -116,7 +116,7 @@ def score_images(images: torch.Tensor, reference: dict, reference_cache, *, data
         write_json(Path(tmp) / "spec.json", spec)
         (Path(tmp) / "shards").mkdir()
         torch.save(shard, Path(tmp) / "shards" / "shard-00000.pt")
-        return evaluate_run(tmp, reference_cache, write=False, lpips=False, **options)
+        return evaluate_run(tmp, reference_cache=reference_cache, write=False, lpips=False, **options)
 
 
 def one_cell_spec(config: dict, model: str, sampler: str, n: int, **axes) -> dict:

@@ -64,10 +64,12 @@ def test_cli_defaults_come_from_the_schema(monkeypatch):
     patched["properties"]["metrics"]["properties"]["n_boot"]["default"] = 123
     patched["properties"]["scalespace"]["properties"]["osmosis_steps"]["default"] = 7
     monkeypatch.setattr(config, "load_schema", lambda: patched)
+    importlib.reload(importlib.import_module("rwbench.metrics.options"))
     for module, dest, value in (("evaluate", "n_boot", 123), ("scalespace", "osmosis_steps", 7)):
         importlib.reload(importlib.import_module(f"rwbench.commands.{module}"))
         assert cli.command_parser(module)[0].get_default(dest) == value
     monkeypatch.undo()
+    importlib.reload(importlib.import_module("rwbench.metrics.options"))
     for module in ("evaluate", "scalespace"):
         importlib.reload(importlib.import_module(f"rwbench.commands.{module}"))
     assert cli.command_parser("evaluate")[0].get_default("n_boot") == config.default("metrics.n_boot")
@@ -115,3 +117,21 @@ def test_torch_free_copies_in_parsers_match_the_library():
     assert eq_cmd.PAIRS == ",".join(equivalence.PAIRS)
     assert sch_cmd.SCHEDULES == ",".join(schedule_table.SCHEDULES)
     assert train_cmd.KINDS == config.KINDS
+
+
+def test_library_defaults_equal_the_schemas():
+    """evaluate's options (the library and `rwbench evaluate`) take every `metrics:` default from the config schema."""
+    import dataclasses
+
+    from rwbench.metrics.options import EvaluateOptions
+
+    fields = {f.name: f.default for f in dataclasses.fields(EvaluateOptions)}
+    for key, value in config.defaults("metrics").items():
+        if key == "extractor":          # None: the dataset's default (digits-cnn for digits, the schema's choice)
+            assert fields[key] is None
+            continue
+        assert fields[key] == value, key
+    assert fields["device"] == config.default("device")
+    parser = cli.command_parser("evaluate")[0]
+    for key in ("lpips", "lpips_net", "n_boot", "extractor_weights", "device", "seed", "batch_size"):
+        assert parser.get_default(key) == fields[key], key

@@ -55,7 +55,7 @@ def test_blown_up_walk_is_flagged_by_sample_and_evaluate(blown_up_run, tmp_path)
     torch.save(ref, tmp_path / "ref.pt")
     spec = read_json(blown_up_run / "spec.json")
     write_json(blown_up_run / "spec.json", dict(spec, reference={"kind": "file", "path": str(tmp_path / "ref.pt")}))
-    frame = ev.evaluate_run(blown_up_run, tmp_path / "cache", extractor=TOY).set_index("metric")
+    frame = ev.evaluate_run(blown_up_run, reference_cache=tmp_path / "cache", extractor=TOY).set_index("metric")
     assert frame.loc["diverged_fraction", "value"] == 1.0 and frame.loc["diverged", "value"] == 1.0
     assert math.isnan(frame.loc["fid", "value"]) and math.isnan(frame.loc["kid_mean", "value"])
 

@@ -80,7 +80,7 @@ def test_score_of_an_exported_folder_equals_the_run_metrics(sampled, tmp_path):
     _, run = sampled
     register_toy_extractor(TOY)
     images.export_run(run, tmp_path / "x")
-    expected = evaluate_run(run, tmp_path / "cache", extractor=TOY, write=False).set_index("metric")
+    expected = evaluate_run(run, reference_cache=tmp_path / "cache", extractor=TOY, write=False).set_index("metric")
     reference = images.parse_reference("dataset:digits/test/8", tmp_path / "cache")
     got = images.score_images(images.read_images(tmp_path / "x"), reference, tmp_path / "cache", extractor=TOY).set_index("metric")
     for metric in ("fid", "kid_mean", "precision", "recall"):

@@ -55,7 +55,7 @@ def reference(tmp_path):
 def test_unconditional_run(tmp_path, reference):
     ref_spec, ref_images = reference
     run = write_run(tmp_path, "uncond__toy", [uncond_shard(0, 40, 1), uncond_shard(40, 40, 2)], {"reference": ref_spec})
-    frame = ev.evaluate_run(run, tmp_path / "cache", extractor=TOY)
+    frame = ev.evaluate_run(run, reference_cache=tmp_path / "cache", extractor=TOY)
     on_disk = pd.read_csv(run / "metrics.csv", keep_default_na=False, na_values=["nan", ""])
     assert list(on_disk.columns) == ev.COLUMNS
     assert len(on_disk) == len(frame)
@@ -93,7 +93,7 @@ def test_unconditional_run(tmp_path, reference):
 
 def test_diverged_run_records_nan_and_diverged_row(tmp_path, reference):
     run = write_run(tmp_path, "uncond__bad", [uncond_shard(0, 20, 3, diverged_frac=0.8)], {"reference": reference[0]})
-    frame = ev.evaluate_run(run, tmp_path / "cache", extractor=TOY).set_index("metric")
+    frame = ev.evaluate_run(run, reference_cache=tmp_path / "cache", extractor=TOY).set_index("metric")
     assert frame.loc["diverged_fraction", "value"] == pytest.approx(0.8)
     assert frame.loc["diverged", "value"] == 1.0
     assert math.isnan(frame.loc["fid", "value"]) and math.isnan(frame.loc["kid_mean", "value"])
@@ -101,7 +101,7 @@ def test_diverged_run_records_nan_and_diverged_row(tmp_path, reference):
 
 def test_partially_diverged_run_uses_finite_images(tmp_path, reference):
     run = write_run(tmp_path, "uncond__some", [uncond_shard(0, 40, 4, diverged_frac=0.25)], {"reference": reference[0]})
-    frame = ev.evaluate_run(run, tmp_path / "cache", extractor=TOY).set_index("metric")
+    frame = ev.evaluate_run(run, reference_cache=tmp_path / "cache", extractor=TOY).set_index("metric")
     assert frame.loc["fid", "n"] == 30 and "diverged" not in frame.index
     assert math.isfinite(frame.loc["fid", "value"])
 
@@ -175,7 +175,7 @@ def test_aggregate_joins_flattened_spec(tmp_path, reference):
     a = write_run(tmp_path / "runs", "sr__a", shards, {"task": "sr", "samples_per_target": 3, "params": {"c": 0.5}})
     b = write_run(tmp_path / "runs", "uncond__b", [uncond_shard(0, 30, 6)], {"reference": reference[0]})
     ev.evaluate_run(a, lpips=False, n_boot=50)
-    ev.evaluate_run(b, tmp_path / "cache", extractor=TOY)
+    ev.evaluate_run(b, reference_cache=tmp_path / "cache", extractor=TOY)
     out = tmp_path / "results" / "metrics.csv"
     from rwbench.cli import main
 
@@ -216,7 +216,7 @@ def test_dataset_reference_through_load_dataset_and_reference_cli(tmp_path, monk
     assert capsys.readouterr().out.strip() == str(expected) and expected.is_file()
     assert calls == [("digits", "test", 8, 0)]
     run = write_run(tmp_path, "uncond__ds", [uncond_shard(0, 30, 8)], {"reference": ref})
-    frame = ev.evaluate_run(run, tmp_path / "cache", extractor=TOY).set_index("metric")
+    frame = ev.evaluate_run(run, reference_cache=tmp_path / "cache", extractor=TOY).set_index("metric")
     assert len(calls) == 1  # statistics came from the cache, the dataset was not loaded again
     assert frame.loc["fid", "reference"] == "dataset:digits/test/8" and frame.loc["fid", "n_ref"] == 50
 

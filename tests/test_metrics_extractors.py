@@ -184,8 +184,8 @@ def test_evaluate_with_inception_weights_file(empty_torch_home, tmp_path):
     torch.save({"index": torch.arange(10), "sample_uint8": to_uint8(x), "diverged": torch.zeros(10, dtype=torch.bool)},
                run / "shards" / "shard-00000.pt")
     with pytest.raises(FileNotFoundError, match="weights-inception-2015-12-05-6726825d.pth"):
-        evaluate_run(run, tmp_path / "cache", allow_download=False)
-    frame = evaluate_run(run, tmp_path / "cache", extractor_weights=str(weights)).set_index("metric")
+        evaluate_run(run, reference_cache=tmp_path / "cache", allow_download=False)
+    frame = evaluate_run(run, reference_cache=tmp_path / "cache", extractor_weights=str(weights)).set_index("metric")
     sha = ex.file_sha256(weights)
     assert frame.loc["fid", "extractor"] == f"{ex.INCEPTION}/2048@{sha[:12]}"
     assert "gray->rgb replicate" in frame.loc["fid", "conversion"] and frame.loc["fid", "n"] == 10

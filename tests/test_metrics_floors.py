@@ -109,7 +109,7 @@ def test_exact_floors_centre_on_zero_and_oracle_evaluate(tmp_path):
     write_json(run / "spec.json", spec)
     rundir.save_torch({"index": torch.arange(40), "sample": x, "sample_uint8": to_uint8(x),
                        "diverged": torch.zeros(40, dtype=torch.bool)}, rundir.shard_path(run, 0))
-    frame = evaluate_run(run, tmp_path / "cache", extractor=TOY, lpips=False).set_index("metric")
+    frame = evaluate_run(run, reference_cache=tmp_path / "cache", extractor=TOY, lpips=False).set_index("metric")
     for metric in ("energy_distance", "occupancy_tv", "logp_gap"):
         r = frame.loc[metric]
         assert r["n"] == 40 and r["ci_lo"] <= r["value"] <= r["ci_hi"] and r["se"] > 0 and r["unit"], metric

@@ -16,6 +16,7 @@ statistics of N independent exact draws (`<m>_exact_n`), per target in metrics-p
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from rwbench.io import atomic_write
 from rwbench.metrics import aggregation
 from rwbench.metrics import extractors as ex
 from rwbench.metrics import registry
+from rwbench.metrics.options import EvaluateOptions
 
 COLUMNS = rundir.METRIC_COLUMNS
 NAN = float("nan")
@@ -280,28 +282,27 @@ def _write_per_image(path: Path, data: dict, per_image: dict) -> None:
         frame.to_csv(handle, index=False)
 
 
-def evaluate_run(run_dir: str | Path, reference_cache: str | Path = "results/reference", extractor: str | None = None,
-                 extractor_weights: str | None = None, lpips: bool = True, lpips_net: str = "alex", prc: bool = True,
-                 prc_neighborhood: int = 3, device: str = "cpu", batch_size: int = 64, max_diverged: float = 0.5,
-                 allow_download: bool = True, allow_partial: bool = False, n_boot: int = 2000, seed: int = 0,
-                 write: bool = True):
-    """Compute all metrics of one run; write <run_dir>/metrics.csv atomically; return the rows as a DataFrame."""
+def evaluate_run(run_dir: str | Path, options: EvaluateOptions | None = None, *, write: bool = True, **overrides):
+    """Compute all metrics of one run; write <run_dir>/metrics.csv atomically; return the rows as a DataFrame.
+
+    `options` (EvaluateOptions) and/or keyword overrides of its fields, e.g. evaluate_run(run, lpips=False)."""
     import pandas as pd
 
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(EvaluateOptions)})
+    if unknown:
+        raise TypeError(f"evaluate_run: unknown option(s) {', '.join(unknown)}; see EvaluateOptions")
+    o = dataclasses.replace(options or EvaluateOptions(), **overrides)
     run_dir = Path(run_dir)
-    spec, data = rundir.load_shards(run_dir, allow_partial)
+    spec, data = rundir.load_shards(run_dir, o.allow_partial)
     rows = _Rows(str(spec.get("run_id") or run_dir.name))
     diverged = data["diverged"]
     n_all = len(diverged)
     frac = float(diverged.double().mean().item()) if n_all else NAN
-    too_many = frac > max_diverged
+    too_many = frac > o.max_diverged
     rows.add("diverged_fraction", frac, n_all)
     if too_many:
-        rows.add("diverged", 1.0, n_all, conversion=f"diverged_fraction > {max_diverged}: image metrics are NaN")
-    opts = dict(reference_cache=reference_cache, extractor=extractor, extractor_weights=extractor_weights,
-                lpips=lpips, lpips_net=lpips_net, prc=prc,
-                prc_neighborhood=prc_neighborhood, device=device, batch_size=batch_size,
-                allow_download=allow_download, n_boot=n_boot, seed=seed)
+        rows.add("diverged", 1.0, n_all, conversion=f"diverged_fraction > {o.max_diverged}: image metrics are NaN")
+    opts = dataclasses.asdict(o)
     ok = ~diverged
     if "ground_truth" in data:
         _inverse(rows, run_dir, spec, data, ok, too_many, opts)

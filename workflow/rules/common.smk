@@ -234,7 +234,7 @@ def evaluate_options():
     opts = [f"--extractor {m['extractor']}", f"--n-boot {m['n_boot']}"]
     if extractor_weights():
         opts.append(f"--extractor-weights {extractor_weights()}")
-    opts.append(f"--lpips-net {m['lpips_net']}" if m["lpips"] else "--no-lpips")
+    opts.append(f"--lpips --lpips-net {m['lpips_net']}" if m["lpips"] else "--no-lpips")
     return " ".join(opts)
 
 
