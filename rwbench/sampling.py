@@ -9,7 +9,7 @@ import torch
 
 from rwbench import presets, schedules
 from rwbench import samplers as sampler_table
-from rwbench.denoisers import GaussianMixtureDenoiser, VPEpsDenoiser, blend_from_denoiser, eps_from_denoiser, score_from_denoiser
+from rwbench.denoisers import GaussianMixtureDenoiser, blend_from_denoiser, chain_eps, score_from_denoiser
 from rwbench.grid import TASKS
 from rwbench.rng import randn_per_image, stream_generators
 
@@ -85,23 +85,6 @@ def _ncsn_levels(spec: dict, denoiser) -> torch.Tensor:
     if spec["steps"] % n_each:
         raise ValueError(f"steps: NCSN needs steps ({spec['steps']}) divisible by n_steps_each ({n_each})")
     return ladder(dict(spec, steps=spec["steps"] // n_each), denoiser)
-
-
-def _vp_eps(denoiser, betas: torch.Tensor):
-    """eps_fn(x_vp, t) in the full DDPM index space: the network itself for VP models, else via Tweedie."""
-    if isinstance(denoiser, VPEpsDenoiser):
-        return denoiser.eps_fn
-    return eps_from_denoiser(denoiser, schedules.alphas_cumprod(betas))
-
-
-def _on_timesteps(eps_fn, timesteps: torch.Tensor):
-    """eps_fn on a respaced chain: index t of the chain is DDPM time timesteps[t]."""
-    ts = timesteps.to(F64)
-
-    def wrapped(x, t):
-        return eps_fn(x, ts[t.round().long().cpu()].to(t.device))
-
-    return wrapped
 
 
 def _native_score(denoiser):
@@ -286,7 +269,7 @@ def _vp_chain(call: SamplerCall):
     """(respaced betas, eps_fn on the respaced chain) of a VP-type native sampler."""
     betas = model_betas(call.denoiser)
     ts = schedules.respaced_timesteps(betas.numel(), int(call.spec["steps"]))
-    return schedules.respaced_betas(betas, ts), _on_timesteps(_vp_eps(call.denoiser, betas), ts)
+    return schedules.respaced_betas(betas, ts), chain_eps(call.denoiser, betas, ts)
 
 
 def run_native_ddpm(call: SamplerCall) -> torch.Tensor:
