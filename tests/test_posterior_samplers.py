@@ -405,3 +405,48 @@ def test_posterior_rows_name_a_module_with_the_protocol():
         samplers.Sampler("bad", "posterior", ("steps",), "x.y", "x.y", tasks="inverse", fixed_schedule="ddpm")
     with pytest.raises(ValueError, match="solves inverse tasks"):
         samplers.Sampler("bad", "native", ("steps",), "x.y", "x.y", fixed_schedule="ddpm", posterior_module="x")
+
+
+def _calibration_spec(name, **change):
+    from rwbench import config, grid
+
+    cfg = config.load_config("config/default.yaml")
+    (spec,) = [s for s in grid.expand_experiment(cfg, "calibration") if s["sampler"] == name and s["task"] == "inpaint"
+               and s["nfe"] == 25 and s["task_params"]["eta"] == 0.05]
+    return dict(spec, **change)
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+@pytest.mark.parametrize("name,steps", [("dps", 4), ("pigdm", 4), ("daps", 2)])
+def test_dag_and_bench_give_identical_samples(name, steps, scale, monkeypatch):
+    """One run protocol: the DAG's runner (sampling.run_sampler on a calibration spec of config/default.yaml, shrunk to
+    8 x 8 and a few steps) and the benchmark's run_cell draw bitwise the same samples of one target."""
+    import argparse
+
+    from rwbench import sampling, samplers
+    from rwbench.bench import posterior as bench
+    from rwbench.data import from_uint8
+    from rwbench.rng import sample_index
+
+    N, target = 3, 1
+    spec = _calibration_spec(name, resolution=8, steps=steps, samples_per_target=N,
+                             params={**_calibration_spec(name)["params"], "step_scale": scale})
+    g = torch.Generator().manual_seed(0)
+    prior = GaussianMixtureDenoiser(torch.ones(2, dtype=F64), 0.5 + 0.2 * torch.randn(2, 64, generator=g, dtype=F64),
+                                    0.02 * torch.eye(64, dtype=F64).expand(2, 64, 64), sample_shape=(1, 8, 8))
+    images = torch.randint(0, 256, (4, 1, 8, 8), dtype=torch.uint8, generator=g)
+    monkeypatch.setattr(sampling, "ground_truth_images", lambda s, targets: images[torch.as_tensor(targets)])
+    indices = [sample_index(target, j, N) for j in range(N)]
+    dag = sampling.run_sampler(spec, prior, indices, dtype=F64)
+
+    args = argparse.Namespace(n_samples=N, seed=spec["seed"], p=spec["task_params"]["p"], clip=False, level=0.9,
+                              daps_langevin=None, daps_tau="published")
+    truth = from_uint8(images[target:target + 1], (0.0, 1.0), dtype=F64)
+    pb = bench.problem(prior, "inpaint", 0.05, target, args, truth=truth)
+    assert torch.equal(pb["y"].expand_as(dag["inverse"].y), dag["inverse"].y)
+    nfe = samplers.nfe(name, steps, spec["params"])
+    row, x = bench.run_cell(prior, name, "inpaint", 0.05, target, pb, nfe, scale, args)
+    assert row["nfe"] == nfe and row["sweep"] == scale
+    assert torch.isfinite(x).all() and torch.equal(x, dag["x"]), (name, float((x - dag["x"]).abs().max()))
+    step = samplers.get(name).step_param
+    assert row["params"][step] == dag["step_param"][step]

@@ -78,10 +78,13 @@ def exact_draws(post, seed: int, kind: str, task: str, target: int, N: int) -> t
     return torch.cat([post.sample(1, generator=g) for g in gens])
 
 
-def problem(prior, task: str, eta: float, target: int, args) -> dict:
-    """Ground truth from the prior (stream truth), measurement and operators (rwbench.inverse.measure_targets), exact posterior."""
+def problem(prior, task: str, eta: float, target: int, args, truth: torch.Tensor | None = None) -> dict:
+    """Ground truth (given, [1, C, H, W], else drawn from the prior, stream truth), measurement and operators
+    (rwbench.inverse.measure_targets), exact posterior."""
     shape, N, seed = prior.sample_shape, args.n_samples, args.seed
-    truth = prior.sample(1, torch.Generator().manual_seed(stream_seed(seed, "truth", task, target))).to(F64)
+    if truth is None:
+        truth = prior.sample(1, torch.Generator().manual_seed(stream_seed(seed, "truth", task, target)))
+    truth = truth.to(F64)
     tp = task_params(task, shape[-1], args)
     op1, y = measure_targets(task, seed, [target], truth, eta, **tp)
     opN = task_operator(task, seed, [target], repeat=N, **tp)
