@@ -8,7 +8,7 @@ from typing import Callable, Protocol, Sequence
 
 import torch
 
-from rwbench.schedules import sigma_at, sigma_of_abar, t_at
+from rwbench.schedules import alphas_cumprod, sigma_at, sigma_of_abar, t_at
 
 
 F64 = torch.float64
@@ -119,6 +119,22 @@ def eps_from_denoiser(denoiser: Denoiser, alphas_cumprod: torch.Tensor) -> Calla
         return (x - denoiser(x, torch.tensor(sigma, dtype=F64))) / sigma
 
     return eps_fn
+
+
+def chain_eps(denoiser: Denoiser, betas: torch.Tensor,
+              timesteps: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """eps_fn(x_vp, k[B]) on a respaced DDPM chain whose step k is DDPM time timesteps[k] of the full `betas`: the
+    network itself for VP models (VPEpsDenoiser.eps_fn), else the denoiser through Tweedie (eps_from_denoiser)."""
+    if isinstance(denoiser, VPEpsDenoiser):
+        eps_fn = denoiser.eps_fn
+    else:
+        eps_fn = eps_from_denoiser(denoiser, alphas_cumprod(torch.as_tensor(betas, dtype=F64)))
+    ts = torch.as_tensor(timesteps).to(F64)
+
+    def on_chain(x_vp: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return eps_fn(x_vp, ts[k.round().long().cpu()].to(k.device))
+
+    return on_chain
 
 
 def blend_from_denoiser(denoiser: Denoiser, a_min: float = 1e-6) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -1,4 +1,6 @@
-"""The conditional random walk of eq. 22: the template plus the exact likelihood gradient A^T(y - A x)/eta^2."""
+"""The inverse-problem math: task operators and measurements, the conditional random walk of eq. 22 (the template
+plus the exact likelihood gradient A^T(y - A x)/eta^2), and the checks and timestep ladders the posterior samplers
+of rwbench.baselines share (their settings and runs: rwbench.sampling.posterior_settings / run_posterior_sampler)."""
 
 from __future__ import annotations
 
@@ -208,80 +210,3 @@ __all__ = ["task_operator", "measure_targets", "check_problem", "check_ladder", 
            "timestep_sigmas", "ConditionalSetup", "conditional_random_walk", "conditional_steps", "likelihood_gradient", "step_cap",
            "eta_on_unit_scale", "CAPS"]
 
-
-# ---------------------------------------------------------------- posterior samplers: published settings and dispatch
-
-POSTERIOR_SAMPLERS = ("dps", "pigdm", "ddrm", "diffpir", "daps")
-
-
-def _baseline(name: str):
-    import importlib
-
-    if name not in POSTERIOR_SAMPLERS:
-        raise ValueError(f"sampler: unknown posterior sampler {name!r}; choose one of {', '.join(POSTERIOR_SAMPLERS)}")
-    return importlib.import_module(f"rwbench.baselines.{name}")
-
-
-def posterior_settings(name: str, task: str, image_shape, data_range, *, nfe: int | None = None, oracle: bool = False,
-                       **overrides) -> dict:
-    """A posterior sampler's published setting for a grid task (inpaint, box, sr, deblur) on a model of this image
-    shape and data range, in consistent noise units (docs/posterior-samplers.md); `nfe` (network forward passes)
-    replaces the published step count; `overrides` replace single values."""
-    from rwbench.grid import TASKS
-
-    if task not in TASKS or TASKS[task] is None:
-        raise ValueError(f"task: {task!r} is not an inverse task")
-    mod = _baseline(name)
-    if name == "dps":
-        steps = 1000 if nfe is None else int(nfe)
-        zeta = mod.scaled_zeta(mod.default_zeta(TASKS[task]), image_shape, data_range, steps=steps)
-        p = {"steps": steps, "zeta": zeta, "clip": mod.clip_range(data_range, oracle) is not None, "variance": "beta_tilde"}
-    else:
-        p = mod.published(task, data_range)
-    if nfe is not None:
-        nfe = int(nfe)
-        if name == "daps":
-            if nfe % p["ode_steps"]:
-                raise ValueError(f"nfe: DAPS needs a multiple of ode_steps ({p['ode_steps']}), got {nfe}")
-            p["annealing_steps"] = nfe // p["ode_steps"]
-        else:
-            p["steps"] = nfe
-    unknown = set(overrides) - set(p)
-    if unknown:
-        raise ValueError(f"overrides: {name} has no setting {', '.join(sorted(unknown))}; it has {', '.join(sorted(p))}")
-    p.update(overrides)
-    return p
-
-
-def posterior_nfe(name: str, settings: dict) -> dict:
-    """Network passes of a posterior sampler at a setting: {"forward", "backward", "total"}."""
-    mod = _baseline(name)
-    if name == "daps":
-        return mod.nfe(settings["annealing_steps"], settings["ode_steps"])
-    return mod.nfe(settings["steps"])
-
-
-def run_posterior_sampler(name: str, denoiser, x_T: torch.Tensor, y: torch.Tensor, operator: LinearOperator, eta: float,
-                          settings: dict, *, data_range, betas=None, generators=None, callback=None) -> torch.Tensor:
-    """Run one posterior sampler (POSTERIOR_SAMPLERS) with settings from posterior_settings on D(x, sigma) (VE
-    coordinates); x_T ~ N(0, I) per image, step noise from per-image generators; returns x on the model's data scale."""
-    mod = _baseline(name)
-    p = dict(settings)
-    if name == "dps":
-        from rwbench.denoisers import eps_from_denoiser
-        from rwbench.schedules import respaced_betas, respaced_timesteps
-
-        full = schedules.linear_betas() if betas is None else torch.as_tensor(betas, dtype=F64)
-        sub = respaced_betas(full, respaced_timesteps(full.numel(), int(p["steps"])))
-        eps_fn = eps_from_denoiser(denoiser, schedules.alphas_cumprod(sub))   # the respaced chain's own abar
-        clip = (float(data_range[0]), float(data_range[1])) if p["clip"] else None
-        return mod.dps(eps_fn, x_T, y, operator, sub, p["zeta"], variance=p["variance"], clip_denoised=clip,
-                       generators=generators, callback=callback)
-    if name == "daps":
-        sigmas = mod.ladder(p.pop("annealing_steps"), p.pop("sigma_min"), p.pop("sigma_max"))
-    else:
-        sigmas = mod.ladder(p.pop("steps"), betas)
-    return getattr(mod, name)(denoiser, x_T, y, operator, eta, sigmas, generators=generators, callback=callback, **p)
-
-
-__all__ += ["POSTERIOR_SAMPLERS", "posterior_settings", "posterior_nfe", "run_posterior_sampler"]

@@ -131,7 +131,12 @@ class Sampler:
     wraps (template rows: the WalkParams builder), the schedule it is fixed to (None: the `schedules` axis), the keyword
     names its algorithm takes for params (param -> keyword), a step multiple (NCSN: steps % n_steps_each == 0), and its
     main step parameter: step_param, the setting the step_scale axis multiplies (or itself a list axis, the walk's c),
-    with step_max, the largest value the algorithm accepts (the scaled value is clamped to it)."""
+    with step_max, the largest value the algorithm accepts (the scaled value is clamped to it).
+
+    A posterior sampler names its module (posterior_module, e.g. rwbench.baselines.dps), which gives
+    published(task, data_range, image_shape=, oracle=, steps=) -> settings, nfe(settings) -> {forward, backward, total}
+    and run(denoiser, x_T, y, operator, eta, settings, data_range=, betas=, generators=, callback=) -> x; the DAG and
+    the posterior benchmark both run it through rwbench.sampling.posterior_settings and run_posterior_sampler."""
 
     name: str
     kind: str
@@ -147,6 +152,7 @@ class Sampler:
     steps_multiple: str | None = None
     step_param: str | None = None
     step_max: float | None = None
+    posterior_module: str | None = None
     doc: str = ""
 
     def __post_init__(self):
@@ -161,6 +167,8 @@ class Sampler:
             raise ValueError(f"sampler {self.name!r}: give either the schedule axis or a fixed_schedule, not both/none")
         if "steps" not in self.axes:
             raise ValueError(f"sampler {self.name!r}: every sampler uses the steps axis")
+        if (self.kind == "posterior" and not self.posterior_module) or (self.posterior_module and not self.inverse):
+            raise ValueError(f"sampler {self.name!r}: a posterior row names a posterior_module, solves inverse tasks")
         if self.scales_step != ("step_scale" in self.axes):
             raise ValueError(f"sampler {self.name!r}: the step_scale axis goes with a step_param that is not itself a "
                              f"list axis (step_param {self.step_param!r}); declare both or neither")
@@ -209,6 +217,7 @@ class Sampler:
 
 _T = "rwbench.sampling.run_template"
 _VE = "rwbench.sampling.run_ve_solver"
+_POST = "rwbench.sampling.run_posterior"
 _KARRAS = {"schedule": "karras"}   # the VE solvers' default ladder (EDM, rho = 7)
 SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
     # The random-walk template with a preset (rwbench.walk.random_walk); Table II of the paper.
@@ -236,22 +245,24 @@ SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
             doc="score-SDE VE reverse diffusion (+ Langevin corrector)"),
     Sampler("iadb", "iadb", ("steps",), "rwbench.sampling.run_iadb", "rwbench.baselines.iadb.iadb_sample",
             fixed_schedule="iadb-uniform", doc="IADB deterministic blending (Heitz et al. 2023)"),
-    Sampler("dps", "native", ("steps", "zeta", "variance", "step_scale"), "rwbench.sampling.run_dps",
-            "rwbench.baselines.dps.dps", tasks="inverse", fixed_schedule="ddpm", defaults={"variance": "beta_tilde"},
-            step_param="zeta",
+    # Posterior samplers (docs/posterior-samplers.md), each run by its posterior_module's published / nfe / run at the
+    # published setting for the task, image size and data range (rwbench.sampling.posterior_settings); steps = forward
+    # NFE (DAPS: annealing levels). DPS keeps kind native (its own DDPM posterior variance, on the VP chain).
+    Sampler("dps", "native", ("steps", "zeta", "variance", "step_scale"), _POST, "rwbench.baselines.dps.dps",
+            tasks="inverse", fixed_schedule="ddpm", defaults={"variance": "beta_tilde"}, step_param="zeta",
+            posterior_module="rwbench.baselines.dps",
             doc="diffusion posterior sampling (Chung et al. 2023), its own posterior variance"),
-    # Posterior samplers on D(x, sigma) (rwbench.baselines, docs/posterior-samplers.md): published settings converted to
-    # the model's size and data range by rwbench.inverse.posterior_settings; steps = forward NFE (DAPS: annealing levels).
-    Sampler("pigdm", "posterior", ("steps", "step_scale"), "rwbench.sampling.run_posterior",
-            "rwbench.baselines.pigdm.pigdm", tasks="inverse", fixed_schedule="ddpm", step_param="ddim_eta", step_max=1.0,
+    Sampler("pigdm", "posterior", ("steps", "step_scale"), _POST, "rwbench.baselines.pigdm.pigdm", tasks="inverse",
+            fixed_schedule="ddpm", step_param="ddim_eta", step_max=1.0, posterior_module="rwbench.baselines.pigdm",
             doc="Pi-GDM (Song et al. 2023); one VJP per step besides the NFE"),
-    Sampler("ddrm", "posterior", ("steps", "step_scale"), "rwbench.sampling.run_posterior",
-            "rwbench.baselines.ddrm.ddrm", tasks="inverse", fixed_schedule="ddpm", step_param="ddrm_eta", step_max=1.0,
+    Sampler("ddrm", "posterior", ("steps", "step_scale"), _POST, "rwbench.baselines.ddrm.ddrm", tasks="inverse",
+            fixed_schedule="ddpm", step_param="ddrm_eta", step_max=1.0, posterior_module="rwbench.baselines.ddrm",
             doc="DDRM (Kawar et al. 2022), eta 0.85, eta_b 1, in the SVD of A"),
-    Sampler("diffpir", "posterior", ("steps", "step_scale"), "rwbench.sampling.run_posterior",
-            "rwbench.baselines.diffpir.diffpir", tasks="inverse", fixed_schedule="diffpir-quad", step_param="lam", doc="DiffPIR (Zhu et al. 2023), closed-form prox"),
-    Sampler("daps", "posterior", ("steps", "step_scale"), "rwbench.sampling.run_posterior", "rwbench.baselines.daps.daps",
-            tasks="inverse", nfe=nfe_daps, fixed_schedule="daps-karras", step_param="lr",
+    Sampler("diffpir", "posterior", ("steps", "step_scale"), _POST, "rwbench.baselines.diffpir.diffpir",
+            tasks="inverse", fixed_schedule="diffpir-quad", step_param="lam",
+            posterior_module="rwbench.baselines.diffpir", doc="DiffPIR (Zhu et al. 2023), closed-form prox"),
+    Sampler("daps", "posterior", ("steps", "step_scale"), _POST, "rwbench.baselines.daps.daps", tasks="inverse",
+            nfe=nfe_daps, fixed_schedule="daps-karras", step_param="lr", posterior_module="rwbench.baselines.daps",
             doc="DAPS (Zhang et al. 2024): steps annealing levels x 5 ODE steps, 100 Langevin steps each"),
     # Modern solvers on D(x, sigma) in VE coordinates (k-diffusion conventions: sigmas = ladder + [0], K steps).
     Sampler("euler", "solver", ("schedule", "steps"), _VE, "rwbench.baselines.solvers.euler",
@@ -271,6 +282,10 @@ SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
             "rwbench.baselines.ddim.ddim", fixed_schedule="ddpm", defaults={"ancestral_eta": 0.0},
             keywords={"ancestral_eta": "eta"}, doc="DDIM (Song et al. 2021) with eta on respaced DDPM timesteps"),
 )}
+
+
+# the rows that run through a posterior_module (DPS, Pi-GDM, DDRM, DiffPIR, DAPS), in table order
+POSTERIOR_SAMPLERS = tuple(name for name, row in SAMPLERS.items() if row.posterior_module)
 
 
 def get(name: str) -> Sampler:
@@ -310,5 +325,6 @@ def nfe(sampler: str, steps: int, params: dict) -> int:
     return get(sampler).count_nfe(steps, params)
 
 
-__all__ = ["AXES", "Axis", "LIST_AXES", "SAMPLERS", "Sampler", "SCHEDULES", "LADDERS", "KINDS", "get", "resolve",
-           "resolve_schedule", "nfe", "nfe_per_step", "nfe_predictor_corrector", "nfe_heun", "sampler_params"]
+__all__ = ["AXES", "Axis", "LIST_AXES", "SAMPLERS", "POSTERIOR_SAMPLERS", "Sampler", "SCHEDULES", "LADDERS", "KINDS",
+           "get", "resolve", "resolve_schedule", "nfe", "nfe_per_step", "nfe_predictor_corrector", "nfe_heun",
+           "sampler_params"]

@@ -1,5 +1,7 @@
 """Run one resolved run spec (rwbench.grid) on a set of image indices: the template with a preset, a native baseline,
-IADB or DPS, unconditional or on an inverse task, with image i's noise and measurement drawn from its own seed."""
+IADB, a solver or a posterior sampler, unconditional or on an inverse task, with image i's noise and measurement drawn
+from its own seed. Posterior samplers have one run protocol (posterior_settings, run_posterior_sampler) that the DAG's
+runner and the posterior benchmark (rwbench.bench.posterior) both call."""
 
 from __future__ import annotations
 
@@ -9,8 +11,7 @@ import torch
 
 from rwbench import presets, schedules
 from rwbench import samplers as sampler_table
-from rwbench.denoisers import GaussianMixtureDenoiser, VPEpsDenoiser, blend_from_denoiser, eps_from_denoiser, score_from_denoiser
-from rwbench.grid import TASKS
+from rwbench.denoisers import GaussianMixtureDenoiser, blend_from_denoiser, chain_eps, score_from_denoiser
 from rwbench.rng import randn_per_image, stream_generators
 
 F64 = torch.float64
@@ -85,23 +86,6 @@ def _ncsn_levels(spec: dict, denoiser) -> torch.Tensor:
     if spec["steps"] % n_each:
         raise ValueError(f"steps: NCSN needs steps ({spec['steps']}) divisible by n_steps_each ({n_each})")
     return ladder(dict(spec, steps=spec["steps"] // n_each), denoiser)
-
-
-def _vp_eps(denoiser, betas: torch.Tensor):
-    """eps_fn(x_vp, t) in the full DDPM index space: the network itself for VP models, else via Tweedie."""
-    if isinstance(denoiser, VPEpsDenoiser):
-        return denoiser.eps_fn
-    return eps_from_denoiser(denoiser, schedules.alphas_cumprod(betas))
-
-
-def _on_timesteps(eps_fn, timesteps: torch.Tensor):
-    """eps_fn on a respaced chain: index t of the chain is DDPM time timesteps[t]."""
-    ts = timesteps.to(F64)
-
-    def wrapped(x, t):
-        return eps_fn(x, ts[t.round().long().cpu()].to(t.device))
-
-    return wrapped
 
 
 def _native_score(denoiser):
@@ -286,7 +270,7 @@ def _vp_chain(call: SamplerCall):
     """(respaced betas, eps_fn on the respaced chain) of a VP-type native sampler."""
     betas = model_betas(call.denoiser)
     ts = schedules.respaced_timesteps(betas.numel(), int(call.spec["steps"]))
-    return schedules.respaced_betas(betas, ts), _on_timesteps(_vp_eps(call.denoiser, betas), ts)
+    return schedules.respaced_betas(betas, ts), chain_eps(call.denoiser, betas, ts)
 
 
 def run_native_ddpm(call: SamplerCall) -> torch.Tensor:
@@ -310,43 +294,73 @@ def step_scale(call: SamplerCall) -> float:
     return float(call.params.get("step_scale", sampler_table.AXES["step_scale"].default))
 
 
-def run_dps(call: SamplerCall) -> torch.Tensor:
-    """DPS (rwbench.baselines.dps) on the respaced chain; zeta defaults to DPS's published value for the task rescaled to
-    the image size, data range and step count (dps.scaled_zeta), times the run's step_scale; x0_hat clamped to the data
-    range for learned models."""
-    from rwbench.baselines.dps import clip_range, default_zeta, scaled_zeta
+def posterior_module(sampler: str):
+    """The module a posterior sampler of the table runs through (its row's posterior_module: published, nfe, run)."""
+    import importlib
 
-    spec = call.spec
-    sub, eps_fn = _vp_chain(call)
-    inv = call.inverse
-    shape = (int(spec["channels"]), int(spec["resolution"]), int(spec["resolution"]))
-    zeta = call.params.get("zeta") or scaled_zeta(default_zeta(TASKS[spec["task"]]), shape, spec["data_range"],
-                                                  steps=sub.numel())
-    zeta = call.row.scaled_step(zeta, step_scale(call))      # row.step_param is zeta
-    call.extras["zeta"] = zeta
-    clip = clip_range(spec["data_range"], isinstance(call.denoiser, GaussianMixtureDenoiser))
-    fn = sampler_table.resolve(call.row.algorithm)
-    return fn(eps_fn, call.x_T, inv.y, inv.operator, sub, zeta, variance=call.params.get("variance", "beta_tilde"),
-              clip_denoised=clip, generators=call.gens)
+    row = sampler_table.get(sampler)
+    if row.posterior_module is None:
+        raise ValueError(f"sampler: {sampler!r} is not a posterior sampler; choose one of "
+                         f"{', '.join(sampler_table.POSTERIOR_SAMPLERS)}")
+    return importlib.import_module(row.posterior_module)
+
+
+def posterior_settings(sampler: str, task: str, image_shape, data_range, *, oracle: bool = False,
+                       steps: int | None = None, nfe: int | None = None, step_scale: float = 1.0, **overrides) -> dict:
+    """A posterior sampler's setting for a grid task (inpaint, box, sr, deblur) on a model of this image shape and data
+    range, in consistent noise units (docs/posterior-samplers.md): its module's published setting at `steps` (the
+    row's steps axis: forward NFE, DAPS annealing levels; None: the published count) or at `nfe` forward passes (a
+    whole number of steps), `overrides` replacing single values, then the main step parameter (row.step_param) times
+    `step_scale`, clamped to row.step_max. `oracle`: a Gaussian-mixture oracle (DPS leaves x0_hat unclamped)."""
+    row = sampler_table.get(sampler)
+    module = posterior_module(sampler)
+    if nfe is not None:
+        if steps is not None:
+            raise ValueError("steps, nfe: give the step count or the forward-NFE budget, not both")
+        steps = row.steps_for_nfe(int(nfe), {})
+        if row.count_nfe(steps, {}) != int(nfe):
+            raise ValueError(f"nfe: {sampler} has no step count with exactly {nfe} forward passes "
+                             f"({steps} steps give {row.count_nfe(steps, {})})")
+    settings = module.published(task, data_range, image_shape=image_shape, oracle=oracle, steps=steps)
+    unknown = set(overrides) - set(settings)
+    if unknown:
+        raise ValueError(f"overrides: {sampler} has no setting {', '.join(sorted(unknown))}; "
+                         f"it has {', '.join(sorted(settings))}")
+    settings.update(overrides)
+    if row.step_param is not None:
+        settings[row.step_param] = row.scaled_step(settings[row.step_param], step_scale)
+    return settings
+
+
+def posterior_nfe(sampler: str, settings: dict) -> dict:
+    """Network passes of a posterior sampler at a setting: {"forward", "backward", "total"}."""
+    return posterior_module(sampler).nfe(settings)
+
+
+def run_posterior_sampler(sampler: str, denoiser, x_T: torch.Tensor, y: torch.Tensor, operator, eta: float,
+                          settings: dict, *, data_range, betas=None, generators=None, callback=None) -> torch.Tensor:
+    """Run a posterior sampler at `settings` (posterior_settings) on D(x, sigma): x_T ~ N(0, I) per image, step noise
+    from per-image generators, `betas` the model's DDPM chain (None: linear 1e-4..0.02); returns x on the model's data
+    scale. The DAG (run_posterior) and the posterior benchmark both run every posterior sampler through here."""
+    return posterior_module(sampler).run(denoiser, x_T, y, operator, eta, settings, data_range=data_range, betas=betas,
+                                         generators=generators, callback=callback)
 
 
 def run_posterior(call: SamplerCall) -> torch.Tensor:
-    """A posterior sampler of rwbench.baselines (Pi-GDM, DDRM, DiffPIR, DAPS) at its published setting for the task,
-    image size and data range (rwbench.inverse.posterior_settings), its main step parameter (row.step_param) times the
-    run's step_scale (clamped to row.step_max); steps = forward NFE, DAPS: annealing levels."""
-    from rwbench.inverse import posterior_settings, run_posterior_sampler
-
-    spec, inv, name = call.spec, call.inverse, call.row.name
+    """A posterior sampler (DPS, Pi-GDM, DDRM, DiffPIR, DAPS; the row's posterior_module) at its published setting for
+    the task, image size and data range (posterior_settings): steps = the spec's steps, the row's option axes set in
+    the spec (DPS: zeta, variance) replace published values, the main step parameter times the run's step_scale.
+    The resolved step parameter is recorded in the extras (`step_param`, the provenance's <sampler>_<param>)."""
+    spec, inv, row = call.spec, call.inverse, call.row
     shape = (int(spec["channels"]), int(spec["resolution"]), int(spec["resolution"]))
-    steps = int(spec["steps"])
-    budget = {"annealing_steps": steps} if name == "daps" else {"nfe": steps}
+    options = {name: value for name, value in call.params.items()
+               if sampler_table.AXES[name].source == "option" and value is not None}
     oracle = isinstance(call.denoiser, GaussianMixtureDenoiser)
-    settings = posterior_settings(name, spec["task"], shape, spec["data_range"], oracle=oracle, **budget)
-    param = call.row.step_param
-    if param is not None:   # the published value times the run's factor, through posterior_settings' overrides
-        scaled = {param: call.row.scaled_step(settings[param], step_scale(call))}
-        settings = posterior_settings(name, spec["task"], shape, spec["data_range"], oracle=oracle, **budget, **scaled)
-    return run_posterior_sampler(name, call.denoiser, call.x_T, inv.y, inv.operator, inv.eta, settings,
+    settings = posterior_settings(row.name, spec["task"], shape, spec["data_range"], oracle=oracle,
+                                  steps=int(spec["steps"]), step_scale=step_scale(call), **options)
+    if row.step_param is not None:
+        call.extras["step_param"] = {row.step_param: settings[row.step_param]}
+    return run_posterior_sampler(row.name, call.denoiser, call.x_T, inv.y, inv.operator, inv.eta, settings,
                                  data_range=spec["data_range"], betas=model_betas(call.denoiser), generators=call.gens)
 
 
@@ -431,4 +445,5 @@ def to_unit(x: torch.Tensor, data_range) -> torch.Tensor:
 
 
 __all__ = ["load_denoiser", "run_sampler", "SamplerCall", "run_template", "run_ve_solver", "solver_sigmas", "walk_params", "ladder", "respaced_timesteps", "respaced_betas", "make_inverse",
-           "initial_noise", "trajectory_steps", "to_unit", "exact_posterior", "ground_truth_images"]
+           "initial_noise", "trajectory_steps", "to_unit", "exact_posterior", "ground_truth_images", "run_posterior",
+           "posterior_module", "posterior_settings", "posterior_nfe", "run_posterior_sampler"]

@@ -62,8 +62,8 @@ def sample_images(spec: dict, indices, *, device="cpu", batch_size: int | None =
         shard["_trajectory"] = {"index": torch.cat([t["index"] for t in traj]), "step": traj[0]["step"],
                                 "sigma": traj[0]["sigma"], "x": torch.cat([t["x"] for t in traj], 1),
                                 "denoised": torch.cat([t["denoised"] for t in traj], 1)}
-    if "zeta" in parts[0]:
-        shard["_zeta"] = parts[0]["zeta"]
+    if "step_param" in parts[0]:        # a posterior sampler's resolved main step parameter (DPS: zeta)
+        shard["_step_param"] = parts[0]["step_param"]
     return shard
 
 

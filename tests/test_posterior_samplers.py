@@ -1,5 +1,6 @@
 """Posterior samplers (DPS, Pi-GDM, DDRM, DiffPIR, DAPS) against exact Gaussian / Gaussian-mixture posteriors."""
 
+import importlib
 import math
 
 import pytest
@@ -11,10 +12,11 @@ from rwbench.baselines.diffpir import data_prox
 from rwbench.baselines.dps import clip_range, scaled_zeta
 from rwbench.baselines.pigdm import adaptive_variance, pigdm, pseudoinverse_vector
 from rwbench.denoisers import GaussianDenoiser, GaussianMixtureDenoiser
-from rwbench.inverse import (POSTERIOR_SAMPLERS, posterior_nfe, posterior_settings, quad_timesteps, run_posterior_sampler,
-                             uniform_timesteps)
+from rwbench.inverse import quad_timesteps, uniform_timesteps
 from rwbench.operators import BicubicSR, BoxInpainting, GaussianBlur, LinearOperator, RandomInpainting
 from rwbench.posterior import gmm_posterior, posterior_mean, posterior_variance
+from rwbench.samplers import POSTERIOR_SAMPLERS
+from rwbench.sampling import posterior_nfe, posterior_settings, run_posterior_sampler
 
 F64 = torch.float64
 SHAPE = (1, 4, 4)
@@ -247,8 +249,12 @@ def test_published_settings_and_nfe():
     d = posterior_settings("daps", "box", SHAPE, (0, 1))
     assert d["lr"] == pytest.approx(5e-5 / 4) and d["tau"] == pytest.approx(0.01 / math.sqrt(2) / 2)
     assert posterior_settings("pigdm", "sr", SHAPE, (0, 1))["data_var"] == pytest.approx(0.25)
-    with pytest.raises(ValueError, match="multiple of ode_steps"):
+    with pytest.raises(ValueError, match="no step count with exactly 12 forward passes"):
         posterior_settings("daps", "sr", SHAPE, (0, 1), nfe=12)
+    assert posterior_settings("daps", "sr", SHAPE, (0, 1), steps=3)["annealing_steps"] == 3        # the DAG's steps
+    assert posterior_settings("pigdm", "sr", SHAPE, (0, 1), step_scale=8.0)["ddim_eta"] == 1.0      # clamped to 1
+    with pytest.raises(ValueError, match="not a posterior sampler"):
+        posterior_settings("ddim", "sr", SHAPE, (0, 1))
     with pytest.raises(ValueError, match="no setting"):
         posterior_settings("ddrm", "sr", SHAPE, (0, 1), zeta=1.0)
     assert uniform_timesteps(20).tolist() == list(range(950, -1, -50))
@@ -362,14 +368,16 @@ def test_sampler_mean_near_exact_on_mixture_prior(name, nfe, over, bound):
 # ---------------------------------------------------------------- DAG rows (rwbench.samplers) and dispatch
 
 
-@pytest.mark.parametrize("name", ["pigdm", "ddrm", "diffpir", "daps"])
+@pytest.mark.parametrize("name", POSTERIOR_SAMPLERS)
 def test_dag_rows_run_and_shards_do_not_matter(name, monkeypatch):
     from rwbench import config, grid, sampling, samplers
 
     cfg = config.load_config("config/default.yaml")
     (spec,) = [s for s in grid.expand_experiment(cfg, "calibration") if s["sampler"] == name and s["task"] == "sr"
                and s["nfe"] == 100 and s["task_params"]["eta"] == 0.05]
-    assert samplers.get(name).kind == "posterior" and samplers.get(name).inverse and not samplers.get(name).uncond
+    row = samplers.get(name)
+    assert row.posterior_module == f"rwbench.baselines.{name}" and row.run == "rwbench.sampling.run_posterior"
+    assert row.kind == ("native" if name == "dps" else "posterior") and row.inverse and not row.uncond
     assert spec["nfe"] == 100 and spec["steps"] == (20 if name == "daps" else 100)
     spec = dict(spec, steps=4 if name != "daps" else 2, resolution=8)
     g = torch.Generator().manual_seed(0)
@@ -381,3 +389,64 @@ def test_dag_rows_run_and_shards_do_not_matter(name, monkeypatch):
     parts = [sampling.run_sampler(spec, prior, idx, dtype=F64)["x"] for idx in ([0, 1], [2, 3])]
     assert torch.isfinite(whole["x"]).all() and "exact_mmse" in whole
     assert torch.allclose(whole["x"], torch.cat(parts), atol=1e-12, rtol=0)
+
+
+
+def test_posterior_rows_name_a_module_with_the_protocol():
+    from rwbench import samplers
+
+    for name in POSTERIOR_SAMPLERS:
+        module = importlib.import_module(samplers.get(name).posterior_module)
+        assert all(callable(getattr(module, fn)) for fn in ("published", "nfe", "run")), name
+        settings = module.published("sr", (0.0, 1.0), image_shape=SHAPE, oracle=True, steps=5)
+        assert samplers.get(name).step_param in settings
+        assert module.nfe(settings)["forward"] == samplers.nfe(name, 5, {})        # the table's NFE rule agrees
+    with pytest.raises(ValueError, match="names a posterior_module"):
+        samplers.Sampler("bad", "posterior", ("steps",), "x.y", "x.y", tasks="inverse", fixed_schedule="ddpm")
+    with pytest.raises(ValueError, match="solves inverse tasks"):
+        samplers.Sampler("bad", "native", ("steps",), "x.y", "x.y", fixed_schedule="ddpm", posterior_module="x")
+
+
+def _calibration_spec(name, **change):
+    from rwbench import config, grid
+
+    cfg = config.load_config("config/default.yaml")
+    (spec,) = [s for s in grid.expand_experiment(cfg, "calibration") if s["sampler"] == name and s["task"] == "inpaint"
+               and s["nfe"] == 25 and s["task_params"]["eta"] == 0.05]
+    return dict(spec, **change)
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+@pytest.mark.parametrize("name,steps", [("dps", 4), ("pigdm", 4), ("daps", 2)])
+def test_dag_and_bench_give_identical_samples(name, steps, scale, monkeypatch):
+    """One run protocol: the DAG's runner (sampling.run_sampler on a calibration spec of config/default.yaml, shrunk to
+    8 x 8 and a few steps) and the benchmark's run_cell draw bitwise the same samples of one target."""
+    import argparse
+
+    from rwbench import sampling, samplers
+    from rwbench.bench import posterior as bench
+    from rwbench.data import from_uint8
+    from rwbench.rng import sample_index
+
+    N, target = 3, 1
+    spec = _calibration_spec(name, resolution=8, steps=steps, samples_per_target=N,
+                             params={**_calibration_spec(name)["params"], "step_scale": scale})
+    g = torch.Generator().manual_seed(0)
+    prior = GaussianMixtureDenoiser(torch.ones(2, dtype=F64), 0.5 + 0.2 * torch.randn(2, 64, generator=g, dtype=F64),
+                                    0.02 * torch.eye(64, dtype=F64).expand(2, 64, 64), sample_shape=(1, 8, 8))
+    images = torch.randint(0, 256, (4, 1, 8, 8), dtype=torch.uint8, generator=g)
+    monkeypatch.setattr(sampling, "ground_truth_images", lambda s, targets: images[torch.as_tensor(targets)])
+    indices = [sample_index(target, j, N) for j in range(N)]
+    dag = sampling.run_sampler(spec, prior, indices, dtype=F64)
+
+    args = argparse.Namespace(n_samples=N, seed=spec["seed"], p=spec["task_params"]["p"], clip=False, level=0.9,
+                              daps_langevin=None, daps_tau="published")
+    truth = from_uint8(images[target:target + 1], (0.0, 1.0), dtype=F64)
+    pb = bench.problem(prior, "inpaint", 0.05, target, args, truth=truth)
+    assert torch.equal(pb["y"].expand_as(dag["inverse"].y), dag["inverse"].y)
+    nfe = samplers.nfe(name, steps, spec["params"])
+    row, x = bench.run_cell(prior, name, "inpaint", 0.05, target, pb, nfe, scale, args)
+    assert row["nfe"] == nfe and row["sweep"] == scale
+    assert torch.isfinite(x).all() and torch.equal(x, dag["x"]), (name, float((x - dag["x"]).abs().max()))
+    step = samplers.get(name).step_param
+    assert row["params"][step] == dag["step_param"][step]

@@ -30,12 +30,15 @@ F64 = torch.float64
 from rwbench.published import DAPS, DAPS_LR  # noqa: E402
 
 
-def published(task: str, data_range=(-1.0, 1.0)) -> dict:
-    """DAPS-1K for a grid task on a model data range of width w: tau = tau_repo/sqrt(2) (w/2), lr = lr_repo (w/2)^2."""
+def published(task: str, data_range=(-1.0, 1.0), *, image_shape=None, oracle: bool = False,
+              steps: int | None = None) -> dict:
+    """DAPS-1K for a grid task on a model data range of width w: tau = tau_repo/sqrt(2) (w/2), lr = lr_repo (w/2)^2;
+    `steps` annealing levels (None: 200), each ode_steps NFE."""
     if task not in DAPS_LR:
         raise ValueError(f"task: no DAPS setting for {task!r}; choose one of {', '.join(DAPS_LR)}")
     a = (float(data_range[1]) - float(data_range[0])) / 2
-    return {"annealing_steps": DAPS["annealing_steps"], "ode_steps": DAPS["ode_steps"],
+    levels = DAPS["annealing_steps"] if steps is None else int(steps)
+    return {"annealing_steps": levels, "ode_steps": DAPS["ode_steps"],
             "langevin_steps": DAPS["langevin_steps"], "lr_min_ratio": DAPS["lr_min_ratio"],
             "ode_sigma_min": DAPS["ode_sigma_min"] * a, "tau": DAPS["tau_repo"] / math.sqrt(2) * a,
             "lr": DAPS_LR[task] * a * a, "sigma_max": DAPS["sigma_max"], "sigma_min": DAPS["sigma_min"] * a}
@@ -47,9 +50,10 @@ def ladder(annealing_steps: int = DAPS["annealing_steps"], sigma_min: float = DA
     return schedules.karras(int(annealing_steps) + 1, sigma_min, sigma_max)[:-1]
 
 
-def nfe(annealing_steps: int, ode_steps: int = DAPS["ode_steps"]) -> dict:
+def nfe(settings: dict) -> dict:
     """annealing_steps x ode_steps denoiser evaluations, no gradient."""
-    return {"forward": int(annealing_steps) * int(ode_steps), "backward": 0, "total": int(annealing_steps) * int(ode_steps)}
+    forward = int(settings["annealing_steps"]) * int(settings["ode_steps"])
+    return {"forward": forward, "backward": 0, "total": forward}
 
 
 def ode_denoise(denoiser, x: torch.Tensor, sigma: float, steps: int, sigma_end: float) -> torch.Tensor:
@@ -109,4 +113,12 @@ def daps(denoiser, x_T: torch.Tensor, y: torch.Tensor, operator: LinearOperator,
     return x
 
 
-__all__ = ["daps", "DAPS", "DAPS_LR", "published", "ladder", "nfe", "ode_denoise"]
+def run(denoiser, x_T: torch.Tensor, y: torch.Tensor, operator: LinearOperator, eta: float, settings: dict, *,
+        data_range=None, betas=None, generators=None, callback=None) -> torch.Tensor:
+    """DAPS at `settings` (published) on its annealing ladder (the DDPM betas are not used)."""
+    p = dict(settings)
+    sigmas = ladder(p.pop("annealing_steps"), p.pop("sigma_min"), p.pop("sigma_max"))
+    return daps(denoiser, x_T, y, operator, eta, sigmas, generators=generators, callback=callback, **p)
+
+
+__all__ = ["daps", "DAPS", "DAPS_LR", "published", "ladder", "nfe", "run", "ode_denoise"]

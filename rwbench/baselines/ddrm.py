@@ -25,9 +25,10 @@ F64 = torch.float64
 DDRM = {"steps": 20, "ddrm_eta": 0.85, "ddrm_eta_b": 1.0}
 
 
-def published(task: str, data_range=(-1.0, 1.0)) -> dict:
-    """DDRM's published setting (one for every task)."""
-    return dict(DDRM)
+def published(task: str, data_range=(-1.0, 1.0), *, image_shape=None, oracle: bool = False,
+              steps: int | None = None) -> dict:
+    """DDRM's published setting (one for every task, data range and image size) at `steps` levels (None: 20)."""
+    return {**DDRM, **({} if steps is None else {"steps": int(steps)})}
 
 
 def ladder(steps: int = DDRM["steps"], betas=None) -> torch.Tensor:
@@ -35,9 +36,10 @@ def ladder(steps: int = DDRM["steps"], betas=None) -> torch.Tensor:
     return timestep_sigmas(uniform_timesteps(steps), betas)
 
 
-def nfe(steps: int) -> dict:
+def nfe(settings: dict) -> dict:
     """One denoiser evaluation per level, no gradient."""
-    return {"forward": int(steps), "backward": 0, "total": int(steps)}
+    steps = int(settings["steps"])
+    return {"forward": steps, "backward": 0, "total": steps}
 
 
 def ddrm(denoiser, x_T: torch.Tensor, y: torch.Tensor, operator: LinearOperator, eta: float, sigmas, *,
@@ -91,4 +93,12 @@ def ddrm(denoiser, x_T: torch.Tensor, y: torch.Tensor, operator: LinearOperator,
     return operator.V(xbar)
 
 
-__all__ = ["ddrm", "DDRM", "published", "ladder", "nfe"]
+def run(denoiser, x_T: torch.Tensor, y: torch.Tensor, operator: LinearOperator, eta: float, settings: dict, *,
+        data_range=None, betas=None, generators=None, callback=None) -> torch.Tensor:
+    """DDRM at `settings` (published) on the ladder of settings["steps"] skipped timesteps of `betas`."""
+    p = dict(settings)
+    sigmas = ladder(p.pop("steps"), betas)
+    return ddrm(denoiser, x_T, y, operator, eta, sigmas, generators=generators, callback=callback, **p)
+
+
+__all__ = ["ddrm", "DDRM", "published", "ladder", "nfe", "run"]

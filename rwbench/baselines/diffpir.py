@@ -32,12 +32,16 @@ DIFFPIR_REPO = {"deblur": {"lam": 7.0, "zeta": 0.3, "steps": 100},
                 "box": {"lam": 1.0, "zeta": 1.0, "steps": 20}}
 
 
-def published(task: str, data_range=(-1.0, 1.0)) -> dict:
-    """DiffPIR's published setting for a grid task, lambda converted to consistent units (lambda_repo / 4)."""
+def published(task: str, data_range=(-1.0, 1.0), *, image_shape=None, oracle: bool = False,
+              steps: int | None = None) -> dict:
+    """DiffPIR's published setting for a grid task, lambda converted to consistent units (lambda_repo / 4), at `steps`
+    levels (None: the script's)."""
     if task not in DIFFPIR_REPO:
         raise ValueError(f"task: no DiffPIR setting for {task!r}; choose one of {', '.join(DIFFPIR_REPO)}")
     p = dict(DIFFPIR_REPO[task])
     p["lam"] = p["lam"] / REPO_LAMBDA_FACTOR
+    if steps is not None:
+        p["steps"] = int(steps)
     return p
 
 
@@ -46,9 +50,10 @@ def ladder(steps: int, betas=None) -> torch.Tensor:
     return timestep_sigmas(quad_timesteps(steps), betas)
 
 
-def nfe(steps: int) -> dict:
+def nfe(settings: dict) -> dict:
     """One denoiser evaluation per level, no gradient."""
-    return {"forward": int(steps), "backward": 0, "total": int(steps)}
+    steps = int(settings["steps"])
+    return {"forward": steps, "backward": 0, "total": steps}
 
 
 def data_prox(operator: LinearOperator, y: torch.Tensor, x0: torch.Tensor, rho: float) -> torch.Tensor:
@@ -92,4 +97,12 @@ def diffpir(denoiser, x_T: torch.Tensor, y: torch.Tensor, operator: LinearOperat
     return x
 
 
-__all__ = ["diffpir", "data_prox", "published", "ladder", "nfe", "DIFFPIR_REPO", "REPO_LAMBDA_FACTOR"]
+def run(denoiser, x_T: torch.Tensor, y: torch.Tensor, operator: LinearOperator, eta: float, settings: dict, *,
+        data_range=None, betas=None, generators=None, callback=None) -> torch.Tensor:
+    """DiffPIR at `settings` (published) on the ladder of settings["steps"] 'quad' timesteps of `betas`."""
+    p = dict(settings)
+    sigmas = ladder(p.pop("steps"), betas)
+    return diffpir(denoiser, x_T, y, operator, eta, sigmas, generators=generators, callback=callback, **p)
+
+
+__all__ = ["diffpir", "data_prox", "published", "ladder", "nfe", "run", "DIFFPIR_REPO", "REPO_LAMBDA_FACTOR"]

@@ -7,6 +7,8 @@ from typing import Callable
 
 import torch
 
+from rwbench import schedules
+from rwbench.denoisers import chain_eps
 from rwbench.operators import LinearOperator
 from rwbench.rng import step_noise
 
@@ -26,6 +28,8 @@ DPS_ZETA_PAPER = {"sr": 1.0}
 # The published zeta was tuned on FFHQ 256 x 256 x 3 images in [-1, 1] (range width 2).
 ZETA_REFERENCE = {"dim": 256 * 256 * 3, "range_width": 2.0, "steps": 1000}
 ZETA_RULES = ("per-pixel", "none")
+# DPS Alg. 1 runs the full DDPM chain: 1000 steps of the linear 1e-4..0.02 betas.
+DPS_STEPS = 1000
 
 
 def scaled_zeta(zeta: float, image_shape, data_range=(-1.0, 1.0), rule: str = "per-pixel", steps: int = 1000) -> float:
@@ -59,14 +63,28 @@ def clip_range(data_range, oracle: bool) -> tuple[float, float] | None:
     return None if oracle else (float(data_range[0]), float(data_range[1]))
 
 
-def nfe(steps: int) -> dict:
+def published(task: str, data_range=(-1.0, 1.0), *, image_shape=None, oracle: bool = False,
+              steps: int | None = None) -> dict:
+    """DPS's setting for a grid task at `steps` respaced DDPM steps (None: DPS_STEPS) on a model of this image shape
+    and data range: the official zeta moved by scaled_zeta, x0_hat clamped to the data range unless `oracle`
+    (clip_range), the posterior variance beta_tilde."""
+    if image_shape is None:
+        raise ValueError("image_shape: DPS rescales its zeta to the image size; give (C, H, W)")
+    steps = DPS_STEPS if steps is None else int(steps)
+    zeta = scaled_zeta(default_zeta(task), image_shape, data_range, steps=steps)
+    return {"steps": steps, "zeta": zeta, "clip": clip_range(data_range, oracle) is not None, "variance": "beta_tilde"}
+
+
+def nfe(settings: dict) -> dict:
     """One forward and one backward pass through the network per step."""
-    return {"forward": int(steps), "backward": int(steps), "total": 2 * int(steps)}
+    steps = int(settings["steps"])
+    return {"forward": steps, "backward": steps, "total": 2 * steps}
 
 
 def default_zeta(task: str) -> float:
     """DPS's published step size for a task name (inpainting | sr | blur), from DPS_ZETA."""
-    key = {"random_inpainting": "inpainting", "box": "inpainting", "box_inpainting": "inpainting",
+    key = {"inpaint": "inpainting", "random_inpainting": "inpainting", "box": "inpainting",
+           "box_inpainting": "inpainting",
            "bicubic_sr": "sr", "super_resolution": "sr", "gaussian_blur": "blur", "deblur": "blur"}.get(task, task)
     if key not in DPS_ZETA:
         raise ValueError(f"task: no DPS step size for {task!r}; choose one of {', '.join(sorted(DPS_ZETA))} or pass zeta")
@@ -140,4 +158,18 @@ def dps(
     return x
 
 
-__all__ = ["dps", "DPS_ZETA", "DPS_ZETA_PAPER", "ZETA_REFERENCE", "default_zeta", "scaled_zeta", "clip_range", "nfe"]
+def run(denoiser, x_T: torch.Tensor, y: torch.Tensor, operator: LinearOperator, eta: float, settings: dict, *,
+        data_range, betas=None, generators=None, callback=None) -> torch.Tensor:
+    """DPS at `settings` (published) on a denoiser: the full chain `betas` (None: linear 1e-4..0.02, T = 1000)
+    respaced to settings["steps"] steps, eps of the network (VP models) or of the denoiser on that chain, x0_hat
+    clamped to `data_range` where settings["clip"]. DPS does not read eta: zeta sets the guidance."""
+    full = schedules.linear_betas() if betas is None else torch.as_tensor(betas, dtype=F64)
+    timesteps = schedules.respaced_timesteps(full.numel(), int(settings["steps"]))
+    chain = schedules.respaced_betas(full, timesteps)
+    clip = (float(data_range[0]), float(data_range[1])) if settings["clip"] else None
+    return dps(chain_eps(denoiser, full, timesteps), x_T, y, operator, chain, settings["zeta"],
+               variance=settings["variance"], clip_denoised=clip, generators=generators, callback=callback)
+
+
+__all__ = ["dps", "DPS_ZETA", "DPS_ZETA_PAPER", "DPS_STEPS", "ZETA_REFERENCE", "default_zeta", "scaled_zeta",
+           "clip_range", "published", "nfe", "run"]

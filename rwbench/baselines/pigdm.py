@@ -29,10 +29,12 @@ F64 = torch.float64
 PIGDM = {"steps": 100, "ddim_eta": 0.2}
 
 
-def published(task: str, data_range: Sequence[float] = (-1.0, 1.0)) -> dict:
-    """Pi-GDM's published setting on a model data range: steps, DDIM eta, data_var = ((hi - lo)/2)^2."""
+def published(task: str, data_range: Sequence[float] = (-1.0, 1.0), *, image_shape=None, oracle: bool = False,
+              steps: int | None = None) -> dict:
+    """Pi-GDM's published setting on a model data range (one for every task and image size): steps (None: 100),
+    DDIM eta, data_var = ((hi - lo)/2)^2."""
     lo, hi = (float(v) for v in data_range)
-    return {**PIGDM, "data_var": ((hi - lo) / 2) ** 2}
+    return {**PIGDM, "data_var": ((hi - lo) / 2) ** 2, **({} if steps is None else {"steps": int(steps)})}
 
 
 def ladder(steps: int = PIGDM["steps"], betas=None) -> torch.Tensor:
@@ -40,9 +42,10 @@ def ladder(steps: int = PIGDM["steps"], betas=None) -> torch.Tensor:
     return timestep_sigmas(uniform_timesteps(steps), betas)
 
 
-def nfe(steps: int) -> dict:
+def nfe(settings: dict) -> dict:
     """Network evaluations: one forward and one backward (VJP) per level."""
-    return {"forward": int(steps), "backward": int(steps), "total": 2 * int(steps)}
+    steps = int(settings["steps"])
+    return {"forward": steps, "backward": steps, "total": 2 * steps}
 
 
 def adaptive_variance(sigma: float, data_var: float = 1.0) -> float:
@@ -100,4 +103,12 @@ def pigdm(denoiser, x_T: torch.Tensor, y: torch.Tensor, operator: LinearOperator
     return x
 
 
-__all__ = ["pigdm", "PIGDM", "published", "ladder", "nfe", "adaptive_variance", "pseudoinverse_vector"]
+def run(denoiser, x_T: torch.Tensor, y: torch.Tensor, operator: LinearOperator, eta: float, settings: dict, *,
+        data_range=None, betas=None, generators=None, callback=None) -> torch.Tensor:
+    """Pi-GDM at `settings` (published) on the ladder of settings["steps"] skipped timesteps of `betas`."""
+    p = dict(settings)
+    sigmas = ladder(p.pop("steps"), betas)
+    return pigdm(denoiser, x_T, y, operator, eta, sigmas, generators=generators, callback=callback, **p)
+
+
+__all__ = ["pigdm", "PIGDM", "published", "ladder", "nfe", "run", "adaptive_variance", "pseudoinverse_vector"]

@@ -19,10 +19,10 @@ import time
 import torch
 
 from rwbench import schedules
-from rwbench.samplers import SAMPLERS
+from rwbench.samplers import POSTERIOR_SAMPLERS, SAMPLERS
 from rwbench.denoisers import GaussianMixtureDenoiser
-from rwbench.inverse import (POSTERIOR_SAMPLERS, ConditionalSetup, conditional_random_walk, measure_targets,
-                             posterior_nfe, posterior_settings, run_posterior_sampler, task_operator)
+from rwbench.inverse import ConditionalSetup, conditional_random_walk, measure_targets, task_operator
+from rwbench.sampling import posterior_nfe, posterior_settings, run_posterior_sampler
 from rwbench.posterior import gmm_posterior, posterior_mean
 from rwbench.metrics.posterior import oracle_quality, to_unit
 from rwbench.rng import randn_per_image, sample_index, stream_generators, stream_seed
@@ -78,10 +78,13 @@ def exact_draws(post, seed: int, kind: str, task: str, target: int, N: int) -> t
     return torch.cat([post.sample(1, generator=g) for g in gens])
 
 
-def problem(prior, task: str, eta: float, target: int, args) -> dict:
-    """Ground truth from the prior (stream truth), measurement and operators (rwbench.inverse.measure_targets), exact posterior."""
+def problem(prior, task: str, eta: float, target: int, args, truth: torch.Tensor | None = None) -> dict:
+    """Ground truth (given, [1, C, H, W], else drawn from the prior, stream truth), measurement and operators
+    (rwbench.inverse.measure_targets), exact posterior."""
     shape, N, seed = prior.sample_shape, args.n_samples, args.seed
-    truth = prior.sample(1, torch.Generator().manual_seed(stream_seed(seed, "truth", task, target))).to(F64)
+    if truth is None:
+        truth = prior.sample(1, torch.Generator().manual_seed(stream_seed(seed, "truth", task, target)))
+    truth = truth.to(F64)
     tp = task_params(task, shape[-1], args)
     op1, y = measure_targets(task, seed, [target], truth, eta, **tp)
     opN = task_operator(task, seed, [target], repeat=N, **tp)
@@ -132,12 +135,14 @@ def run_cell(prior, name: str, task: str, eta: float, target: int, pb: dict, nfe
         K = int(nfe) if nfe is not None else args.K
         x, params, cost = rw_sampler(prior, x_T, pb, eta, K, args, gens, ROWS[name].scaled_step(args.c, factor))
     else:
-        st = posterior_settings(name, task, shape, (0.0, 1.0), nfe=nfe, oracle=not args.clip)
+        # the DAG's protocol (rwbench.sampling): published setting at this NFE, the step parameter times the factor
+        overrides = {}
         if name == "daps" and args.daps_langevin is not None:
-            st["langevin_steps"] = args.daps_langevin
+            overrides["langevin_steps"] = args.daps_langevin
         if name == "daps" and args.daps_tau == "eta":
-            st["tau"] = eta                          # the true likelihood instead of DAPS's fixed tau
-        st[SWEEP_PARAM[name]] = ROWS[name].scaled_step(st[SWEEP_PARAM[name]], factor)   # clamped to the row's step_max
+            overrides["tau"] = eta                   # the true likelihood instead of DAPS's fixed tau
+        st = posterior_settings(name, task, shape, (0.0, 1.0), nfe=nfe, oracle=not args.clip, step_scale=factor,
+                                **overrides)
         yN = pb["y"].expand(N, *pb["y"].shape[1:]).contiguous()
         x = run_posterior_sampler(name, prior, x_T, yN, pb["opN"], eta, st, data_range=(0.0, 1.0), generators=gens)
         params, cost = st, posterior_nfe(name, st)

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     shard = sample_images(spec, indices, device=args.device, batch_size=args.batch_size, progress=not args.no_progress)
     seconds = time.perf_counter() - t0
     traj = shard.pop("_trajectory", None)
-    zeta = shard.pop("_zeta", None)
+    step_param = shard.pop("_step_param", None) or {}
     # always written (None when the spec records no trajectory) so the DAG can declare it as an output
     save_torch(traj, Path(args.trajectory or rundir.trajectory_path(run_dir, args.shard)))
     save_torch(shard, out)
@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
                 seconds=round(seconds, 3), seconds_per_image=round(seconds / max(1, len(indices)), 5),
                 nfe_per_image=spec["nfe"], nfe_total=spec["nfe"] * len(indices),
                 diverged=int(shard["diverged"].sum()), batch_size=args.batch_size or len(indices))
-    if zeta is not None:
-        info["dps_zeta"] = zeta
+    for name, value in step_param.items():   # dps_zeta, pigdm_ddim_eta, ...
+        info[f"{spec['sampler']}_{name}"] = value
     write_json(prov_path, info)
     print(f"{spec['run_id']} shard {args.shard}: {len(indices)} images in {seconds:.1f} s, "
           f"{int(shard['diverged'].sum())} diverged")
