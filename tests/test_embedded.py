@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from rwbench import embedded
-from rwbench.training import config as train_config, loop as train_loop
+from rwbench import training
+from rwbench.training import config as train_config
 from rwbench import prepare
 from rwbench.denoisers import GaussianMixtureDenoiser, IADBDenoiser, VEScoreDenoiser, VPEpsDenoiser
 from rwbench.registry import get_model, list_models
@@ -18,7 +19,7 @@ def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("embedded")
     cfg = train_config.load_embedded_config(SMOKE)
     for kind in ("vp", "ve", "iadb", "classifier"):
-        train_loop.train_model(cfg, kind, root / kind, progress=False)
+        training.train_model(cfg, kind, root / kind, progress=False)
     prepare.prepare(cfg, root / "oracle", progress=False)
     return root
 
