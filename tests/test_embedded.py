@@ -8,6 +8,7 @@ from rwbench import embedded
 from rwbench import training
 from rwbench.training import config as train_config
 from rwbench import prepare
+from rwbench.oracle import oracle_file
 from rwbench.denoisers import GaussianMixtureDenoiser, IADBDenoiser, VEScoreDenoiser, VPEpsDenoiser
 from rwbench.registry import get_model, list_models
 
@@ -89,7 +90,7 @@ def test_oracles_load_exactly(root):
     f = get_model("faces-oracle").loader(checkpoint_dir=root / "oracle")
     assert isinstance(d, GaussianMixtureDenoiser) and isinstance(f, GaussianMixtureDenoiser)
     assert d.sample_shape == (1, 16, 16) == f.sample_shape
-    ref = GaussianMixtureDenoiser.load(prepare.oracle_file(root / "oracle", "digits"))
+    ref = GaussianMixtureDenoiser.load(oracle_file(root / "oracle", "digits"))
     assert torch.equal(ref.means, d.means)
 
 
