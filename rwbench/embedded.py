@@ -20,6 +20,7 @@ import torch
 from rwbench import schedules
 from rwbench.denoisers import GaussianMixtureDenoiser, IADBDenoiser, VEScoreDenoiser, VPEpsDenoiser
 from rwbench.nets.preconditioning import iadb_blend, ve_sigma_score, vp_eps
+from rwbench.oracle import oracle_file
 from rwbench.registry import register_model
 
 EMBEDDED_ENV = "RWBENCH_EMBEDDED_DIR"
@@ -117,8 +118,6 @@ def load_digits_iadb(checkpoint_dir=None, *, device="cpu", dtype=torch.float32):
 
 def load_oracle(dataset: str, checkpoint_dir=None, device="cpu") -> GaussianMixtureDenoiser:
     """The fitted Gaussian mixture of `dataset` from a `rwbench prepare` folder (float64, exact)."""
-    from rwbench.prepare import oracle_file
-
     oracle = GaussianMixtureDenoiser.load(oracle_file(_folder(checkpoint_dir, "oracle"), dataset))
     if str(device) != "cpu":
         for name in ("weights", "log_weights", "means", "covs", "eigvals", "eigvecs"):

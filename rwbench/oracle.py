@@ -1,10 +1,24 @@
-"""Fit the exact Gaussian-mixture oracle prior (EM, scikit-learn GaussianMixture, full covariances) to an image set."""
+"""Fit the exact Gaussian-mixture oracle prior (EM, scikit-learn GaussianMixture, full covariances) to an image set,
+draw its exact reference samples, and name the files of an oracle folder (written by `rwbench prepare`, read by
+rwbench.embedded.load_oracle)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 
 from rwbench.denoisers import GaussianMixtureDenoiser
+
+
+def oracle_file(folder, dataset: str) -> Path:
+    """Path of a fitted oracle: <folder>/<dataset>-gmm.safetensors."""
+    return Path(folder) / f"{dataset}-gmm.safetensors"
+
+
+def reference_file(folder, dataset: str) -> Path:
+    """Path of an oracle's exact reference samples (uint8): <folder>/<dataset>-oracle-reference.safetensors."""
+    return Path(folder) / f"{dataset}-oracle-reference.safetensors"
 
 
 def fit_gmm(images: torch.Tensor, n_components: int, reg_covar: float = 1e-3, seed: int = 0, *,

@@ -10,22 +10,12 @@ import torch
 from rwbench.data import load_dataset, to_model_range
 from rwbench.io import atomic_path, write_json
 from rwbench.progress import progress as track
-from rwbench.oracle import fit_gmm, oracle_samples_uint8
+from rwbench.oracle import fit_gmm, oracle_file, oracle_samples_uint8, reference_file
 
 ORACLE_DEFAULTS = {
     "digits": dict(n_components=10, reg_covar=1e-3, max_iter=200, seed=0, reference_samples=2000),
     "faces": dict(n_components=4, reg_covar=1e-3, max_iter=200, seed=0, reference_samples=500, resolution=16),
 }
-
-
-def oracle_file(out, dataset: str) -> Path:
-    """Path of a fitted oracle: <out>/<dataset>-gmm.safetensors."""
-    return Path(out) / f"{dataset}-gmm.safetensors"
-
-
-def reference_file(out, dataset: str) -> Path:
-    """Path of an oracle's exact reference samples (uint8): <out>/<dataset>-oracle-reference.safetensors."""
-    return Path(out) / f"{dataset}-oracle-reference.safetensors"
 
 
 def _save_tensors(path: Path, tensors: dict) -> None:

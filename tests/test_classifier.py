@@ -3,7 +3,8 @@ import json
 import pytest
 import torch
 
-from rwbench.training import config, loop
+from rwbench import training
+from rwbench.training import config
 from rwbench.nets.classifier import DigitsClassifier, load_classifier
 
 
@@ -21,7 +22,7 @@ def test_shapes_and_features():
 
 def test_smoke_training_and_loading_from_dir_or_file(tmp_path):
     smoke = config.load_embedded_config("config/embedded-smoke.yaml")
-    meta = loop.train_model(smoke, "classifier", tmp_path, progress=False)
+    meta = training.train_model(smoke, "classifier", tmp_path, progress=False)
     assert 0.0 <= meta["test_accuracy"] <= 1.0 and meta["n_test"] == 359
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["net"] == {"width": 8, "feature_dim": 16, "num_classes": 10, "in_channels": 1}
@@ -37,7 +38,7 @@ def test_registered_as_torch_fidelity_extractor(tmp_path, monkeypatch):
     extractors = pytest.importorskip("rwbench.metrics.extractors")
     pytest.importorskip("torch_fidelity")
     smoke = config.load_embedded_config("config/embedded-smoke.yaml")
-    loop.train_model(smoke, "classifier", tmp_path, progress=False)
+    training.train_model(smoke, "classifier", tmp_path, progress=False)
     info = extractors.resolve_extractor(extractors.DIGITS, tmp_path / "model.safetensors")
     ext = extractors.build_extractor(info, ["features", "logits"])
     images = config.training_images(smoke["dataset"], "test").images[:8]
@@ -49,7 +50,7 @@ def test_registered_as_torch_fidelity_extractor(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_default_classifier_reaches_97_percent(tmp_path):
-    meta = loop.train_model(config.load_embedded_config("config/embedded-default.yaml"), "classifier", tmp_path,
-                             progress=False)
+    meta = training.train_model(config.load_embedded_config("config/embedded-default.yaml"), "classifier", tmp_path,
+                                 progress=False)
     print(f"digits classifier test accuracy {meta['test_accuracy']:.4f}")
     assert meta["test_accuracy"] >= 0.97

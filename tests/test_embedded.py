@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from rwbench import embedded
-from rwbench.training import config as train_config, loop as train_loop
+from rwbench import training
+from rwbench.training import config as train_config
 from rwbench import prepare
+from rwbench.oracle import oracle_file
 from rwbench.denoisers import GaussianMixtureDenoiser, IADBDenoiser, VEScoreDenoiser, VPEpsDenoiser
 from rwbench.registry import get_model, list_models
 
@@ -18,7 +20,7 @@ def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("embedded")
     cfg = train_config.load_embedded_config(SMOKE)
     for kind in ("vp", "ve", "iadb", "classifier"):
-        train_loop.train_model(cfg, kind, root / kind, progress=False)
+        training.train_model(cfg, kind, root / kind, progress=False)
     prepare.prepare(cfg, root / "oracle", progress=False)
     return root
 
@@ -88,7 +90,7 @@ def test_oracles_load_exactly(root):
     f = get_model("faces-oracle").loader(checkpoint_dir=root / "oracle")
     assert isinstance(d, GaussianMixtureDenoiser) and isinstance(f, GaussianMixtureDenoiser)
     assert d.sample_shape == (1, 16, 16) == f.sample_shape
-    ref = GaussianMixtureDenoiser.load(prepare.oracle_file(root / "oracle", "digits"))
+    ref = GaussianMixtureDenoiser.load(oracle_file(root / "oracle", "digits"))
     assert torch.equal(ref.means, d.means)
 
 

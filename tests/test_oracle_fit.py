@@ -3,9 +3,8 @@ import json
 import pytest
 import torch
 
-from rwbench import prepare
 from rwbench.denoisers import GaussianMixtureDenoiser
-from rwbench.oracle import fit_gmm, oracle_samples_uint8
+from rwbench.oracle import fit_gmm, oracle_file, oracle_samples_uint8, reference_file
 
 
 def test_fit_recovers_two_separated_clusters():
@@ -48,9 +47,9 @@ def test_prepare_writes_oracles_and_uint8_references(prepared):
     from safetensors.torch import load_file
 
     for name, n in (("digits", 64), ("faces", 16)):
-        oracle = GaussianMixtureDenoiser.load(prepare.oracle_file(prepared, name))
+        oracle = GaussianMixtureDenoiser.load(oracle_file(prepared, name))
         assert oracle.sample_shape == (1, 16, 16) and oracle.weights.numel() == 2
-        ref = load_file(str(prepare.reference_file(prepared, name)))["images"]
+        ref = load_file(str(reference_file(prepared, name)))["images"]
         assert ref.dtype == torch.uint8 and ref.shape == (n, 1, 16, 16)
         assert torch.equal(ref, oracle_samples_uint8(oracle, n, seed=0))
     data = load_file(str(prepared / "digits-data.safetensors"))
@@ -65,5 +64,5 @@ def test_prepared_oracle_matches_a_direct_fit(prepared):
 
     faces = to_model_range(load_dataset("faces", "all", 16).images, "oracle", dtype=torch.float64)
     direct = fit_gmm(faces, 2, 1e-2, seed=0, max_iter=20)
-    saved = GaussianMixtureDenoiser.load(prepare.oracle_file(prepared, "faces"))
+    saved = GaussianMixtureDenoiser.load(oracle_file(prepared, "faces"))
     assert torch.allclose(direct.means, saved.means) and torch.allclose(direct.covs, saved.covs)

@@ -10,7 +10,7 @@ import torch
 
 from rwbench import cli, grid, schedules
 from rwbench import shards as sample_cmd
-from rwbench.prepare import oracle_file
+from rwbench.oracle import oracle_file
 from rwbench.denoisers import GaussianMixtureDenoiser, VPEpsDenoiser
 from rwbench.nets.unet import UNet
 from rwbench.sampling import initial_noise, make_inverse

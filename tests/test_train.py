@@ -6,7 +6,9 @@ from safetensors.torch import load_file
 
 from rwbench.embedded import native_function
 from rwbench.nets.preconditioning import vp_sigma
+from rwbench import training
 from rwbench.training import config, loop
+from rwbench.training.state import lr_at
 from rwbench.data import to_model_range
 
 SMOKE = "config/embedded-smoke.yaml"
@@ -19,7 +21,7 @@ def smoke():
 
 @pytest.mark.parametrize("kind", ["vp", "ve", "iadb"])
 def test_smoke_training_writes_checkpoint_and_full_config(kind, smoke, tmp_path):
-    meta = loop.train_model(smoke, kind, tmp_path, progress=False)
+    meta = training.train_model(smoke, kind, tmp_path, progress=False)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["step"] == meta["step"] == smoke["train"]["steps"]
     assert saved["kind"] == kind and saved["train"]["batch_size"] == 16 and saved["net"]["base_channels"] == 8
@@ -33,7 +35,7 @@ def test_smoke_training_writes_checkpoint_and_full_config(kind, smoke, tmp_path)
 
 
 def test_ve_sigma_max_is_max_pairwise_train_distance(smoke, tmp_path):
-    meta = loop.train_model(smoke, "ve", tmp_path, progress=False, stop_after=1)
+    meta = training.train_model(smoke, "ve", tmp_path, progress=False, stop_after=1)
     x = to_model_range(config.training_images(meta["dataset"]).images, "ve")
     flat = x.reshape(len(x), -1).double()
     assert meta["objective"]["sigma_max"] == pytest.approx(float(torch.cdist(flat, flat).max()), rel=1e-9)
@@ -43,23 +45,51 @@ def test_ve_sigma_max_is_max_pairwise_train_distance(smoke, tmp_path):
 @pytest.mark.parametrize("kind", ["vp", "classifier"])
 def test_resume_gives_identical_weights(kind, smoke, tmp_path):
     straight, split = tmp_path / "a", tmp_path / "b"
-    loop.train_model(smoke, kind, straight, progress=False)
-    half = loop.train_model(smoke, kind, split, progress=False, stop_after=7)
+    training.train_model(smoke, kind, straight, progress=False)
+    half = training.train_model(smoke, kind, split, progress=False, stop_after=7)
     assert half["step"] == 7 and int(load_file(str(split / "state.safetensors"))["step"]) == 7
-    loop.train_model(smoke, kind, split, progress=False, resume=True)
+    training.train_model(smoke, kind, split, progress=False, resume=True)
     a, b = load_file(str(straight / "state.safetensors")), load_file(str(split / "state.safetensors"))
     assert a.keys() == b.keys() and int(b["step"]) == smoke["train" if kind != "classifier" else "classifier"]["steps"]
     for k in a:
         assert torch.equal(a[k], b[k]), k
 
 
+
+@pytest.mark.parametrize("kind", ["vp", "classifier"])
+def test_training_twice_gives_bitwise_identical_files(kind, smoke, tmp_path):
+    """Same seed and threads: byte-equal weights and state, whatever the global RNG held before; a new seed differs."""
+    import hashlib
+
+    section = "classifier" if kind == "classifier" else "train"
+    short = dict(smoke, **{section: dict(smoke[section], steps=4)})
+    runs = {"a": short, "b": short, "seed1": dict(short, **{section: dict(short[section], seed=1)})}
+    digests = {}
+    for name, cfg in runs.items():
+        torch.manual_seed(len(name))
+        torch.rand(5)  # a different global RNG state before each run
+        meta = training.train_model(cfg, kind, tmp_path / name, progress=False)
+        assert meta["torch_threads"] == smoke[section]["threads"] == 1
+        digests[name] = [hashlib.sha256((tmp_path / name / f).read_bytes()).hexdigest()
+                         for f in ("model.safetensors", "state.safetensors")]
+    assert digests["a"] == digests["b"]
+    assert digests["seed1"][0] != digests["a"][0]
+
+
+def test_resuming_a_finished_classifier_keeps_its_weights(smoke, tmp_path):
+    short = dict(smoke, classifier=dict(smoke["classifier"], steps=2))
+    training.train_model(short, "classifier", tmp_path, progress=False)
+    before = (tmp_path / "model.safetensors").read_bytes()
+    meta = training.train_model(short, "classifier", tmp_path, progress=False, resume=True)
+    assert meta["step"] == 2 and meta["loss_ema"] is None and (tmp_path / "model.safetensors").read_bytes() == before
+
 def test_resume_refuses_a_different_config(smoke, tmp_path):
-    loop.train_model(smoke, "iadb", tmp_path, progress=False, stop_after=2)
+    training.train_model(smoke, "iadb", tmp_path, progress=False, stop_after=2)
     other = dict(smoke, net=dict(smoke["net"], base_channels=4))
     with pytest.raises(ValueError, match="net"):
-        loop.train_model(other, "iadb", tmp_path, progress=False, resume=True)
+        training.train_model(other, "iadb", tmp_path, progress=False, resume=True)
     with pytest.raises(FileNotFoundError, match="state.safetensors"):
-        loop.train_model(smoke, "iadb", tmp_path / "empty", progress=False, resume=True)
+        training.train_model(smoke, "iadb", tmp_path / "empty", progress=False, resume=True)
 
 
 def _net(kind, smoke, parameterization=None):
@@ -147,9 +177,9 @@ def test_vp_and_iadb_losses_match_their_definitions(smoke, parameterization):
 
 def test_lr_schedule_and_bad_kind(smoke):
     tc = config.resolve_model_config(smoke, "vp")["train"]
-    assert loop.lr_at(0, tc) == pytest.approx(tc["lr"] / tc["warmup"])
-    assert loop.lr_at(tc["warmup"], tc) == pytest.approx(tc["lr"])
-    assert loop.lr_at(tc["steps"], tc) == pytest.approx(tc["lr"] * tc["min_lr_ratio"])
+    assert lr_at(0, tc) == pytest.approx(tc["lr"] / tc["warmup"])
+    assert lr_at(tc["warmup"], tc) == pytest.approx(tc["lr"])
+    assert lr_at(tc["steps"], tc) == pytest.approx(tc["lr"] * tc["min_lr_ratio"])
     with pytest.raises(ValueError, match="--model"):
         config.resolve_model_config(smoke, "edm")
 
@@ -170,10 +200,10 @@ def test_cli_reads_the_embedded_section(tmp_path, capsys):
 @pytest.mark.slow
 def test_train_all_in_parallel_matches_one_by_one(smoke, tmp_path):
     """Two spawned workers (a few seconds of interpreter start-up each) give the weights of one-by-one training."""
-    metas = loop.train_all(smoke, tmp_path / "par", jobs=2, kinds=("iadb", "classifier"))
+    metas = training.train_all(smoke, tmp_path / "par", jobs=2, kinds=("iadb", "classifier"))
     assert set(metas) == {"iadb", "classifier"}
     for kind in ("iadb", "classifier"):
-        loop.train_model(smoke, kind, tmp_path / "seq" / kind, progress=False)
+        training.train_model(smoke, kind, tmp_path / "seq" / kind, progress=False)
         a = load_file(str(tmp_path / "par" / kind / "model.safetensors"))
         b = load_file(str(tmp_path / "seq" / kind / "model.safetensors"))
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), kind
@@ -181,11 +211,11 @@ def test_train_all_in_parallel_matches_one_by_one(smoke, tmp_path):
 
 def test_train_all_runs_longest_first_and_checks_jobs(smoke, tmp_path, capsys):
     cfg = dict(smoke, models=dict(smoke["models"], vp=dict(smoke["models"]["vp"], train={"steps": 3})))
-    metas = loop.train_all(cfg, tmp_path, jobs=1, kinds=("vp", "iadb"))
+    metas = training.train_all(cfg, tmp_path, jobs=1, kinds=("vp", "iadb"))
     assert [ln.split()[0] for ln in capsys.readouterr().out.splitlines()] == ["model=iadb", "model=vp"]
     assert metas["vp"]["step"] == 3 and (tmp_path / "iadb" / "model.safetensors").is_file()
     with pytest.raises(ValueError, match="jobs"):
-        loop.train_all(smoke, tmp_path / "x", jobs=0)
+        training.train_all(smoke, tmp_path / "x", jobs=0)
 
 
 @pytest.mark.parametrize("kind", ["iadb", "classifier"])
@@ -194,13 +224,13 @@ def test_partial_training_never_writes_the_final_model(kind, smoke, tmp_path):
     steps = smoke["train" if kind != "classifier" else "classifier"]["steps"]
     half = dict(smoke, train=dict(smoke["train"], checkpoint_every=2))
     (tmp_path / "model.safetensors").write_bytes(b"a previous run's model")   # a re-training removes it first
-    loop.train_model(half, kind, tmp_path, progress=False, stop_after=3)
+    training.train_model(half, kind, tmp_path, progress=False, stop_after=3)
     assert not (tmp_path / "model.safetensors").exists() and not (tmp_path / "config.json").exists()
     assert json.loads((tmp_path / "checkpoint.json").read_text())["step"] == 3
     from rwbench.commands.info import embedded_status
 
     assert embedded_status(tmp_path, kind).startswith("partial (step 3 of")
-    loop.train_model(half, kind, tmp_path, progress=False, resume=True)
+    training.train_model(half, kind, tmp_path, progress=False, resume=True)
     assert json.loads((tmp_path / "config.json").read_text())["step"] == steps
     assert (tmp_path / "model.safetensors").is_file() and not (tmp_path / "checkpoint.json").exists()
     assert embedded_status(tmp_path, kind) == "present"

@@ -10,7 +10,7 @@ import torch
 
 from rwbench import tune
 from rwbench.bench import tune as tune_bench
-from rwbench.prepare import oracle_file
+from rwbench.oracle import oracle_file
 from rwbench.denoisers import GaussianMixtureDenoiser
 from rwbench.stats import energy_distance
 

@@ -101,9 +101,9 @@ def score_samples(samples: torch.Tensor, classifier, train: torch.Tensor, test: 
 def ensure_trained(embedded: dict, root: Path, kinds) -> None:
     """Train every model of `kinds` (and the classifier) whose folder under `root` has no model.safetensors.
 
-    The missing ones train together in `embedded.jobs` processes (rwbench.training.loop.train_all).
+    The missing ones train together in `embedded.jobs` processes (rwbench.training.train_all).
     """
-    from rwbench.training.loop import train_all
+    from rwbench.training import train_all
 
     missing = [k for k in list(kinds) + ["classifier"] if not (root / k / "model.safetensors").is_file()]
     if missing:

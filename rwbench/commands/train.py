@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from rwbench.training.config import load_embedded_config
-    from rwbench.training.loop import summary, train_all, train_model
+    from rwbench.training import summary, train_all, train_model
 
     embedded = load_embedded_config(args.config)
     if args.model == "all":

@@ -1,7 +1,10 @@
 """The digits classifier (the digits-cnn FID extractor): cross-entropy on the digits train split with random shifts,
-through the same step generators, learning-rate schedule and checkpoint files as the diffusion models."""
+through the same step generators, learning-rate schedule and checkpoint files as the diffusion models
+(rwbench.training.state)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -9,8 +12,7 @@ import torch.nn.functional as F
 from rwbench.data import to_model_range
 from rwbench.progress import Progress
 from rwbench.training.config import training_images
-from rwbench.training.loop import (_check_resume_config, _load_state, _meta, _require_state, _save_model, _save_state,
-                                   _start_fresh, lr_at, step_generator)
+from rwbench.training.state import Clock, lr_at, resume_or_start, save_checkpoint, step_generator, training_meta
 
 
 def random_shift(x: torch.Tensor, shift: int, g: torch.Generator) -> torch.Tensor:
@@ -30,25 +32,22 @@ def classifier_accuracy(net, images_uint8: torch.Tensor, labels: torch.Tensor) -
     return float((logits.argmax(1) == labels).double().mean())
 
 
-def train_classifier(cfg, data, out, resume, progress, stop_after, t_wall, t_cpu) -> dict:
-    """Cross-entropy training of the digits classifier with random +-1 pixel shifts; writes model + state + config."""
+def train_classifier(cfg: dict, data, out, *, resume: bool = False, progress: bool = True,
+                     stop_after: int | None = None, clock: Clock | None = None) -> dict:
+    """Cross-entropy training of the digits classifier of a resolved config on `data` (an ImageSet with labels) into
+    the existing folder `out`, with random +-1 pixel shifts; returns the written metadata (with test accuracy)."""
     from rwbench.nets.classifier import DigitsClassifier, calibrate_features
     from rwbench.nets.unet import count_parameters
 
-    tc = cfg["train"]
+    tc, out, clock = cfg["train"], Path(out), clock or Clock()
     torch.manual_seed(tc["seed"])
     net = DigitsClassifier(width=tc["width"], feature_dim=tc["feature_dim"])
     opt = torch.optim.Adam(net.parameters(), lr=tc["lr"])
-    step = 0
-    if resume:
-        _require_state(out)
-        _check_resume_config(out, cfg)
-        step = _load_state(out, net, None, opt)
-    else:
-        _start_fresh(out)
+    step = resume_or_start(out, cfg, net, None, opt, resume)
     x, y = to_model_range(data.images, "ve"), data.labels
     last = tc["steps"] if stop_after is None else min(tc["steps"], stop_after)
     bar = Progress(tc["steps"], "train classifier", enabled=progress, initial=step)
+    last_loss = None  # of the last step run here (None when resuming a finished training)
     net.train()
     while step < last:
         g = step_generator(tc["seed"], "classifier", step)
@@ -60,14 +59,14 @@ def train_classifier(cfg, data, out, resume, progress, stop_after, t_wall, t_cpu
         loss.backward()
         opt.step()
         step += 1
-        bar.update(loss=f"{loss.item():.4f}")
+        last_loss = float(loss.item())
+        bar.update(loss=f"{last_loss:.4f}")
     bar.close()
     net.eval()
     test = training_images(cfg["dataset"], "test")
-    meta = _meta(cfg, step, count_parameters(net), float(loss.item()) if step else None, t_wall, t_cpu)
+    meta = training_meta(cfg, step, count_parameters(net), last_loss, clock)
     meta.update(net=net.config, test_accuracy=classifier_accuracy(net, test.images, test.labels),
                 train_accuracy=classifier_accuracy(net, data.images, data.labels), n_test=len(test),
                 feature_normalisation=calibrate_features(net, x))  # FID/KID feature space, fitted on the train split
-    _save_state(out, net, None, opt, step)
-    _save_model(out, net.state_dict(), meta, final=step >= tc["steps"])
+    save_checkpoint(out, net, None, opt, meta)
     return meta

@@ -1,27 +1,23 @@
-"""The training template L = E w(sigma) ||X - D(X + sigma N, sigma)||^2 (paper.md section 2) for VP, VE and IADB, and the digits classifier.
+"""The training template L = E w(sigma) ||X - D(X + sigma N, sigma)||^2 (paper.md section 2) for VP, VE and IADB.
 
 Objectives (one step draws everything from a generator seeded by (seed, model, step), so resuming is exact):
 - vp:   t ~ U{0..T-1}, x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) z, loss ||eps(x_t, t) - z||^2 (DDPM "simple").
 - ve:   sigma = s_min (s_max / s_min)^u, u ~ U(0, 1), loss ||sigma s(x0 + sigma z, sigma) + z||^2 (lambda = sigma^2);
         s_max = the largest pairwise Euclidean distance of training images (score-SDE, technique 1).
 - iadb: x0 ~ N(0, I), x1 ~ data, a ~ U(0, 1), x_a = (1 - a) x0 + a x1, loss ||blend(x_a, a) - (x1 - x0)||^2.
-- classifier: cross-entropy on the digits train split with random +-1 pixel shifts.
 The losses are fixed; `objective.parameterization` only chooses how the UNet F computes each native output:
 eps / direct: the output is F itself (VE: s = -F(c_in x, log sigma) / sigma, c_in = 1 / sqrt(sigma_data^2 + sigma^2));
 edm: the output is derived from EDM's preconditioned denoiser D = c_skip x + c_out F(c_in x) (Karras et al. 2022,
 Table 1) in VE coordinates (vp_eps, ve_sigma_score, iadb_blend), which gives the network a unit-variance target at
 every noise level and puts the near-identity part of eps / score / blend outside the network.
-Outputs in --out: model.safetensors (EMA weights), config.json (full training config and results), both written
-only when training has finished, and state.safetensors (raw weights, EMA, Adam moments, step) for --resume.
-Intermediate checkpoints (every `checkpoint_every` steps, or a `stop_after` cut) write state.safetensors and
-checkpoint.json only, so a killed or partial training never looks finished. `--model all` trains the four models
-in `jobs` concurrent processes (train_all).
+Outputs in --out (rwbench.training.state): model.safetensors (EMA weights) and config.json (full training config and
+results), both written only when training has finished, and state.safetensors (raw weights, EMA, Adam moments, step)
+for --resume. Intermediate checkpoints (every `checkpoint_every` steps, or a `stop_after` cut) write state.safetensors
+and checkpoint.json only, so a killed or partial training never looks finished.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from pathlib import Path
 
 import torch
@@ -29,11 +25,9 @@ import torch.nn.functional as F
 
 from rwbench import schedules
 from rwbench.data import to_model_range
-from rwbench.io import atomic_path, read_json, write_json
 from rwbench.nets.preconditioning import iadb_blend, ve_sigma_score, vp_eps
 from rwbench.progress import Progress
-from rwbench.rng import image_seed
-from rwbench.training.config import resolve_model_config, training_images
+from rwbench.training.state import Clock, lr_at, resume_or_start, save_checkpoint, step_generator, training_meta
 
 
 def max_pairwise_distance(x: torch.Tensor) -> float:
@@ -80,107 +74,11 @@ def diffusion_loss(kind: str, net, x0: torch.Tensor, objective: dict, g: torch.G
 # ---------------------------------------------------------------- template loop
 
 
-def lr_at(step: int, cfg: dict) -> float:
-    """Linear warmup then cosine decay from lr to min_lr_ratio * lr at the last step."""
-    lr, warm, total = cfg["lr"], cfg["warmup"], cfg["steps"]
-    if step < warm:
-        return lr * (step + 1) / warm
-    frac = (step - warm) / max(1, total - warm)
-    return lr * (cfg["min_lr_ratio"] + (1 - cfg["min_lr_ratio"]) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
-
-
-def step_generator(seed: int, kind: str, step: int) -> torch.Generator:
-    """The generator of training step `step` (independent of where a run was interrupted)."""
-    return torch.Generator().manual_seed(image_seed(seed, f"train-{kind}", step))
-
-
-def _save_state(out: Path, net, ema, opt, step: int) -> None:
-    from safetensors.torch import save_file
-
-    tensors = {f"net.{k}": v.detach().clone().contiguous() for k, v in net.state_dict().items()}
-    if ema is not None:
-        tensors.update({f"ema.{k}": v.detach().clone().contiguous() for k, v in ema.items()})
-    for i, st in opt.state_dict()["state"].items():
-        for name, value in st.items():
-            tensors[f"opt.{i}.{name}"] = torch.as_tensor(value).detach().clone().contiguous()
-    tensors["step"] = torch.tensor(step, dtype=torch.int64)
-    with atomic_path(out / "state.safetensors") as tmp:
-        save_file(tensors, str(tmp))
-
-
-def _require_state(out: Path) -> None:
-    if not (out / "state.safetensors").is_file():
-        raise FileNotFoundError(f"{out / 'state.safetensors'}: nothing to resume from; run without --resume first")
-
-
-def _load_state(out: Path, net, ema, opt) -> int:
-    from rwbench.io import load_safetensors
-
-    path = out / "state.safetensors"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: nothing to resume from; run without --resume first")
-    t = load_safetensors(path, "training state", "delete it and train without --resume")
-    net.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("net.")})
-    if ema is not None:
-        for k in ema:
-            ema[k].copy_(t[f"ema.{k}"])
-    sd = opt.state_dict()
-    state = {}
-    for key, v in t.items():
-        if key.startswith("opt."):
-            _, i, name = key.split(".", 2)
-            state.setdefault(int(i), {})[name] = v
-    sd["state"] = state
-    opt.load_state_dict(sd)
-    return int(t["step"])
-
-
-FINAL_WEIGHTS, FINAL_META, CHECKPOINT_META = "model.safetensors", "config.json", "checkpoint.json"
-
-
-def _start_fresh(out: Path) -> None:
-    """A new (not resumed) training removes a previous run's final files, so a killed run cannot look finished."""
-    for name in (FINAL_WEIGHTS, FINAL_META, CHECKPOINT_META):
-        (out / name).unlink(missing_ok=True)
-
-
-def _save_model(out: Path, weights: dict, meta: dict, final: bool) -> None:
-    """Final: EMA weights as model.safetensors + config.json. Intermediate: checkpoint.json only (weights in state)."""
-    from safetensors.torch import save_file
-
-    if not final:
-        write_json(out / CHECKPOINT_META, meta)
-        return
-    with atomic_path(out / FINAL_WEIGHTS) as tmp:
-        save_file({k: v.detach().clone().contiguous() for k, v in weights.items()}, str(tmp))
-    write_json(out / FINAL_META, meta)
-    (out / CHECKPOINT_META).unlink(missing_ok=True)
-
-
-def _check_resume_config(out: Path, cfg: dict) -> None:
-    old = read_json(out / CHECKPOINT_META if (out / CHECKPOINT_META).is_file() else out / FINAL_META)
-    for key in ("kind", "net", "objective", "dataset", "train"):
-        if key in cfg and old.get(key) != cfg[key]:
-            raise ValueError(f"{out}: `{key}` of the saved training differs from the given config; resume with the same config "
-                             f"or use a new --out")
-
-
-def train_model(embedded: dict, kind: str, out, *, resume: bool = False, progress: bool = True,
-                stop_after: int | None = None) -> dict:
-    """Train one embedded model (vp | ve | iadb | classifier) into `out`; returns the written config.json contents."""
-    cfg = resolve_model_config(embedded, kind)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tc = cfg["train"]
-    threads = int(tc.get("threads") or 0)
-    if threads > 0:
-        torch.set_num_threads(threads)
-    t_wall, t_cpu = time.perf_counter(), time.process_time()
-    data = training_images(cfg["dataset"], "train")
-    if kind == "classifier":
-        from rwbench.training.classifier import train_classifier
-
-        return train_classifier(cfg, data, out, resume, progress, stop_after, t_wall, t_cpu)
+def train_diffusion(cfg: dict, data, out, *, resume: bool = False, progress: bool = True,
+                    stop_after: int | None = None, clock: Clock | None = None) -> dict:
+    """Train the diffusion model of a resolved config (vp | ve | iadb) on `data` (an ImageSet) into the existing
+    folder `out`, from scratch or from its state; returns the written metadata (config.json at the last step)."""
+    kind, tc, out, clock = cfg["kind"], cfg["train"], Path(out), clock or Clock()
     x_train = to_model_range(data.images, cfg["family"])
     if kind == "ve" and cfg["objective"]["sigma_max"] == "auto":
         cfg["objective"]["sigma_max"] = max_pairwise_distance(to_model_range(data.images, "ve"))
@@ -188,13 +86,7 @@ def train_model(embedded: dict, kind: str, out, *, resume: bool = False, progres
     net = build_net(cfg)
     ema = {k: v.detach().clone() for k, v in net.state_dict().items()}
     opt = torch.optim.Adam(net.parameters(), lr=tc["lr"], betas=tuple(tc["adam_betas"]), fused=True)
-    step = 0
-    if resume:
-        _require_state(out)
-        _check_resume_config(out, cfg)
-        step = _load_state(out, net, ema, opt)
-    else:
-        _start_fresh(out)
+    step = resume_or_start(out, cfg, net, ema, opt, resume)
     params = dict(net.named_parameters())
     ema_keys = [k for k in ema if k in params]  # buffers (none in this UNet) are not averaged
     ema_avg, ema_src = [ema[k] for k in ema_keys], [params[k].detach() for k in ema_keys]
@@ -220,75 +112,15 @@ def train_model(embedded: dict, kind: str, out, *, resume: bool = False, progres
         loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
         bar.update(loss=f"{loss_avg:.4f}")
         if tc["checkpoint_every"] and step % tc["checkpoint_every"] == 0 and step < last:
-            _write_checkpoint(out, cfg, net, ema, opt, step, loss_avg, t_wall, t_cpu)
+            _checkpoint(out, cfg, net, ema, opt, step, loss_avg, clock)
     bar.close()
-    return _write_checkpoint(out, cfg, net, ema, opt, step, loss_avg, t_wall, t_cpu)
+    return _checkpoint(out, cfg, net, ema, opt, step, loss_avg, clock)
 
 
-def _meta(cfg: dict, step: int, n_params: int, loss, t_wall: float, t_cpu: float) -> dict:
-    import rwbench
-
-    return dict(cfg, step=step, parameters=n_params, loss_ema=loss, seconds=round(time.perf_counter() - t_wall, 2),
-                cpu_seconds=round(time.process_time() - t_cpu, 2), torch_threads=torch.get_num_threads(),
-                torch_version=torch.__version__, rwbench_version=getattr(rwbench, "__version__", "0"))
-
-
-def _write_checkpoint(out, cfg, net, ema, opt, step, loss, t_wall, t_cpu) -> dict:
+def _checkpoint(out: Path, cfg: dict, net, ema: dict, opt, step: int, loss, clock: Clock) -> dict:
     from rwbench.nets.unet import count_parameters
 
-    _save_state(out, net, ema, opt, step)
-    meta = _meta(cfg, step, count_parameters(net), loss, t_wall, t_cpu)
+    meta = training_meta(cfg, step, count_parameters(net), loss, clock)
     meta["net_config"] = net.config
-    _save_model(out, ema, meta, final=step >= cfg["train"]["steps"])
+    save_checkpoint(out, net, ema, opt, meta)
     return meta
-
-
-# ---------------------------------------------------------------- all models, in parallel processes
-
-
-def _cost(embedded: dict, kind: str) -> float:
-    """Relative training cost of a model (steps x batch x base width^2) for longest-first scheduling."""
-    cfg = resolve_model_config(embedded, kind)
-    tc = cfg["train"]
-    width = cfg["net"]["base_channels"] if "net" in cfg else tc["width"] / 2
-    return float(tc["steps"] * tc["batch_size"] * width * width)
-
-
-def summary(kind: str, meta: dict, out) -> str:
-    """One line per trained model: steps, parameters, seconds, loss or test accuracy, folder."""
-    extra = f" test_accuracy={meta['test_accuracy']:.4f}" if "test_accuracy" in meta else f" loss={meta['loss_ema']:.4f}"
-    return (f"model={kind} steps={meta['step']} parameters={meta['parameters']} seconds={meta['seconds']} "
-            f"cpu_seconds={meta['cpu_seconds']}{extra} out={out}")
-
-
-def _train_worker(job: tuple) -> tuple:
-    embedded, kind, out, resume = job
-    meta = train_model(embedded, kind, out, resume=resume, progress=False)
-    return kind, meta
-
-
-def train_all(embedded: dict, root, *, jobs: int | None = None, kinds=("vp", "ve", "iadb", "classifier"),
-              resume: bool = False) -> dict:
-    """Train `kinds` into root/<kind> on `jobs` worker processes (longest first); returns {kind: config.json}."""
-    import multiprocessing as mp
-
-    root = Path(root)
-    jobs = int(jobs if jobs is not None else embedded.get("jobs", 1))
-    if jobs < 1:
-        raise ValueError(f"jobs: need at least one worker process, got {jobs}")
-    order = sorted(kinds, key=lambda k: -_cost(embedded, k))
-    work = [(embedded, k, str(root / k), resume) for k in order]
-    results = {}
-    if jobs == 1:
-        for job in work:
-            kind, meta = _train_worker(job)
-            results[kind] = meta
-            print(summary(kind, meta, root / kind), flush=True)
-        return results
-    with mp.get_context("spawn").Pool(min(jobs, len(work)), maxtasksperchild=1) as pool:
-        for kind, meta in pool.imap_unordered(_train_worker, work):
-            results[kind] = meta
-            print(summary(kind, meta, root / kind), flush=True)
-    return results
-
-
