@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from rwbench.io import atomic_path, atomic_write, read_json
+from rwbench.io import atomic_path, atomic_write, file_sha256, read_json
 
 SPEC = "spec.json"
 SHARDS = "shards"
@@ -279,19 +279,13 @@ def check_reference(reference: dict) -> dict:
     return reference
 
 
-def _file_sha256(path) -> str:
-    from rwbench.metrics.extractors import file_sha256
-
-    return file_sha256(path)
-
-
 def reference_key(reference: dict) -> str:
     """Readable unique name of a reference set: <dataset>-<split>-r<res> or file-<stem>-<sha256[:12]>."""
     reference = check_reference(reference)
     if reference["kind"] == "dataset":
         return f"{reference['dataset']}-{reference['split']}-r{int(reference['resolution'])}"
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(reference["path"]).stem)
-    return f"file-{stem}-{_file_sha256(reference['path'])[:12]}"
+    return f"file-{stem}-{file_sha256(reference['path'])[:12]}"
 
 
 def reference_label(reference: dict) -> str:
@@ -299,4 +293,4 @@ def reference_label(reference: dict) -> str:
     reference = check_reference(reference)
     if reference["kind"] == "dataset":
         return f"dataset:{reference['dataset']}/{reference['split']}/{int(reference['resolution'])}"
-    return f"file:{reference['path']}@sha256:{_file_sha256(reference['path'])[:12]}"
+    return f"file:{reference['path']}@sha256:{file_sha256(reference['path'])[:12]}"

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
+from rwbench.io import file_sha256
 from rwbench.metrics import extractors as ex
 
 
@@ -76,7 +77,7 @@ def test_inception_from_a_weights_file_the_test_creates(empty_torch_home, tmp_pa
     weights = random_inception_weights(tmp_path / "inception-random.pth")
     monkeypatch.setenv(ex.INCEPTION_ENV, str(weights))
     info = ex.resolve_extractor(ex.INCEPTION)
-    assert info.weights_path == str(weights) and info.weights_sha256 == ex.file_sha256(weights)
+    assert info.weights_path == str(weights) and info.weights_sha256 == file_sha256(weights)
     assert info.layer == "2048" and "299" in info.resize_filter
     extractor = ex.build_extractor(info)
     gray = torch.randint(0, 256, (2, 1, 16, 16), dtype=torch.uint8)
@@ -105,7 +106,7 @@ def test_module_extractor_interface_and_conversion(tmp_path):
 
     ex.make_module_extractor("rwbench-test-toy", loader)
     info = ex.resolve_extractor("rwbench-test-toy", path)
-    assert info.layer == "features" and info.weights_sha256 == ex.file_sha256(path)
+    assert info.layer == "features" and info.weights_sha256 == file_sha256(path)
     extractor = ex.build_extractor(info, ["features", "logits"])
     gray = torch.randint(0, 256, (5, 1, 8, 8), dtype=torch.uint8)
     prepared, conversion = ex.prepare_uint8(gray, "rwbench-test-toy")
@@ -146,7 +147,7 @@ def test_digits_cnn_with_the_project_classifier(tmp_path, monkeypatch):
     (out_dir / "config.json").write_text(json.dumps({"net": net.config}))
     monkeypatch.setenv(ex.DIGITS_ENV, str(out_dir))
     info = ex.resolve_extractor(ex.DIGITS)
-    assert info.weights_sha256 == ex.file_sha256(out_dir / "model.safetensors") and info.layer == "features"
+    assert info.weights_sha256 == file_sha256(out_dir / "model.safetensors") and info.layer == "features"
     extractor = ex.build_extractor(info, ["features", "logits"])
     gray = torch.randint(0, 256, (4, 1, 16, 16), dtype=torch.uint8)
     prepared, conversion = ex.prepare_uint8(gray, ex.DIGITS)
@@ -186,7 +187,7 @@ def test_evaluate_with_inception_weights_file(empty_torch_home, tmp_path):
     with pytest.raises(FileNotFoundError, match="weights-inception-2015-12-05-6726825d.pth"):
         evaluate_run(run, reference_cache=tmp_path / "cache", allow_download=False)
     frame = evaluate_run(run, reference_cache=tmp_path / "cache", extractor_weights=str(weights)).set_index("metric")
-    sha = ex.file_sha256(weights)
+    sha = file_sha256(weights)
     assert frame.loc["fid", "extractor"] == f"{ex.INCEPTION}/2048@{sha[:12]}"
     assert "gray->rgb replicate" in frame.loc["fid", "conversion"] and frame.loc["fid", "n"] == 10
     assert math.isfinite(frame.loc["fid", "value"]) and "confident_share" not in frame.index

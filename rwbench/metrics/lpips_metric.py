@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from rwbench.metrics.extractors import file_sha256, hub_checkpoint
+from rwbench.io import file_sha256
+from rwbench.metrics.extractors import hub_checkpoint
 
 BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth", "squeeze": "squeezenet1_1-b8a52dc0.pth"}
 MIN_SIDE = 64
