@@ -15,12 +15,11 @@ import math
 
 from rwbench import samplers as _table
 from rwbench.samplers import AXES, LIST_AXES, SAMPLERS, SCHEDULES, resolve_schedule
+from rwbench.tasks import TASK_DEFAULTS, TASKS
 
-TASKS = {"uncond": None, "inpaint": "inpainting", "box": "box", "sr": "sr", "deblur": "blur"}
 FIGURES = ("schedules", "ve-vs-vp", "temperature", "inverse", "nfe", "cross", "posterior", "equivalence", "calibration",
            "none")
 
-TASK_DEFAULTS = {"inpaint": {"p": 0.92}, "box": {"box": 8}, "sr": {"factor": 4}, "deblur": {"size": 61, "std": 3.0}}
 
 
 def fmt(value) -> str:
@@ -228,5 +227,5 @@ def spec_digest(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-__all__ = ["SAMPLERS", "SCHEDULES", "TASKS", "FIGURES", "fmt", "sampler_kind", "nfe", "etas", "expand", "expand_experiment",
+__all__ = ["SAMPLERS", "SCHEDULES", "FIGURES", "fmt", "sampler_kind", "nfe", "etas", "expand", "expand_experiment",
            "spec_digest", "model_settings"]

@@ -19,14 +19,12 @@ CAPS = ("lipschitz", "paper-code", "none")
 
 
 def task_operator(task: str, seed: int, targets: Sequence[int], repeat: int = 1, **task_params) -> LinearOperator:
-    """Operator of a grid task (rwbench.grid.TASKS) for `targets`, target t's mask from stream (seed, mask, task, t);
+    """Operator of a grid task (rwbench.tasks.TASKS) for `targets`, target t's mask from stream (seed, mask, task, t);
     each target repeated `repeat` times in a row (N posterior draws of one measurement)."""
-    from rwbench.grid import TASKS
+    from rwbench.tasks import operator_name
 
-    if task not in TASKS or TASKS[task] is None:
-        raise ValueError(f"task: {task!r} is not an inverse task; choose one of {', '.join(k for k, v in TASKS.items() if v)}")
     seeds = [stream_seed(seed, "mask", task, int(t)) for t in targets for _ in range(int(repeat))]
-    return make_operator(TASKS[task], n_images=len(seeds), seeds=seeds, **task_params)
+    return make_operator(operator_name(task), n_images=len(seeds), seeds=seeds, **task_params)
 
 
 def measure_targets(task: str, seed: int, targets: Sequence[int], truth: torch.Tensor, eta: float,

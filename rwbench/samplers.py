@@ -99,7 +99,10 @@ def nfe_heun(steps: int, params: dict) -> int:
 
 LADDERS = ("sigmoid", "linear", "geometric", "karras")           # rwbench.schedules.LADDERS over [sigma_min, sigma_max]
 SCHEDULES = ("pretrained",) + LADDERS                            # names a config's `schedules` axis accepts
+# model families (the one home of their names): an adapter each (rwbench.registry); the DAG trains the network families
+# and fits the oracle (a Gaussian mixture with exact scores)
 FAMILIES = ("vp", "ve", "iadb", "oracle")
+TRAINED_FAMILIES = tuple(f for f in FAMILIES if f != "oracle")
 PRETRAINED = {"vp": "vp_pretrained", "ve": "geometric", "iadb": "geometric", "oracle": "geometric"}
 
 

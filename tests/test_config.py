@@ -84,3 +84,14 @@ def test_snakefile_validates_through_the_same_function():
     text = (ROOT / "Snakefile").read_text()
     assert "from rwbench.config import validate_config" in text and "validate_config(config" in text
     assert "snakemake.utils import min_version, validate" not in text
+
+
+def test_schema_vocabularies_are_the_codes():
+    """Task and model-family names have one home in code (rwbench.tasks, rwbench.samplers); the schema's enums agree."""
+    from rwbench import samplers, tasks
+
+    exp = config.node("experiments.*")["properties"]
+    assert exp["tasks"]["items"]["enum"] == list(tasks.TASKS)
+    family = config.node("models")["additionalProperties"]["properties"]["family"]["enum"]
+    assert family == list(samplers.FAMILIES)
+    assert tasks.INVERSE_TASKS == ("inpaint", "box", "sr", "deblur") and set(tasks.TASK_DEFAULTS) == set(tasks.INVERSE_TASKS)

@@ -26,9 +26,10 @@ from rwbench.sampling import posterior_nfe, posterior_settings, run_posterior_sa
 from rwbench.posterior import gmm_posterior, posterior_mean
 from rwbench.metrics.posterior import oracle_quality, to_unit
 from rwbench.rng import randn_per_image, sample_index, stream_generators, stream_seed
+from rwbench.tasks import INVERSE_TASKS
 
 F64 = torch.float64
-TASK_CHOICES = ("inpaint", "box", "sr", "deblur")
+TASK_CHOICES = INVERSE_TASKS
 SAMPLER_CHOICES = ("rw",) + POSTERIOR_SAMPLERS
 # each sampler's table row (rw: the simplified walk) and its main step parameter (the row's step_param), times --sweep
 ROWS = {"rw": SAMPLERS["simplified"], **{name: SAMPLERS[name] for name in POSTERIOR_SAMPLERS}}

@@ -21,8 +21,9 @@ import torch
 
 from rwbench.data import from_uint8, to_uint8
 from rwbench.rng import image_generators, randn_per_image
+from rwbench.samplers import TRAINED_FAMILIES
 
-MODELS = ("vp", "ve", "iadb")
+MODELS = TRAINED_FAMILIES
 
 
 def sample_native(kind: str, denoiser, n: int, steps: int, seed: int = 0, batch_size: int = 500,

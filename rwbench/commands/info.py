@@ -24,6 +24,7 @@ def collect(results_dir: str = "results") -> list[dict]:
     from rwbench.metrics.lpips_metric import BACKBONE_FILES
     from rwbench.nets.pretrained import CHECKPOINT_ENV, SOURCES, default_checkpoint
     from rwbench.provenance import git_revision, package_versions
+    from rwbench.samplers import TRAINED_FAMILIES
 
     rows = [{"group": "environment", "item": "python", "status": platform.python_version(), "path": "", "get": ""},
             {"group": "environment", "item": "git", "status": git_revision(), "path": "", "get": ""}]
@@ -56,7 +57,7 @@ def collect(results_dir: str = "results") -> list[dict]:
         path = hub_checkpoint(filename)
         rows.append({"group": "metric weights", "item": f"lpips-{net}", "status": "present" if path.is_file() else "missing",
                      "path": str(path), "get": LPIPS_SOURCES.get(net, "torchvision model zoo")})
-    for kind in ("oracle", "vp", "ve", "iadb", "classifier"):
+    for kind in ("oracle",) + TRAINED_FAMILIES + ("classifier",):
         folder = Path(results_dir) / "embedded" / kind
         marker = folder / ("prepare.json" if kind == "oracle" else "model.safetensors")
         status = ("present" if marker.is_file() else "missing") if kind == "oracle" else embedded_status(folder, kind)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-KINDS = ("vp", "ve", "iadb", "classifier")  # rwbench.training.config.KINDS
+from rwbench.samplers import TRAINED_FAMILIES
+
+KINDS = TRAINED_FAMILIES + ("classifier",)  # rwbench.training.config.KINDS (torch-free here)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

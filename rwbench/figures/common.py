@@ -19,6 +19,7 @@ import torch  # noqa: E402
 from rwbench.figures.labels import axis_label  # noqa: E402
 from rwbench.io import atomic_path, atomic_write, write_table_html  # noqa: E402
 from rwbench.metrics.registry import metric_label  # noqa: E402  (the metric registry)
+from rwbench.samplers import FAMILIES  # noqa: E402
 
 from rwbench import rundir  # noqa: E402
 
@@ -26,7 +27,7 @@ METRIC_COLUMNS = [c for c in rundir.METRIC_COLUMNS if c != "run_id"]  # long-for
 # wide columns run_frame adds per metric m from the se / ci columns: m_se, m_ci95_lo, m_ci95_hi
 UNCERTAINTY = {"se": "_se", "ci_lo": "_ci95_lo", "ci_hi": "_ci95_hi"}
 CONFIDENT = ("confident", "confident_share")  # digits-classifier confident share (evaluate writes confident_share)
-FAMILY_ORDER = ("vp", "ve", "iadb", "oracle")
+FAMILY_ORDER = FAMILIES      # legend order of model families
 SHOWN = 16  # images per sample grid
 
 

@@ -7,9 +7,10 @@ import copy
 from pathlib import Path
 
 from rwbench.data import family_range, load_dataset
+from rwbench.samplers import TRAINED_FAMILIES
 
-KINDS = ("vp", "ve", "iadb", "classifier")
-FAMILY = {"vp": "vp", "ve": "ve", "iadb": "iadb"}
+KINDS = TRAINED_FAMILIES + ("classifier",)     # what `rwbench train` trains: the network families and the classifier
+FAMILY = {kind: kind for kind in TRAINED_FAMILIES}
 TRAIN_DEFAULTS = dict(steps=1000, batch_size=64, lr=2e-3, adam_betas=[0.9, 0.999], warmup=50, min_lr_ratio=0.05,
                       ema_decay=0.995, grad_clip=1.0, checkpoint_every=250, seed=0, threads=2)
 NET_DEFAULTS = dict(base_channels=32, channel_mult=[1, 2, 4], num_res_blocks=1, patch_size=2, emb_dim=128,
