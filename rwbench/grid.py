@@ -13,12 +13,12 @@ import itertools
 import json
 import math
 
+from rwbench import figure_table as _figure_table
 from rwbench import samplers as _table
 from rwbench.samplers import AXES, LIST_AXES, SAMPLERS, SCHEDULES, resolve_schedule
 
 TASKS = {"uncond": None, "inpaint": "inpainting", "box": "box", "sr": "sr", "deblur": "blur"}
-FIGURES = ("schedules", "ve-vs-vp", "temperature", "inverse", "nfe", "cross", "posterior", "equivalence", "calibration",
-           "none")
+FIGURES = (*_figure_table.NAMES, _figure_table.NONE)   # an experiment's `figure`: a row of rwbench.figure_table, or none
 
 TASK_DEFAULTS = {"inpaint": {"p": 0.92}, "box": {"box": 8}, "sr": {"factor": 4}, "deblur": {"size": 61, "std": 3.0}}
 
