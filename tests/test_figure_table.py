@@ -64,6 +64,8 @@ def test_every_figure_list_reads_the_table():
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
     figure = schema["properties"]["experiments"]["additionalProperties"]["properties"]["figure"]
     assert figure["enum"] == [*ft.NAMES, "none"]
+    common = (ROOT / "workflow/rules/common.smk").read_text()   # the DAG declares each figure's files from its row
+    assert "figure_files(" in common and "schedules-samples" not in common and "calibration-grid" not in common
     for row in ft.ROWS:                      # every file has a caption in the report
         for f in row.files([{"task": "inpaint"}]):
             assert (ROOT / "workflow/report/figures" / f"{f.caption}.rst").is_file(), f
