@@ -29,8 +29,6 @@ wildcard_constraints:
     run_id="[^/]+",
     shard=r"\d{5}",
     kind="vp|ve|iadb|classifier",
-    reference="[A-Za-z0-9_.=-]+",
-    figure="[a-z-]+",
 
 
 include: "workflow/rules/prepare.smk"

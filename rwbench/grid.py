@@ -13,12 +13,12 @@ import itertools
 import json
 import math
 
+from rwbench import figure_table as _figure_table
 from rwbench import samplers as _table
 from rwbench.samplers import AXES, LIST_AXES, SAMPLERS, SCHEDULES, resolve_schedule
 from rwbench.tasks import TASK_DEFAULTS, TASKS
 
-FIGURES = ("schedules", "ve-vs-vp", "temperature", "inverse", "nfe", "cross", "posterior", "equivalence", "calibration",
-           "none")
+FIGURES = (*_figure_table.NAMES, _figure_table.NONE)   # an experiment's `figure`: a row of rwbench.figure_table, or none
 
 
 

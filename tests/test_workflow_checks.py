@@ -97,3 +97,20 @@ def test_deleted_shard_of_an_evaluated_run_is_rebuilt(tmp_path, packs):
     evaluate = {k: v for k, v in jobs.items() if k.startswith("evaluate")}
     assert list(sample.values()) == ["1"] and list(evaluate.values()) == ["1"], out[-3000:]
     assert (next(iter(sample)) == "sample") == (packs == 0)
+
+
+@pytest.mark.slow
+def test_the_slurm_profile_reaches_the_packed_rules(tmp_path):
+    """The profile's set-resources name the per-run rules (sample, evaluate); a dry run through it with packs on gives
+    each packed job (sample_p00, evaluate_p00, ...) the resources of its stage."""
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    profile = yaml.safe_load((ROOT / "workflow/profiles/slurm/config.yaml").read_text())["set-resources"]
+    rc, out = snakemake("-n", "--workflow-profile", "workflow/profiles/slurm", "--configfile", "config/smoke.yaml",
+                        *scratch(tmp_path), "packs=3", env={"RWBENCH_SLURM_PARTITION": "debug"})
+    assert rc == 0, out[-3000:]
+    jobs = re.findall(r"^rule ((sample|evaluate)_p\d+):\n(?:    .*\n)*?    resources: (.*)$", out, re.M)
+    assert {stage for _, stage, _ in jobs} == {"sample", "evaluate"}
+    for name, stage, resources in jobs:
+        got = dict(item.split("=", 1) for item in resources.split(", "))
+        for key, value in profile[stage].items():
+            assert got[key] == str(value), (name, key, got)

@@ -4,15 +4,7 @@ Each module's `build(ctx: rwbench.figures.common.Context) -> list[Path]` writes 
 the numbers behind it as CSV + Markdown into <out>/tables/; `rwbench figures` (rwbench.commands.figures) runs them.
 """
 
-# figure name (the spec's `figure` value) -> module implementing build(ctx)
-FIGURES: dict[str, str] = {
-    "schedules": "rwbench.figures.schedules",
-    "ve-vs-vp": "rwbench.figures.ve_vs_vp",
-    "temperature": "rwbench.figures.temperature",
-    "inverse": "rwbench.figures.inverse",
-    "nfe": "rwbench.figures.nfe",
-    "cross": "rwbench.figures.cross",
-    "posterior": "rwbench.figures.posterior",
-    "equivalence": "rwbench.figures.equivalence",
-    "calibration": "rwbench.figures.calibration",
-}
+from rwbench.figure_table import FIGURES as _ROWS
+
+# figure name (the spec's `figure` value) -> module implementing build(ctx); the rows live in rwbench.figure_table
+FIGURES: dict[str, str] = {name: row.module for name, row in _ROWS.items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from rwbench.figures import FIGURES
+from rwbench.figure_table import FIGURES
 
 FORMATS = ("png", "pdf", "svg")
 RUNS = "runs"  # pseudo figure: the table of every run's resolved parameters
@@ -57,7 +57,7 @@ def build_figures(metrics_path, runs_dir="results/runs", tables_dir="results/tab
     ctx = Context(metrics, Path(runs_dir), Path(tables_dir), Path(out), tuple(formats))
     written, skipped = {}, {}
     for name in names:
-        module = importlib.import_module(FIGURES[name])
+        module = importlib.import_module(FIGURES[name].module)
         try:
             written[name] = module.build(ctx)
         except SkipFigure as reason:

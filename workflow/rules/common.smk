@@ -1,9 +1,15 @@
-# Helpers shared by the rules: the resolved run grid, paths, and what each run needs.
+# Helpers shared by the rules: the resolved run grid, paths, what each run needs, and one command builder per rwbench
+# command. A builder returns the command's arguments (`*_command`); rwbench_line() turns them into the job's shell
+# line, each value through quote() (shlex.quote), so no config string reaches the shell unquoted. The per-run rules
+# (sample.smk, evaluate.smk, figures.smk, prepare.smk) and the packed rules (packs.smk) call the same builders.
 import os
+import re
 import shlex
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
+from rwbench.figure_table import figure_files
 from rwbench.grid import expand as expand_grid
 from rwbench.grid import spec_digest
 from rwbench.inputs import missing_inputs
@@ -16,16 +22,27 @@ CONFIGFILE = str((workflow.overwrite_configfiles or ["config/default.yaml"])[-1]
 RUNS = expand_grid(config)
 THREADS = int(config["threads"])   # validate() filled in the schema defaults
 DEVICE = config["device"]
-EMBEDDED_KINDS = ("vp", "ve", "iadb")
 # `packs: N` (rwbench.packs): runs grouped into about N jobs per stage (workflow/rules/packs.smk); the per-run rules
 # then match no run. 0: one job per shard and per run.
 PACKS = pack_runs(RUNS, int(config.get("packs") or 0)) if config.get("packs") else []
 UNPACKED_RUNS = "(?!)" if PACKS else "[^/]+"
+
+
+def quote(value) -> str:
+    """The one quoting of every value a job's command line carries (paths, names, options from the config)."""
+    return shlex.quote(str(value))
+
+
 # Every job runs the checkout's rwbench (the folder of this Snakefile on PYTHONPATH), so it needs no installed copy:
 # under --sdm conda the rules' environment (workflow/envs/rwbench.yaml) holds only the dependencies, which makes it
 # buildable from the copy of the file that Snakemake uses. Jobs use the `python` of PATH (or of that environment).
-RWBENCH = f"env PYTHONPATH={shlex.quote(str(workflow.basedir))} python -m rwbench.cli"
+RWBENCH = f"env PYTHONPATH={quote(workflow.basedir)} python -m rwbench.cli"
 CONDA_ENV = "../envs/rwbench.yaml"
+
+
+def rwbench_line(argv) -> str:
+    """The shell line of `rwbench <argv>` (a builder's list), each argument quoted. Rules add `> {log:q} 2>&1`."""
+    return " ".join([RWBENCH, *(quote(a) for a in argv)])
 
 
 def report_missing_inputs():
@@ -96,9 +113,14 @@ def extractor_weights():
     return m["extractor_weights"]
 
 
-def reference_name(spec):
-    """File-safe name of a run's reference set for the reference-statistics jobs."""
-    ref = spec["reference"]
+def extractor_options():
+    """`--extractor NAME [--extractor-weights FILE]` of the commands that compute features."""
+    weights = extractor_weights()
+    return ["--extractor", metrics_settings()["extractor"], *(["--extractor-weights", weights] if weights else [])]
+
+
+def reference_name(ref):
+    """File-safe name of a reference set (the reference statistics job's wildcard); None for inverse runs."""
     if ref["kind"] == "dataset":
         return f"dataset={ref['dataset']}={ref['split']}={ref['resolution']}"
     if ref["kind"] == "file":
@@ -106,18 +128,36 @@ def reference_name(spec):
     return None
 
 
-def reference_args(name):
-    """`rwbench reference` arguments of a reference name."""
-    kind, *rest = name.split("=")
-    if kind == "dataset":
-        return f"--dataset {rest[0]} --split {rest[1]} --resolution {rest[2]}"
-    return f"--file {os.sep.join(rest)}"
+def reference_sets():
+    """{name: reference spec} of every reference set the runs are scored against, built once from the runs."""
+    sets = {}
+    for run_id, spec in RUNS.items():
+        name = reference_name(spec["reference"])
+        if name is not None and sets.setdefault(name, spec["reference"]) != spec["reference"]:
+            raise ValueError(f"run {run_id}: reference sets {sets[name]} and {spec['reference']} share the file "
+                             f"name {name!r}; rename one of the files")
+    return sets
+
+
+REFERENCES = reference_sets()
+# the reference rule's wildcard matches exactly these names
+REFERENCE_NAMES = "|".join(re.escape(name) for name in sorted(REFERENCES)) or "(?!)"
+
+
+def reference_of(run_id):
+    """Name of a run's reference set (a key of REFERENCES), or None (inverse runs)."""
+    return reference_name(RUNS[run_id]["reference"])
+
+
+def reference_record(name):
+    """The reference statistics job's record (the statistics themselves are cached beside it)."""
+    return f"{RESULTS}/reference/{name}.json"
 
 
 def reference_input(name):
     """Files a reference set needs (an oracle's exact samples come from `prepare`)."""
-    kind, *rest = name.split("=")
-    return [os.sep.join(rest)] if kind == "file" else []
+    ref = REFERENCES[name]
+    return [ref["path"]] if ref["kind"] == "file" else []
 
 
 def evaluate_inputs(wildcards):
@@ -125,7 +165,7 @@ def evaluate_inputs(wildcards):
     spec = RUNS[wildcards.run_id]
     inputs = {"shards": [f"{run_dir(wildcards.run_id)}/shards/shard-{s}.pt" for s in shard_names(wildcards.run_id)]}
     if spec["task"] == "uncond":
-        inputs["reference"] = f"{RESULTS}/reference/{reference_name(spec)}.json"
+        inputs["reference"] = reference_record(reference_of(wildcards.run_id))
         weights = extractor_weights()
         if weights:
             inputs["weights"] = weights
@@ -141,21 +181,12 @@ def floors_inputs(wildcards):
     """Specs and reference statistics of the unconditional runs, the extractor weights and the fitted oracles."""
     runs = uncond_runs()
     inputs = {"specs": [f"{run_dir(r)}/spec.json" for r in runs],
-              "reference": sorted({f"{RESULTS}/reference/{reference_name(RUNS[r])}.json" for r in runs})}
+              "reference": sorted({reference_record(reference_of(r)) for r in runs})}
     if extractor_weights():
         inputs["weights"] = extractor_weights()
     if any(RUNS[r]["family"] == "oracle" for r in runs):
         inputs["oracle"] = f"{RESULTS}/embedded/oracle/prepare.json"
     return inputs
-
-
-def floors_options():
-    """`rwbench floors` options: the metrics extractor and the `floors:` section (draws, seed)."""
-    opts = [f"--extractor {metrics_settings()['extractor']}"]
-    if extractor_weights():
-        opts.append(f"--extractor-weights {extractor_weights()}")
-    opts += [f"--{k} {v}" for k, v in (config.get("floors") or {}).items()]
-    return " ".join(opts)
 
 
 def trajectory_runs():
@@ -192,8 +223,8 @@ def missing_intermediates():
 
 
 def all_targets():
-    """Targets of the default target: every run's metrics, the aggregated table, the floors, the comparisons, the figures
-    and tables, and any sample shard deleted after its run was evaluated (missing_intermediates)."""
+    """Targets of the default target: every run's metrics, the aggregated table, the floors, the comparisons, the
+    figures and tables, and any sample shard deleted after its run was evaluated (missing_intermediates)."""
     targets = [f"{RESULTS}/metrics.csv", f"{RESULTS}/floors.csv", f"{REPORTS}/tables/runs.csv",
                f"{REPORTS}/tables/comparisons.csv"] + missing_intermediates()
     targets += [f"{REPORTS}/figures/{name}.png" for name in figure_names()]
@@ -204,54 +235,16 @@ def all_targets():
 
 def scalespace_inputs(wildcards):
     """Trajectory shards and the reference images; with `scalespace.fid_points` also what FID needs (as evaluate)."""
-    spec = RUNS[wildcards.run_id]
-    name = reference_name(spec) or "dataset"
+    name = reference_of(wildcards.run_id)
     inputs = {"spec": f"{run_dir(wildcards.run_id)}/spec.json",
               "trajectories": [f"{run_dir(wildcards.run_id)}/trajectories/shard-{s}.pt"
                                for s in shard_names(wildcards.run_id)],
-              "reference": reference_input(name)}
-    if (config.get("scalespace") or {}).get("fid_points") and reference_name(spec):
-        inputs["statistics"] = f"{RESULTS}/reference/{reference_name(spec)}.json"
+              "reference": reference_input(name) if name else []}
+    if (config.get("scalespace") or {}).get("fid_points") and name:
+        inputs["statistics"] = reference_record(name)
         if extractor_weights():
             inputs["weights"] = extractor_weights()
     return inputs
-
-
-def scalespace_options():
-    """`rwbench scalespace` options: the `scalespace:` section, plus the metrics extractor when FID is asked for."""
-    options = dict(config.get("scalespace") or {})
-    opts = [f"--{k.replace('_', '-')} {v}" for k, v in options.items()]
-    if options.get("fid_points"):
-        opts += [f"--extractor {metrics_settings()['extractor']}", f"--reference-cache {RESULTS}/reference"]
-        if extractor_weights():
-            opts.append(f"--extractor-weights {extractor_weights()}")
-    return " ".join(opts)
-
-
-def evaluate_options():
-    """`rwbench evaluate` options from the `metrics:` section."""
-    m = metrics_settings()
-    opts = [f"--extractor {m['extractor']}", f"--n-boot {m['n_boot']}"]
-    if extractor_weights():
-        opts.append(f"--extractor-weights {extractor_weights()}")
-    opts.append(f"--lpips --lpips-net {m['lpips_net']}" if m["lpips"] else "--no-lpips")
-    return " ".join(opts)
-
-
-def schedules_table_options():
-    """`rwbench schedules` options from the `schedules_table:` section."""
-    t = config.get("schedules_table") or {}
-    opts = [f"--schedules {','.join(t['schedules'])}"] if "schedules" in t else []
-    for key in ("steps", "sigma_min", "sigma_max", "c", "T0", "TK"):
-        if key in t:
-            opts.append(f"--{key.replace('_', '-')} {t[key]}")
-    return " ".join(opts)
-
-
-def equivalence_options():
-    """`rwbench equivalence` options from the `equivalence:` section."""
-    e = config.get("equivalence") or {}
-    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in e.items())
 
 
 def figure_inputs(figure):
@@ -264,44 +257,21 @@ def figure_inputs(figure):
     return inputs
 
 
-def figure_extras(figure):
-    """Sample-grid figures (the paper's Figs. 2, 3, 5 kind) and metric panels a figure module writes besides
-    <figure>.png: {stem: has a table}. Known from the runs, so they are declared outputs and in the report."""
-    runs = [s for s in RUNS.values() if s["figure"] == figure]
-    if figure == "schedules" and runs:
-        return {"schedules-samples": True}
-    if figure == "temperature" and runs:
-        return {"temperature-samples": False}
-    if figure == "ve-vs-vp" and runs:
-        return {"ve-vs-vp-metrics": False}
-    if figure == "inverse":
-        return {f"inverse-{t}": True for t in sorted({s["task"] for s in runs if s["task"] != "uncond"})}
-    if figure == "calibration" and runs:
-        return {"calibration-grid": False}     # the inverse grid of the calibration runs (rwbench.figures.inverse_grid)
-    return {}
-
-
-def report_caption(kind, stem):
-    """workflow/report/<kind>/<stem>.rst (one caption per figure and table, saying what to look for)."""
-    name = "inverse-task" if stem.startswith("inverse-") else stem
-    return f"../report/{kind}/{name}.rst"
-
-
 def figure_outputs(figure):
-    """Named outputs of one figure rule: plot, table (CSV, Markdown, HTML for the report) and its sample grids."""
+    """Named outputs of one figure: for each file of its row in rwbench.figure_table (its plot, its sample grids and
+    metric panels), the PNG and PDF and, where it has one, its table (CSV, Markdown, HTML for the report), each
+    with its caption (workflow/report/<figures|tables>/<caption>.rst)."""
     out = {}
-    stems = {figure: True, **figure_extras(figure)}
-    for stem, has_table in stems.items():
-        key = stem.replace("-", "_")
-        subcategory = figure
-        out[f"{key}_png"] = report(f"{REPORTS}/figures/{stem}.png", caption=report_caption("figures", stem),
-                                   category="Figures", subcategory=subcategory)
-        out[f"{key}_pdf"] = f"{REPORTS}/figures/{stem}.pdf"
-        if has_table:
-            out[f"{key}_csv"] = f"{REPORTS}/tables/{stem}.csv"
-            out[f"{key}_md"] = f"{REPORTS}/tables/{stem}.md"
-            out[f"{key}_html"] = report(f"{REPORTS}/tables/{stem}.html", caption=report_caption("tables", stem),
-                                        category="Tables", subcategory=subcategory)
+    for f in figure_files(figure, [s for s in RUNS.values() if s["figure"] == figure]):
+        key = f.stem.replace("-", "_")
+        out[f"{key}_png"] = report(f"{REPORTS}/figures/{f.stem}.png", caption=f"../report/figures/{f.caption}.rst",
+                                   category="Figures", subcategory=figure)
+        out[f"{key}_pdf"] = f"{REPORTS}/figures/{f.stem}.pdf"
+        if f.table:
+            out[f"{key}_csv"] = f"{REPORTS}/tables/{f.stem}.csv"
+            out[f"{key}_md"] = f"{REPORTS}/tables/{f.stem}.md"
+            out[f"{key}_html"] = report(f"{REPORTS}/tables/{f.stem}.html", caption=f"../report/tables/{f.caption}.rst",
+                                        category="Tables", subcategory=figure)
     return out
 
 
@@ -333,12 +303,170 @@ def figures_outputs():
     return out
 
 
-def figures_command():
-    """`rwbench batch` of `figures --only <every figure>` and, with trajectories, `scalespace --figure`."""
-    commands = []
-    if figure_names():
-        commands.append(f"figures --only {','.join(figure_names())} --metrics {RESULTS}/metrics.csv "
-                        f"--runs-dir {RESULTS}/runs --tables-dir {RESULTS}/tables --out {REPORTS}")
-    if trajectory_runs():
-        commands.append(f"scalespace --figure --runs-dir {RESULTS}/runs --out {REPORTS}")
-    return f"{RWBENCH} batch " + " ".join(shlex.quote(c) for c in commands)
+# ---- what the packed rules (packs.smk) add: resources of their stage, inputs of their runs ----
+
+
+def stage_resources(stage, **resources):
+    """A packed job's resources: its own, updated by the set-resources (profile or --set-resources) given to the
+    per-run job of its stage, so that sample_p03 gets those of `sample`: a profile names stages, not packs (how many
+    packs there are depends on the config). Memory and disk given in another unit replace the job's own."""
+    given = dict((workflow.resource_settings.overwrite_resources or {}).get(stage) or {})
+    size = lambda name: name.split("_")[0] if name.startswith(("mem", "disk")) else name
+    for name, value in given.items():
+        if name.startswith("_"):
+            continue
+        for own in [k for k in resources if size(k) == size(name)]:
+            del resources[own]
+        if hasattr(value, "is_evaluable"):   # a snakemake.resources.Resource (parsed --set-resources)
+            value = evaluated_later(value) if value.is_evaluable() else value.value
+        resources[name] = value
+    return resources
+
+
+def evaluated_later(resource):
+    """A set-resources expression (e.g. `2*threads*1000`) as a resource function of the packed rule."""
+
+    def value(wildcards, input, attempt, threads, rulename, async_run):
+        return resource.evaluate(wildcards, input=input, attempt=attempt, threads=threads, rulename=rulename,
+                                 async_run=async_run).value
+
+    return value
+
+
+def pack_checkpoints(runs):
+    """Union of the checkpoint inputs of a pack's runs."""
+    files = set()
+    for run_id in runs:
+        files.update(checkpoint_inputs(SimpleNamespace(run_id=run_id)).values())
+    return sorted(files)
+
+
+def pack_inputs(function, runs):
+    """Union of an input function's files over a pack's runs."""
+    files = set()
+    for run_id in runs:
+        for value in function(SimpleNamespace(run_id=run_id)).values():
+            files.update([value] if isinstance(value, str) else value)
+    return sorted(files)
+
+
+# ---- command builders: one per rwbench command the DAG runs, each a list of arguments (rwbench_line quotes them) ----
+
+
+def options(section, keys=None):
+    """`--<key> <value>` of a config section's options (underscores as dashes), in the section's order."""
+    values = config.get(section) or {}
+    out = []
+    for key, value in values.items():
+        if keys is None or key in keys:
+            out += [f"--{key.replace('_', '-')}", value]
+    return out
+
+
+def prepare_command():
+    """`rwbench prepare`: embedded data and the fitted oracles."""
+    return ["prepare", "--config", EMBEDDED_CONFIG, "--out", f"{RESULTS}/embedded/oracle"]
+
+
+def train_command(kind):
+    """`rwbench train` of one embedded model (vp, ve, iadb) or the digits classifier."""
+    return ["train", "--config", EMBEDDED_CONFIG, "--model", kind, "--out", f"{RESULTS}/embedded/{kind}"]
+
+
+def plan_command(run_id):
+    """`rwbench plan` of one run: its spec.json."""
+    return ["plan", "--config", CONFIGFILE, "--results-dir", RESULTS, "--run", run_id,
+            "--out", f"{run_dir(run_id)}/spec.json"]
+
+
+def sample_command(run_id, shard, threads=THREADS):
+    """`rwbench sample` of one shard of a run (its samples, provenance and trajectories)."""
+    d = run_dir(run_id)
+    return ["sample", "--spec", f"{d}/spec.json", "--shard", int(shard), "--out", f"{d}/shards/shard-{shard}.pt",
+            "--provenance", f"{d}/provenance-{shard}.json", "--trajectory", f"{d}/trajectories/shard-{shard}.pt",
+            "--device", DEVICE, "--threads", threads]
+
+
+def reference_command(name):
+    """`rwbench reference` of one reference set (REFERENCES[name]): its feature statistics and record."""
+    ref = REFERENCES[name]
+    if ref["kind"] == "dataset":
+        source = ["--dataset", ref["dataset"], "--split", ref["split"], "--resolution", ref["resolution"]]
+    else:
+        source = ["--file", ref["path"]]
+    return ["reference", *source, *extractor_options(), "--reference-cache", f"{RESULTS}/reference",
+            "--device", DEVICE, "--record", reference_record(name)]
+
+
+def evaluate_command(run_id):
+    """`rwbench evaluate` of one run with the `metrics:` options."""
+    m = metrics_settings()
+    return ["evaluate", "--run", run_dir(run_id), "--reference-cache", f"{RESULTS}/reference", *extractor_options(),
+            "--n-boot", m["n_boot"], *(["--lpips", "--lpips-net", m["lpips_net"]] if m["lpips"] else ["--no-lpips"]),
+            "--device", DEVICE]
+
+
+def scalespace_command(run_id):
+    """`rwbench scalespace` of one trajectory run: the `scalespace:` options, and the extractor when FID is asked."""
+    fid = (config.get("scalespace") or {}).get("fid_points")
+    features = [*extractor_options(), "--reference-cache", f"{RESULTS}/reference"] if fid else []
+    return ["scalespace", "--run", run_dir(run_id), *options("scalespace"), *features, "--device", DEVICE]
+
+
+def floors_command():
+    """`rwbench floors` of the unconditional runs: the extractor and the `floors:` options (draws, seed)."""
+    specs = [a for r in uncond_runs() for a in ("--spec", f"{run_dir(r)}/spec.json")]
+    return ["floors", *specs, "--reference-cache", f"{RESULTS}/reference", *extractor_options(), *options("floors"),
+            "--device", DEVICE, "--out", f"{RESULTS}/floors.csv", "--html", f"{REPORTS}/tables/floors.html"]
+
+
+def aggregate_command():
+    """`rwbench aggregate` of every run's metrics."""
+    return ["aggregate", *(a for r in RUNS for a in ("--run", run_dir(r))), "--out", f"{RESULTS}/metrics.csv"]
+
+
+def schedules_command():
+    """`rwbench schedules` of the `schedules_table:` section."""
+    table = config.get("schedules_table") or {}
+    ladders = ["--schedules", ",".join(table["schedules"])] if "schedules" in table else []
+    return ["schedules", *ladders, *options("schedules_table", ("steps", "sigma_min", "sigma_max", "c", "T0", "TK")),
+            "--out", f"{RESULTS}/tables/schedules.csv"]
+
+
+def equivalence_command():
+    """`rwbench equivalence` of the `equivalence:` section."""
+    return ["equivalence", *options("equivalence"), "--out", f"{RESULTS}/tables/equivalence.csv"]
+
+
+def figures_command(names, tables=True):
+    """`rwbench figures --only <names>` (the pseudo figure `runs` is the runs table and the report's front page)."""
+    tables_dir = ["--tables-dir", f"{RESULTS}/tables"] if tables else []
+    return ["figures", "--only", ",".join(names), "--metrics", f"{RESULTS}/metrics.csv",
+            "--runs-dir", f"{RESULTS}/runs", *tables_dir, "--out", REPORTS]
+
+
+def scalespace_figure_command():
+    """`rwbench scalespace --figure`: the scale-space figure and table of every trajectory run."""
+    return ["scalespace", "--figure", "--runs-dir", f"{RESULTS}/runs", "--out", REPORTS]
+
+
+def compare_command():
+    """`rwbench compare`: paired differences, intervals and decisions of the comparisons the figures make."""
+    return ["compare", "--config", CONFIGFILE, "--runs-dir", f"{RESULTS}/runs", "--out", REPORTS,
+            "--reference-cache", f"{RESULTS}/reference", "--extractor", metrics_settings()["extractor"]]
+
+
+def batch_command(commands):
+    """`rwbench batch`: several commands in one process, each one argument (split back with shlex by rwbench)."""
+    return ["batch", *(" ".join(quote(a) for a in argv) for argv in commands)]
+
+
+def figures_job_command():
+    """The figures job: `figures --only <every figure>` and, with trajectories, `scalespace --figure`."""
+    return batch_command(([figures_command(figure_names())] if figure_names() else [])
+                         + ([scalespace_figure_command()] if trajectory_runs() else []))
+
+
+def compare_job_command():
+    """The compare job: the comparisons, then the runs table and the report's front page."""
+    return batch_command([compare_command(), figures_command(["runs"], tables=False)])

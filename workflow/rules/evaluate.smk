@@ -2,18 +2,15 @@
 
 
 rule reference:
+    wildcard_constraints:
+        reference=REFERENCE_NAMES,
     input:
         files=lambda wildcards: reference_input(wildcards.reference),
         weights=lambda wildcards: [extractor_weights()] if extractor_weights() else [],
     output:
         record=f"{RESULTS}/reference/{{reference}}.json",
     params:
-        rwbench=RWBENCH,
-        args=lambda wildcards: reference_args(wildcards.reference),
-        extractor=metrics_settings()["extractor"],
-        weights=lambda wildcards: f"--extractor-weights {extractor_weights()}" if extractor_weights() else "",
-        cache=lambda wildcards, output: str(Path(output.record).parent),
-        device=DEVICE,
+        command=lambda wildcards: rwbench_line(reference_command(wildcards.reference)),
     log:
         f"{RESULTS}/logs/reference/{{reference}}.log",
     benchmark:
@@ -26,8 +23,7 @@ rule reference:
     conda:
         CONDA_ENV
     shell:
-        "{params.rwbench} reference {params.args} --extractor {params.extractor} {params.weights} "
-        "--reference-cache {params.cache} --device {params.device} --record '{output.record}' > '{log}' 2>&1"
+        "{params.command} > {log:q} 2>&1"
 
 
 rule evaluate:
@@ -38,11 +34,7 @@ rule evaluate:
     output:
         metrics=f"{RESULTS}/runs/{{run_id}}/metrics.csv",
     params:
-        rwbench=RWBENCH,
-        run=lambda wildcards: run_dir(wildcards.run_id),
-        options=evaluate_options(),
-        cache=f"{RESULTS}/reference",
-        device=DEVICE,
+        command=lambda wildcards: rwbench_line(evaluate_command(wildcards.run_id)),
     log:
         f"{RESULTS}/logs/evaluate/{{run_id}}.log",
     benchmark:
@@ -55,8 +47,7 @@ rule evaluate:
     conda:
         CONDA_ENV
     shell:
-        "{params.rwbench} evaluate --run '{params.run}' --reference-cache {params.cache} {params.options} "
-        "--device {params.device} > '{log}' 2>&1"
+        "{params.command} > {log:q} 2>&1"
 
 
 rule floors:
@@ -67,11 +58,7 @@ rule floors:
         html=report(f"{REPORTS}/tables/floors.html", caption="../report/tables/floors.rst", category="Tables",
                     subcategory="floors"),
     params:
-        rwbench=RWBENCH,
-        specs=lambda wildcards, input: " ".join(f"--spec '{p}'" for p in input.specs),
-        options=floors_options(),
-        cache=f"{RESULTS}/reference",
-        device=DEVICE,
+        command=lambda wildcards: rwbench_line(floors_command()),
     log:
         f"{RESULTS}/logs/floors.log",
     benchmark:
@@ -84,8 +71,7 @@ rule floors:
     conda:
         CONDA_ENV
     shell:
-        "{params.rwbench} floors {params.specs} --reference-cache {params.cache} {params.options} "
-        "--device {params.device} --out {output.table} --html {output.html} > '{log}' 2>&1"
+        "{params.command} > {log:q} 2>&1"
 
 
 rule aggregate:
@@ -94,8 +80,7 @@ rule aggregate:
     output:
         table=report(f"{RESULTS}/metrics.csv", caption="../report/metrics.rst", category="Downloads"),
     params:
-        rwbench=RWBENCH,
-        runs=" ".join(f"--run '{run_dir(r)}'" for r in RUNS),
+        command=lambda wildcards: rwbench_line(aggregate_command()),
     log:
         f"{RESULTS}/logs/aggregate.log",
     benchmark:
@@ -104,4 +89,4 @@ rule aggregate:
     conda:
         CONDA_ENV
     shell:
-        "{params.rwbench} aggregate {params.runs} --out {output.table} > {log} 2>&1"
+        "{params.command} > {log:q} 2>&1"

@@ -6,8 +6,7 @@ rule schedules_table:
     output:
         table=f"{RESULTS}/tables/schedules.csv",
     params:
-        rwbench=RWBENCH,
-        options=schedules_table_options(),
+        command=lambda wildcards: rwbench_line(schedules_command()),
     log:
         f"{RESULTS}/logs/schedules_table.log",
     benchmark:
@@ -16,15 +15,14 @@ rule schedules_table:
     conda:
         CONDA_ENV
     shell:
-        "{params.rwbench} schedules {params.options} --out {output.table} > {log} 2>&1"
+        "{params.command} > {log:q} 2>&1"
 
 
 rule equivalence_table:
     output:
         table=f"{RESULTS}/tables/equivalence.csv",
     params:
-        rwbench=RWBENCH,
-        options=equivalence_options(),
+        command=lambda wildcards: rwbench_line(equivalence_command()),
     log:
         f"{RESULTS}/logs/equivalence_table.log",
     benchmark:
@@ -36,12 +34,13 @@ rule equivalence_table:
     conda:
         CONDA_ENV
     shell:
-        "{params.rwbench} equivalence {params.options} --out {output.table} > {log} 2>&1"
+        "{params.command} > {log:q} 2>&1"
 
 
 # One job for every figure this config feeds (figure_names()) and the scale-space figure: each figure's plot, its table
-# (CSV, Markdown and the HTML page the report shows inline) and, where it has them, its sample grids (figure_extras()),
-# each declared with its own caption. One process: the figures share one start-up and one read of the metrics.
+# (CSV, Markdown and the HTML page the report shows inline) and, where it has them, its sample grids and metric panels
+# (the files of its row in rwbench.figure_table), each declared with its own caption. One process: the figures share
+# one start-up and one read of the metrics.
 if figure_names() or trajectory_runs():
 
     rule figures:
@@ -50,7 +49,7 @@ if figure_names() or trajectory_runs():
         output:
             **figures_outputs(),
         params:
-            command=figures_command(),
+            command=lambda wildcards: rwbench_line(figures_job_command()),
         log:
             f"{RESULTS}/logs/figures.log",
         benchmark:
@@ -62,7 +61,7 @@ if figure_names() or trajectory_runs():
         conda:
             CONDA_ENV
         shell:
-            "{params.command} > {log} 2>&1"
+            "{params.command} > {log:q} 2>&1"
 
 
 rule scalespace:
@@ -74,10 +73,7 @@ rule scalespace:
         table=f"{RESULTS}/runs/{{run_id}}/scalespace.csv",
         monotonicity=f"{RESULTS}/runs/{{run_id}}/scalespace-monotonicity.csv",
     params:
-        rwbench=RWBENCH,
-        run=lambda wildcards: run_dir(wildcards.run_id),
-        options=scalespace_options(),
-        device=DEVICE,
+        command=lambda wildcards: rwbench_line(scalespace_command(wildcards.run_id)),
     log:
         f"{RESULTS}/logs/scalespace/{{run_id}}.log",
     benchmark:
@@ -90,7 +86,7 @@ rule scalespace:
     conda:
         CONDA_ENV
     shell:
-        "{params.rwbench} scalespace --run '{params.run}' {params.options} --device {params.device} > '{log}' 2>&1"
+        "{params.command} > {log:q} 2>&1"
 
 
 # Paired differences with 95 % intervals and decisions for every comparison the figures make (rwbench.compare,
@@ -109,10 +105,7 @@ rule compare:
         runs_html=report(f"{REPORTS}/tables/runs.html", caption="../report/runs.rst", category="Runs"),
         summary=f"{REPORTS}/summary.html",
     params:
-        command=f"{RWBENCH} batch " + " ".join(shlex.quote(c) for c in (
-            f"compare --config {CONFIGFILE} --runs-dir {RESULTS}/runs --out {REPORTS} "
-            f"--reference-cache {RESULTS}/reference --extractor {metrics_settings()['extractor']}",
-            f"figures --only runs --metrics {RESULTS}/metrics.csv --runs-dir {RESULTS}/runs --out {REPORTS}")),
+        command=lambda wildcards: rwbench_line(compare_job_command()),
     log:
         f"{RESULTS}/logs/compare.log",
     benchmark:
@@ -124,4 +117,4 @@ rule compare:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log} 2>&1"
+        "{params.command} > {log:q} 2>&1"

@@ -9,10 +9,8 @@ rule prepare:
         digits_reference=f"{RESULTS}/embedded/oracle/digits-oracle-reference.safetensors",
         faces_reference=f"{RESULTS}/embedded/oracle/faces-oracle-reference.safetensors",
     params:
-        rwbench=RWBENCH,
         embedded=embedded_digest(),
-        embedded_config=EMBEDDED_CONFIG,
-        out=lambda wildcards, output: str(Path(output.meta).parent),
+        command=lambda wildcards: rwbench_line(prepare_command()),
     log:
         f"{RESULTS}/logs/prepare.log",
     benchmark:
@@ -24,7 +22,7 @@ rule prepare:
     conda:
         CONDA_ENV
     shell:
-        "{params.rwbench} prepare --config {params.embedded_config} --out {params.out} > {log} 2>&1"
+        "{params.command} > {log:q} 2>&1"
 
 
 rule train:
@@ -32,10 +30,8 @@ rule train:
         model=f"{RESULTS}/embedded/{{kind}}/model.safetensors",
         meta=f"{RESULTS}/embedded/{{kind}}/config.json",
     params:
-        rwbench=RWBENCH,
         embedded=embedded_digest(),
-        embedded_config=EMBEDDED_CONFIG,
-        out=lambda wildcards, output: str(Path(output.model).parent),
+        command=lambda wildcards: rwbench_line(train_command(wildcards.kind)),
     log:
         f"{RESULTS}/logs/train-{{kind}}.log",
     benchmark:
@@ -47,4 +43,4 @@ rule train:
     conda:
         CONDA_ENV
     shell:
-        "{params.rwbench} train --config {params.embedded_config} --model {wildcards.kind} --out {params.out} > {log} 2>&1"
+        "{params.command} > {log:q} 2>&1"

@@ -7,10 +7,8 @@ rule plan:
     output:
         spec=f"{RESULTS}/runs/{{run_id}}/spec.json",
     params:
-        rwbench=RWBENCH,
         digest=spec_param,
-        config=CONFIGFILE,
-        results=lambda wildcards, output: str(Path(output.spec).parents[2]),
+        command=lambda wildcards: rwbench_line(plan_command(wildcards.run_id)),
     log:
         f"{RESULTS}/logs/plan/{{run_id}}.log",
     benchmark:
@@ -19,7 +17,7 @@ rule plan:
     conda:
         CONDA_ENV
     shell:
-        "{params.rwbench} plan --config {params.config} --results-dir {params.results} --run '{wildcards.run_id}' --out '{output.spec}' > '{log}' 2>&1"
+        "{params.command} > {log:q} 2>&1"
 
 
 rule sample:
@@ -33,9 +31,8 @@ rule sample:
         provenance=f"{RESULTS}/runs/{{run_id}}/provenance-{{shard}}.json",
         trajectory=f"{RESULTS}/runs/{{run_id}}/trajectories/shard-{{shard}}.pt",
     params:
-        rwbench=RWBENCH,
         digest=spec_param,
-        device=DEVICE,
+        command=lambda wildcards, threads: rwbench_line(sample_command(wildcards.run_id, wildcards.shard, threads)),
     log:
         f"{RESULTS}/logs/sample/{{run_id}}-{{shard}}.log",
     benchmark:
@@ -48,5 +45,4 @@ rule sample:
     conda:
         CONDA_ENV
     shell:
-        "{params.rwbench} sample --spec '{input.spec}' --shard {wildcards.shard} --out '{output.shard}' "
-        "--provenance '{output.provenance}' --trajectory '{output.trajectory}' --device {params.device} --threads {threads} > '{log}' 2>&1"
+        "{params.command} > {log:q} 2>&1"
