@@ -8,6 +8,7 @@ from typing import Sequence
 import torch
 
 from rwbench.rng import randn_per_image
+from rwbench.conditional import check_eta
 
 F64 = torch.float64
 
@@ -134,14 +135,6 @@ class LinearOperator:
             cols.append(self.A(batch)[index].reshape(-1))
             flat[index, j] = 0.0
         return torch.stack(cols, 1)
-
-
-def check_eta(eta) -> float:
-    """Validate the measurement noise level eta > 0."""
-    eta = float(eta)
-    if not eta > 0 or not math.isfinite(eta):
-        raise ValueError(f"eta: need a finite measurement noise level > 0, got {eta}")
-    return eta
 
 
 # ---------------------------------------------------------------- inpainting (A = diag(m), A^T = A)
@@ -535,4 +528,4 @@ def make_operator(name: str, *, n_images: int = 1, seeds: Sequence[int] | None =
 
 
 __all__ = ["LinearOperator", "RandomInpainting", "BoxInpainting", "BicubicSR", "GaussianBlur", "imresize_weights",
-           "keys_cubic", "gaussian_kernel_1d", "matrix_norm_sq", "make_operator", "check_eta"]
+           "keys_cubic", "gaussian_kernel_1d", "matrix_norm_sq", "make_operator"]

@@ -7,7 +7,8 @@ import math
 import torch
 
 from rwbench.denoisers import GaussianMixtureDenoiser
-from rwbench.operators import LinearOperator, check_eta
+from rwbench.operators import LinearOperator
+from rwbench.conditional import check_eta
 
 F64 = torch.float64
 

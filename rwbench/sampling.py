@@ -124,9 +124,9 @@ def ground_truth_images(spec: dict, targets) -> torch.Tensor:
 
 
 def make_inverse(spec: dict, targets: torch.Tensor, dtype) -> Inverse:
-    """Operator with target t's mask and y = A x + eta n from the named streams (rwbench.inverse.measure_targets)."""
+    """Operator with target t's mask and y = A x + eta n from the named streams (rwbench.measure.measure_targets)."""
     from rwbench.data import from_uint8
-    from rwbench.inverse import measure_targets
+    from rwbench.measure import measure_targets
 
     task, seed, tp = spec["task"], int(spec["seed"]), dict(spec["task_params"])
     eta = float(tp.pop("eta"))
@@ -256,7 +256,7 @@ def run_template(call: SamplerCall) -> torch.Tensor:
 
         x = random_walk(call.denoiser, x0, generator=call.gens, callback=callback, **wp.walk_kwargs())
     else:
-        from rwbench.inverse import conditional_random_walk
+        from rwbench.conditional import conditional_random_walk
 
         x = conditional_random_walk(call.denoiser, x0, inv.y, inv.operator, inv.eta, wp.sigmas, wp.temperatures,
                                     c=p["c"], cap=p.get("cap", "lipschitz"), generator=call.gens,

@@ -262,3 +262,40 @@ def ncsn_initial_state(z: torch.Tensor, sigma_max: float, convention: str = "pap
     if convention == "paper":
         return float(sigma_max) * z
     return 0.5 * torch.special.erfc(-z / math.sqrt(2.0))
+
+
+# ---------------------------------------------------------------- posterior samplers' ladders on DDPM time
+
+
+def check_ladder(sigmas) -> torch.Tensor:
+    """Validate a strictly decreasing ladder of positive noise levels (the final step of every sampler goes to 0)."""
+    sigmas = torch.as_tensor(sigmas, dtype=F64).cpu().reshape(-1)
+    if sigmas.numel() < 1 or not torch.all(sigmas > 0) or not torch.all(torch.isfinite(sigmas)):
+        raise ValueError("sigmas: need at least one finite noise level > 0")
+    if sigmas.numel() > 1 and not torch.all(sigmas[1:] < sigmas[:-1]):
+        raise ValueError("sigmas: need a strictly decreasing ladder")
+    return sigmas
+
+
+def uniform_timesteps(K: int, T: int = 1000) -> torch.Tensor:
+    """DDIM/DDRM skip schedule, decreasing: t = (K-1) s, ..., s, 0 with s = T // K (DDRM runners: range(0, T, skip))."""
+    K = int(K)
+    if not 1 <= K <= T:
+        raise ValueError(f"steps: need 1 <= steps <= {T}, got {K}")
+    return (torch.arange(K, dtype=torch.long) * (T // K)).flip(0)
+
+
+def quad_timesteps(K: int, T: int = 1000) -> torch.Tensor:
+    """DiffPIR's 'quad' schedule, decreasing: t_i = int(sqrt(i/(K-1)) T), the last (T) lowered to T - 1."""
+    K = int(K)
+    if not 2 <= K <= T:
+        raise ValueError(f"steps: need 2 <= steps <= {T}, got {K}")
+    t = torch.sqrt(torch.linspace(0, float(T) ** 2, K, dtype=F64)).long()
+    t[-1] = t[-1] - 1
+    return t.flip(0)
+
+
+def timestep_sigmas(timesteps, betas=None) -> torch.Tensor:
+    """VE levels sigma_t = sqrt((1 - abar_t)/abar_t) of integer DDPM timesteps (betas: linear 1e-4..0.02, T = 1000)."""
+    betas = linear_betas() if betas is None else torch.as_tensor(betas, dtype=F64)
+    return vp_sigmas(betas)[torch.as_tensor(timesteps, dtype=torch.long)]

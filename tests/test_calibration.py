@@ -282,7 +282,7 @@ def test_line_labels_name_only_the_parameters_that_vary_and_sort_in_table_order(
 
 def test_measurement_image_averages_what_each_pixel_enters():
     from rwbench.figures.inverse_grid import measurement_image
-    from rwbench.inverse import task_operator
+    from rwbench.measure import task_operator
 
     spec = {"task": "inpaint", "seed": 1, "task_params": {"p": 0.5, "eta": 0.1}, "channels": 1, "resolution": 4,
             "data_range": [-1.0, 1.0]}

@@ -3,8 +3,14 @@ import torch
 
 from rwbench import schedules
 from rwbench.denoisers import GaussianDenoiser
-from rwbench.inverse import (ConditionalSetup, conditional_random_walk, conditional_steps, eta_on_unit_scale,
-                             likelihood_gradient, step_cap)
+from rwbench.conditional import (
+    ConditionalSetup,
+    conditional_random_walk,
+    conditional_steps,
+    eta_on_unit_scale,
+    likelihood_gradient,
+    step_cap,
+)
 from rwbench.operators import BicubicSR, RandomInpainting
 from rwbench.posterior import gmm_posterior, posterior_mean
 

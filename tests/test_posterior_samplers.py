@@ -12,7 +12,7 @@ from rwbench.baselines.diffpir import data_prox
 from rwbench.baselines.dps import clip_range, scaled_zeta
 from rwbench.baselines.pigdm import adaptive_variance, pigdm, pseudoinverse_vector
 from rwbench.denoisers import GaussianDenoiser, GaussianMixtureDenoiser
-from rwbench.inverse import quad_timesteps, uniform_timesteps
+from rwbench.schedules import quad_timesteps, uniform_timesteps
 from rwbench.operators import BicubicSR, BoxInpainting, GaussianBlur, LinearOperator, RandomInpainting
 from rwbench.posterior import gmm_posterior, posterior_mean, posterior_variance
 from rwbench.samplers import POSTERIOR_SAMPLERS

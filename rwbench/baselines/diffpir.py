@@ -14,8 +14,10 @@ import math
 
 import torch
 
-from rwbench.inverse import check_ladder, check_problem, quad_timesteps, timestep_sigmas
-from rwbench.operators import LinearOperator, check_eta
+from rwbench.schedules import check_ladder, quad_timesteps, timestep_sigmas
+from rwbench.measure import check_problem
+from rwbench.operators import LinearOperator
+from rwbench.conditional import check_eta
 from rwbench.rng import step_noise
 
 F64 = torch.float64

@@ -2,7 +2,7 @@
 x0_y = x0_hat + sigma^2 (dx0_hat/dx)^T A^T (r^2 A A^T + eta^2 I)^-1 (y - A x0_hat), r^2 = v sigma^2 / (v + sigma^2).
 
 Noise units: eta is the measurement noise std on the model's data scale (y = A x + eta n), the same eta as
-rwbench.inverse.conditional_random_walk. v is the per-pixel prior variance behind the adaptive weight r_t^2; the paper
+rwbench.conditional.conditional_random_walk. v is the per-pixel prior variance behind the adaptive weight r_t^2; the paper
 sets r_t^2 = sigma_t^2/(1 + sigma_t^2) for data in [-1, 1] (v = 1); on another range v = ((hi - lo)/2)^2 (data_var).
 
 The guidance enters through Tweedie's formula: with p(x0 | x_t) ~ N(x0_hat, r^2 I) the likelihood score is
@@ -18,8 +18,10 @@ from typing import Sequence
 
 import torch
 
-from rwbench.inverse import check_ladder, check_problem, timestep_sigmas, uniform_timesteps
-from rwbench.operators import LinearOperator, check_eta
+from rwbench.schedules import check_ladder, timestep_sigmas, uniform_timesteps
+from rwbench.measure import check_problem
+from rwbench.operators import LinearOperator
+from rwbench.conditional import check_eta
 from rwbench.rng import step_noise
 
 F64 = torch.float64

@@ -21,7 +21,8 @@ import torch
 from rwbench import schedules
 from rwbench.samplers import POSTERIOR_SAMPLERS, SAMPLERS
 from rwbench.denoisers import GaussianMixtureDenoiser
-from rwbench.inverse import ConditionalSetup, conditional_random_walk, measure_targets, task_operator
+from rwbench.conditional import ConditionalSetup, conditional_random_walk
+from rwbench.measure import measure_targets, task_operator
 from rwbench.sampling import posterior_nfe, posterior_settings, run_posterior_sampler
 from rwbench.posterior import gmm_posterior, posterior_mean
 from rwbench.metrics.posterior import oracle_quality, to_unit
@@ -81,7 +82,7 @@ def exact_draws(post, seed: int, kind: str, task: str, target: int, N: int) -> t
 
 def problem(prior, task: str, eta: float, target: int, args, truth: torch.Tensor | None = None) -> dict:
     """Ground truth (given, [1, C, H, W], else drawn from the prior, stream truth), measurement and operators
-    (rwbench.inverse.measure_targets), exact posterior."""
+    (rwbench.measure.measure_targets), exact posterior."""
     shape, N, seed = prior.sample_shape, args.n_samples, args.seed
     if truth is None:
         truth = prior.sample(1, torch.Generator().manual_seed(stream_seed(seed, "truth", task, target)))

@@ -5,7 +5,7 @@ label (DAG).
 
 Two sources, one flat image dict `<task>/eta=<eta>/<what>` and one plotting function (draw):
 - the DAG extra `calibration-grid` of the figure `calibration` (build_runs): the runs' shards (exact_mmse, exact_draw,
-  the samples of target 0) and the operator rebuilt from the run's spec (rwbench.inverse.task_operator), each sampler at
+  the samples of target 0) and the operator rebuilt from the run's spec (rwbench.measure.task_operator), each sampler at
   its largest NFE with step_scale 1;
 - `python -m rwbench.figures.inverse_grid IMAGES OUT_DIR` from rwbench.bench.posterior --images.
 """
@@ -112,7 +112,7 @@ def build(images: dict, out_dir: str | Path, *, nfe: int | None, sweep: float = 
 def measurement_image(spec: dict, y: torch.Tensor, target: int) -> torch.Tensor:
     """A^T y / A^T A 1 of target `target` on [0, 1] (each pixel's weighted average of the measurements it enters; 0
     where none), with the operator rebuilt from the run's spec; y [1, ...] on the model's data scale."""
-    from rwbench.inverse import task_operator
+    from rwbench.measure import task_operator
 
     tp = {k: v for k, v in (spec.get("task_params") or {}).items() if k != "eta"}
     op = task_operator(spec["task"], int(spec["seed"]), [target], **tp)
