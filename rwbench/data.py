@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from rwbench.inputs import FFHQ_ENV, IMAGE_SUFFIXES, image_files  # noqa: F401 (re-exported)
+from rwbench.plan.inputs import FFHQ_ENV, image_files
 
 DEFAULT_RESOLUTION = {"digits": 16, "faces": 16, "ffhq": 256}
 DATASETS = tuple(DEFAULT_RESOLUTION)

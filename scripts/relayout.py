@@ -23,48 +23,48 @@ TEXT_GLOBS = ("rwbench/**/*.py", "tests/**/*.py", "scripts/*.py", "workflow/**/*
               "README.md", "CONTRIBUTING.md", "config/*.yaml", "config/README.md", "workflow/**/*.yaml",
               "workflow/**/*.rst", "profiles/**/*.yaml", ".ci/run", "pyproject.toml", "environment.yml")
 
-SPLIT_NAMES = {("rwbench.inverse", n): "rwbench.measure" for n in ("task_operator", "measure_targets", "check_problem")}
-SPLIT_NAMES.update({("rwbench.inverse", n): "rwbench.schedules"
+SPLIT_NAMES = {("rwbench.inverse", n): "rwbench.tasks.measure" for n in ("task_operator", "measure_targets", "check_problem")}
+SPLIT_NAMES.update({("rwbench.inverse", n): "rwbench.core.schedules"
                     for n in ("check_ladder", "uniform_timesteps", "quad_timesteps", "timestep_sigmas")})
-SPLIT_NAMES.update({("rwbench.inverse", n): "rwbench.conditional"
+SPLIT_NAMES.update({("rwbench.inverse", n): "rwbench.core.conditional"
                     for n in ("eta_on_unit_scale", "likelihood_gradient", "step_cap", "conditional_steps",
                               "ConditionalSetup", "conditional_random_walk", "CAPS", "check_eta")})
-SPLIT_NAMES[("rwbench.operators", "check_eta")] = "rwbench.conditional"
+SPLIT_NAMES[("rwbench.tasks.operators", "check_eta")] = "rwbench.core.conditional"
 SPLIT_DOTTED = {f"{old}.{name}": f"{new}.{name}" for (old, name), new in SPLIT_NAMES.items()}
 
 LAYOUT = {
     # plan/: torch-free planning, the only part the Snakefile imports
-    "rwbench.samplers": "rwbench.plan.samplers", "rwbench.grid": "rwbench.plan.grid",
-    "rwbench.config": "rwbench.plan.config", "rwbench.packs": "rwbench.plan.packs",
-    "rwbench.inputs": "rwbench.plan.inputs", "rwbench.published": "rwbench.plan.daps_settings",
-    "rwbench.figure_table": "rwbench.plan.figures",
+    "rwbench.plan.samplers": "rwbench.plan.samplers", "rwbench.plan.grid": "rwbench.plan.grid",
+    "rwbench.plan.config": "rwbench.plan.config", "rwbench.plan.packs": "rwbench.plan.packs",
+    "rwbench.plan.inputs": "rwbench.plan.inputs", "rwbench.plan.daps_settings": "rwbench.plan.daps_settings",
+    "rwbench.plan.figures": "rwbench.plan.figures",
     # core/: the paper's walk and its schedules
-    "rwbench.walk": "rwbench.core.walk", "rwbench.presets": "rwbench.core.presets",
-    "rwbench.schedules": "rwbench.core.schedules", "rwbench.rng": "rwbench.core.rng",
-    "rwbench.divergence": "rwbench.core.divergence", "rwbench.conditional": "rwbench.core.conditional",
+    "rwbench.core.walk": "rwbench.core.walk", "rwbench.core.presets": "rwbench.core.presets",
+    "rwbench.core.schedules": "rwbench.core.schedules", "rwbench.core.rng": "rwbench.core.rng",
+    "rwbench.core.divergence": "rwbench.core.divergence", "rwbench.core.conditional": "rwbench.core.conditional",
     # tasks/: operators and measurements (the vocabulary is rwbench/tasks/__init__.py)
-    "rwbench.operators": "rwbench.tasks.operators", "rwbench.measure": "rwbench.tasks.measure",
+    "rwbench.tasks.operators": "rwbench.tasks.operators", "rwbench.tasks.measure": "rwbench.tasks.measure",
     # models/: the denoiser protocol, adapters, oracle, registry, embedded and pretrained loaders
-    "rwbench.denoisers": "rwbench.models.denoisers", "rwbench.registry": "rwbench.models.registry",
-    "rwbench.embedded": "rwbench.models.embedded", "rwbench.oracle": "rwbench.models.oracle",
-    "rwbench.posterior": "rwbench.models.oracle_posterior", "rwbench.nets.pretrained": "rwbench.models.pretrained",
-    "rwbench.nets.checkpoints": "rwbench.models.checkpoints",
-    "rwbench.nets.preconditioning": "rwbench.models.preconditioning",
+    "rwbench.models.denoisers": "rwbench.models.denoisers", "rwbench.models.registry": "rwbench.models.registry",
+    "rwbench.models.embedded": "rwbench.models.embedded", "rwbench.models.oracle": "rwbench.models.oracle",
+    "rwbench.models.oracle_posterior": "rwbench.models.oracle_posterior", "rwbench.models.pretrained": "rwbench.models.pretrained",
+    "rwbench.models.checkpoints": "rwbench.models.checkpoints",
+    "rwbench.models.preconditioning": "rwbench.models.preconditioning",
     # run/: one run from spec to shards on disk
-    "rwbench.sampling": "rwbench.run.runners", "rwbench.shards": "rwbench.run.sample",
-    "rwbench.rundir": "rwbench.run.rundir", "rwbench.provenance": "rwbench.run.provenance",
-    "rwbench.devices": "rwbench.run.devices",
+    "rwbench.run.runners": "rwbench.run.runners", "rwbench.run.sample": "rwbench.run.sample",
+    "rwbench.run.rundir": "rwbench.run.rundir", "rwbench.run.provenance": "rwbench.run.provenance",
+    "rwbench.run.devices": "rwbench.run.devices",
     # metrics/: with the statistics they need
-    "rwbench.stats": "rwbench.metrics.distances", "rwbench.intervals": "rwbench.metrics.intervals",
-    "rwbench.metrics.aggregation": "rwbench.metrics.uncertainty",
-    "rwbench.metrics.posterior": "rwbench.metrics.posterior_quality",
+    "rwbench.metrics.distances": "rwbench.metrics.distances", "rwbench.metrics.intervals": "rwbench.metrics.intervals",
+    "rwbench.metrics.uncertainty": "rwbench.metrics.uncertainty",
+    "rwbench.metrics.posterior_quality": "rwbench.metrics.posterior_quality",
     # analysis/
-    "rwbench.compare": "rwbench.analysis.compare",
+    "rwbench.analysis.compare": "rwbench.analysis.compare",
     # tools/: one-off tools and benchmarks
-    "rwbench.bench": "rwbench.tools.bench", "rwbench.tune": "rwbench.tools.tune",
-    "rwbench.equivalence": "rwbench.tools.equivalence", "rwbench.images": "rwbench.tools.oneshot",
-    "rwbench.schedule_table": "rwbench.tools.schedule_table", "rwbench.prepare": "rwbench.tools.prepare",
-    "rwbench.config_readme": "rwbench.tools.config_readme",
+    "rwbench.tools.bench": "rwbench.tools.bench", "rwbench.tools.tune": "rwbench.tools.tune",
+    "rwbench.tools.equivalence": "rwbench.tools.equivalence", "rwbench.tools.oneshot": "rwbench.tools.oneshot",
+    "rwbench.tools.schedule_table": "rwbench.tools.schedule_table", "rwbench.tools.prepare": "rwbench.tools.prepare",
+    "rwbench.tools.config_readme": "rwbench.tools.config_readme",
 }
 PACKAGES = {
     "plan": "Planning, torch-free: the sampler table, the config (schema, defaults, validation), the grid of runs, packs,\n"

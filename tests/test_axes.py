@@ -1,5 +1,5 @@
 """The eta and step_scale axes of experiments (issue 15 items 1, 2, 4): grid expansion and run ids, the factor reaching
-each posterior sampler's main step parameter (rwbench.samplers step_param), compare cells and sweep pairs, the schema,
+each posterior sampler's main step parameter (rwbench.plan.samplers step_param), compare cells and sweep pairs, the schema,
 and figures that name eta and step_scale."""
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 import torch
 
-from rwbench import compare, config, grid, sampling, samplers
-from rwbench.denoisers import GaussianMixtureDenoiser
+from rwbench.analysis import compare
+from rwbench.plan import config, grid, samplers
+from rwbench.run import runners as sampling
+from rwbench.models.denoisers import GaussianMixtureDenoiser
 
 MODEL = {"family": "oracle", "dataset": "digits", "resolution": 4, "channels": 1, "data_range": [0, 1],
          "checkpoint": None, "sigma_min": 0.02, "sigma_max": 5.0}
@@ -54,8 +56,8 @@ def test_rows_declare_their_step_parameter():
 
 
 def test_step_parameters_are_settings_of_the_samplers_and_the_bench_reads_them():
-    from rwbench.bench.posterior import SWEEP_PARAM
-    from rwbench.sampling import posterior_settings
+    from rwbench.tools.bench.posterior import SWEEP_PARAM
+    from rwbench.run.runners import posterior_settings
 
     for name in SCALED:
         assert samplers.SAMPLERS[name].step_param in posterior_settings(name, "inpaint", (1, 4, 4), (0.0, 1.0))
@@ -172,7 +174,7 @@ def test_run_posterior_scales_the_published_step_parameter(monkeypatch, name, sc
 
 @pytest.mark.parametrize("scale", [1.0, 3.0])
 def test_run_dps_multiplies_the_rescaled_published_zeta(monkeypatch, scale):
-    from rwbench.sampling import posterior_settings
+    from rwbench.run.runners import posterior_settings
 
     (spec,) = expand(samplers=["dps"], tasks=["deblur"], steps=[3], step_scale=[scale],
                      task_params={"deblur": {"size": 3, "std": 1.0}}).values()

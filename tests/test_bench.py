@@ -2,7 +2,7 @@
 
 import re
 
-from rwbench.bench import nets, walk
+from rwbench.tools.bench import nets, walk
 
 
 def test_walk_bench_prints_one_overhead_line_per_case(capsys):

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from rwbench import compare as cmp
-from rwbench import intervals as iv
-from rwbench.denoisers import GaussianMixtureDenoiser
-from rwbench.grid import expand_experiment
+from rwbench.analysis import compare as cmp
+from rwbench.metrics import intervals as iv
+from rwbench.models.denoisers import GaussianMixtureDenoiser
+from rwbench.plan.grid import expand_experiment
 from rwbench.io import write_json
 
 F64 = torch.float64
@@ -35,9 +35,9 @@ def _images(n, side=4):
 
 def test_dag_exact_and_reference_draws_equal_the_benchmarks(monkeypatch):
     """Shards' exact_draw / exact_reference are the benchmark's `exact` / `reference` sets, seed for seed."""
-    from rwbench import sampling
-    from rwbench.bench import posterior as bench
-    from rwbench.posterior import gmm_posterior
+    from rwbench.run import runners as sampling
+    from rwbench.tools.bench import posterior as bench
+    from rwbench.models.oracle_posterior import gmm_posterior
 
     prior, seed, task, N, target = _prior(), 3, "inpaint", 4, 2
     monkeypatch.setattr(sampling, "ground_truth_images", lambda spec, targets: _images(5)[torch.as_tensor(targets)])
@@ -58,7 +58,7 @@ def test_dag_exact_and_reference_draws_equal_the_benchmarks(monkeypatch):
 def test_exact_posterior_per_target_equals_per_image(monkeypatch):
     """The draws of one target share mask and measurement: one posterior per target gives the same exact draws and
     mean as one posterior per image, bit for bit (it is 8x cheaper at 8 draws per target)."""
-    from rwbench import sampling
+    from rwbench.run import runners as sampling
 
     prior, N = _prior(), 3
     monkeypatch.setattr(sampling, "ground_truth_images", lambda spec, targets: _images(5)[torch.as_tensor(targets)])
@@ -72,16 +72,16 @@ def test_exact_posterior_per_target_equals_per_image(monkeypatch):
     for key in ("exact_mmse", "exact_draw", "exact_reference"):
         assert torch.equal(grouped[key], single[key]), key
     with pytest.raises(ValueError, match="groups"):
-        from rwbench.posterior import batch_posteriors
+        from rwbench.models.oracle_posterior import batch_posteriors
 
         batch_posteriors(prior, inv.operator, inv.y, inv.eta, groups=[0])
 
 def _write_oracle_run(root, spec, prior, monkeypatch, kind: str):
     """A run folder of an oracle inverse spec whose 'sampler' is `exact` (independent exact posterior draws from a
     third seed) or `narrow` (the exact posterior mean plus a little noise: overconfident)."""
-    from rwbench import sampling
+    from rwbench.run import runners as sampling
     from rwbench.data import to_uint8
-    from rwbench.posterior import batch_posteriors
+    from rwbench.models.oracle_posterior import batch_posteriors
 
     monkeypatch.setattr(sampling, "ground_truth_images", lambda s, targets: _images(16)[torch.as_tensor(targets)])
     spt, n_targets = int(spec["samples_per_target"]), int(spec["n_targets"])
@@ -139,8 +139,8 @@ def oracle_runs(oracle_tree):
 
 
 def test_evaluate_writes_exact_n_metrics_and_the_per_target_table(oracle_runs):
-    from rwbench import rundir
-    from rwbench.metrics.posterior import oracle_quality
+    from rwbench.run import rundir
+    from rwbench.metrics.posterior_quality import oracle_quality
 
     spec = next(s for s in expand_experiment(oracle_runs, "e") if s["sampler"] == "dps")
     run = Path(oracle_runs["results_dir"]) / "runs" / spec["run_id"]
@@ -170,7 +170,7 @@ def test_evaluate_writes_exact_n_metrics_and_the_per_target_table(oracle_runs):
 def test_calibration_rows_hand_interval_and_an_exact_sampler_is_undecided(oracle_runs):
     from scipy import stats
 
-    from rwbench import rundir
+    from rwbench.run import rundir
 
     runs_dir = Path(oracle_runs["results_dir"]) / "runs"
     table, notes = cmp.compare(oracle_runs, runs_dir)
@@ -202,7 +202,7 @@ def test_calibration_rows_hand_interval_and_an_exact_sampler_is_undecided(oracle
 
 def test_calibration_interval_clusters_seed_by_target(tmp_path):
     """Two seeds: one difference per (seed, target) cluster, G - 1 df."""
-    from rwbench import rundir
+    from rwbench.run import rundir
 
     config = _config(tmp_path, samplers=["dps"], seeds=[0, 1], n_targets=3)
     rng = np.random.default_rng(2)
@@ -282,7 +282,7 @@ def test_line_labels_name_only_the_parameters_that_vary_and_sort_in_table_order(
 
 def test_measurement_image_averages_what_each_pixel_enters():
     from rwbench.figures.inverse_grid import measurement_image
-    from rwbench.measure import task_operator
+    from rwbench.tasks.measure import task_operator
 
     spec = {"task": "inpaint", "seed": 1, "task_params": {"p": 0.5, "eta": 0.1}, "channels": 1, "resolution": 4,
             "data_range": [-1.0, 1.0]}
@@ -296,7 +296,7 @@ def test_measurement_image_averages_what_each_pixel_enters():
 
 
 def test_grid_rows_hold_target_0_and_step_scale_runs_are_left_out(oracle_tree, tmp_path):
-    from rwbench import rundir
+    from rwbench.run import rundir
     from rwbench.figures import runs as figure_runs
     from rwbench.figures.common import Context, read_metrics
     from rwbench.figures.inverse_grid import grid_rows

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rwbench.nets import checkpoints as ck
-from rwbench.nets.pretrained import write_random_checkpoint
+from rwbench.models import checkpoints as ck
+from rwbench.models.pretrained import write_random_checkpoint
 
 try:
     from tests.golden import load_json, load_tensors

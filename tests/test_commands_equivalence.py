@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 import torch
 
-from rwbench import presets, schedules
-from rwbench import equivalence as lib
+from rwbench.core import presets, schedules
+from rwbench.tools import equivalence as lib
 from rwbench.commands import equivalence as cmd
-from rwbench.denoisers import GaussianMixtureDenoiser
+from rwbench.models.denoisers import GaussianMixtureDenoiser
 
 EXACT = ["ddpm_beta", "ddpm_beta_tilde", "ncsn", "ve_sde", "euler", "euler_ancestral", "euler_ancestral_eta0.5", "ddim",
          "ddim_eta0.5", "ddim_eta1", "ncsn_released"]

@@ -1,4 +1,4 @@
-"""`rwbench schedules`: the tidy ladder table equals rwbench.schedules and reproduces the paper's check values."""
+"""`rwbench schedules`: the tidy ladder table equals rwbench.core.schedules and reproduces the paper's check values."""
 
 import argparse
 
@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from rwbench import schedules as sch
-from rwbench import schedule_table as lib
+from rwbench.core import schedules as sch
+from rwbench.tools import schedule_table as lib
 from rwbench.commands import schedules as cmd
 
 ALL = ["vp_pretrained", "sigmoid", "linear", "geometric", "karras"]

@@ -1,4 +1,4 @@
-"""rwbench.compare and `rwbench compare`: seeds axis, pairing of cells, which comparisons, intervals, decisions."""
+"""rwbench.analysis.compare and `rwbench compare`: seeds axis, pairing of cells, which comparisons, intervals, decisions."""
 
 import copy
 import math
@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from rwbench import compare as cmp
-from rwbench import intervals as iv
-from rwbench.grid import expand_experiment
+from rwbench.analysis import compare as cmp
+from rwbench.metrics import intervals as iv
+from rwbench.plan.grid import expand_experiment
 from rwbench.io import write_json
 
 ORACLE = {"family": "oracle", "dataset": "digits", "resolution": 4, "channels": 1, "data_range": [0, 1],
@@ -40,7 +40,7 @@ def test_seeds_axis_expands_replicate_runs():
 
 def test_compared_cells_share_per_image_noise_and_measurements():
     """Cells of one experiment that a figure compares draw image i's x_T, masks and measurement noise alike."""
-    from rwbench.sampling import initial_noise, make_inverse
+    from rwbench.run.runners import initial_noise, make_inverse
 
     model = {"family": "vp", "dataset": "digits", "resolution": 16, "channels": 1, "data_range": [-1, 1],
              "checkpoint": None, "sigma_min": 0.01, "sigma_max": 80.0}
@@ -89,7 +89,7 @@ def test_samplers_with_nfe_budgets_pair_at_equal_budget():
 
 
 def test_energy_arm_resample_equals_direct_energy_distance():
-    from rwbench.stats import energy_distance, energy_parts
+    from rwbench.metrics.distances import energy_distance, energy_parts
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(30, 5)), rng.normal(0.3, 1.0, size=(40, 5))
@@ -108,8 +108,8 @@ def test_energy_arm_resample_equals_direct_energy_distance():
 def _write_runs(tmp_path, config, shift: dict):
     """Fake oracle runs: image i of every cell = common per-image noise + the cell's shift (paired by index), with
     the features.safetensors evaluate writes (features, energy parts, log density)."""
-    from rwbench import rundir
-    from rwbench.stats import energy_parts
+    from rwbench.run import rundir
+    from rwbench.metrics.distances import energy_parts
 
     rng = np.random.default_rng(0)
     ref = torch.from_numpy(rng.normal(0.5, 0.12, size=(400, 16)).clip(0, 1))
@@ -197,7 +197,7 @@ def test_fid_comparison_uses_the_one_fid_path(tmp_path, monkeypatch):
     table, notes = cmp.compare(config, tmp_path / "runs", options={"n_boot": 100})
     row = table.set_index("metric").loc["fid"]
     specs = {s["params"]["TK"]: s for s in expand_experiment(config, "e")}
-    from rwbench import rundir
+    from rwbench.run import rundir
 
     fa = rundir.read_features(tmp_path / "runs" / specs[0.2]["run_id"])[0]["features"]
     fb = rundir.read_features(tmp_path / "runs" / specs[1.0]["run_id"])[0]["features"]
@@ -232,8 +232,8 @@ def test_three_seeds_use_the_t_interval_over_seed_differences(tmp_path):
 
 
 def test_pilot_energy_matches_the_energy_distance():
-    from rwbench.bench.pilot import energy
-    from rwbench.stats import energy_distance, mean_pairwise_distance
+    from rwbench.tools.bench.pilot import energy
+    from rwbench.metrics.distances import energy_distance, mean_pairwise_distance
 
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (20, 1, 4, 4), generator=g, dtype=torch.uint8)

@@ -1,4 +1,4 @@
-"""rwbench.config.validate_config: one schema check for the Snakefile and `rwbench plan` (unknown keys, bounds)."""
+"""rwbench.plan.config.validate_config: one schema check for the Snakefile and `rwbench plan` (unknown keys, bounds)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rwbench import cli, config, grid
-from rwbench.config import validate_config
+from rwbench import cli
+from rwbench.plan import config, grid
+from rwbench.plan.config import validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p for p in (ROOT / "config").glob("*.yaml") if not p.name.startswith("embedded"))
@@ -82,13 +83,14 @@ def test_plan_refuses_out_of_range_values_like_the_snakefile(tmp_path, capsys, k
 
 def test_snakefile_validates_through_the_same_function():
     text = (ROOT / "Snakefile").read_text()
-    assert "from rwbench.config import validate_config" in text and "validate_config(config" in text
+    assert "from rwbench.plan.config import validate_config" in text and "validate_config(config" in text
     assert "snakemake.utils import min_version, validate" not in text
 
 
 def test_schema_vocabularies_are_the_codes():
-    """Task and model-family names have one home in code (rwbench.tasks, rwbench.samplers); the schema's enums agree."""
-    from rwbench import samplers, tasks
+    """Task and model-family names have one home in code (rwbench.tasks, rwbench.plan.samplers); the schema's enums agree."""
+    from rwbench.plan import samplers
+    from rwbench import tasks
 
     exp = config.node("experiments.*")["properties"]
     assert exp["tasks"]["items"]["enum"] == list(tasks.TASKS)

@@ -1,4 +1,4 @@
-"""config/README.md is written from the config schema (rwbench.config_readme): it fails here when stale, every option
+"""config/README.md is written from the config schema (rwbench.tools.config_readme): it fails here when stale, every option
 of the schema is in it, and the schema's nodes use only JSON Schema keywords (a YAML flow mapping cut at a comma
 in a description shows up as a stray key)."""
 
@@ -8,8 +8,8 @@ import re
 import subprocess
 import sys
 
-from rwbench import config_readme
-from rwbench.config import load_schema
+from rwbench.tools import config_readme
+from rwbench.plan.config import load_schema
 
 KEYWORDS = {"$schema", "description", "type", "additionalProperties", "properties", "default", "minimum", "maximum",
             "exclusiveMinimum", "exclusiveMaximum", "enum", "items", "minItems", "maxItems", "uniqueItems", "required",
@@ -19,7 +19,7 @@ KEYWORDS = {"$schema", "description", "type", "additionalProperties", "propertie
 def test_config_readme_is_written_from_the_schema():
     text = config_readme.README.read_text()
     assert text == config_readme.render(load_schema()), (
-        "config/README.md is stale: run `python -m rwbench.config_readme` and commit the file")
+        "config/README.md is stale: run `python -m rwbench.tools.config_readme` and commit the file")
 
 
 def test_check_fails_on_a_stale_file(tmp_path):
@@ -27,7 +27,7 @@ def test_check_fails_on_a_stale_file(tmp_path):
     stale.write_text("old\n")
     assert config_readme.main(["--check", "--out", str(stale)]) == 1
     assert config_readme.main(["--out", str(stale)]) == 0 and config_readme.main(["--check", "--out", str(stale)]) == 0
-    res = subprocess.run([sys.executable, "-m", "rwbench.config_readme", "--check"], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-m", "rwbench.tools.config_readme", "--check"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
 
 

@@ -6,13 +6,13 @@ import math
 import pytest
 import torch
 
-from rwbench import presets, schedules
+from rwbench.core import presets, schedules
 from rwbench.baselines.ddim import ddim, ddim_sigma
 from rwbench.baselines.ddpm import ddpm_ancestral
-from rwbench.denoisers import GaussianDenoiser, GaussianMixtureDenoiser, VPEpsDenoiser, eps_from_denoiser
-from rwbench.rng import image_generators
-from rwbench.schedules import respaced_betas, respaced_timesteps
-from rwbench.walk import random_walk
+from rwbench.models.denoisers import GaussianDenoiser, GaussianMixtureDenoiser, VPEpsDenoiser, eps_from_denoiser
+from rwbench.core.rng import image_generators
+from rwbench.core.schedules import respaced_betas, respaced_timesteps
+from rwbench.core.walk import random_walk
 
 F64 = torch.float64
 SHAPE = (3, 1, 2, 3)

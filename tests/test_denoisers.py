@@ -3,9 +3,16 @@ import math
 import pytest
 import torch
 
-from rwbench import schedules
-from rwbench.denoisers import (GaussianDenoiser, IADBDenoiser, VEScoreDenoiser, VPEpsDenoiser, blend_from_denoiser,
-                               eps_from_denoiser, score_from_denoiser)
+from rwbench.core import schedules
+from rwbench.models.denoisers import (
+    GaussianDenoiser,
+    IADBDenoiser,
+    VEScoreDenoiser,
+    VPEpsDenoiser,
+    blend_from_denoiser,
+    eps_from_denoiser,
+    score_from_denoiser,
+)
 
 F64 = torch.float64
 ABAR = schedules.alphas_cumprod(schedules.linear_betas())

@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
-from rwbench import devices
+from rwbench.run import devices
 from rwbench.commands import info
 
 
 def test_gpu_slots_are_exclusive_across_processes(tmp_path):
-    code = ("import sys, time; from rwbench.devices import acquire_gpu_slot; "
+    code = ("import sys, time; from rwbench.run.devices import acquire_gpu_slot; "
             "print(acquire_gpu_slot(2, sys.argv[1]), flush=True); time.sleep(30)")
     first = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:

@@ -1,4 +1,4 @@
-"""A walk that blows up without reaching inf (c = 30) is flagged diverged by the one threshold (rwbench.divergence);
+"""A walk that blows up without reaching inf (c = 30) is flagged diverged by the one threshold (rwbench.core.divergence);
 evaluate flags the run and the scale-space stage drops its trajectories instead of computing on |x| ~ 1e7."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 
 from rwbench import cli
 from rwbench.data import to_uint8
-from rwbench.divergence import DIVERGENCE_FACTOR, diverged
+from rwbench.core.divergence import DIVERGENCE_FACTOR, diverged
 from rwbench.io import read_json, write_json
 from toy_extractor import register_toy_extractor
 

@@ -3,11 +3,11 @@ import math
 import pytest
 import torch
 
-from rwbench import schedules
+from rwbench.core import schedules
 from rwbench.baselines.ddpm import ddpm_ancestral
 from rwbench.baselines.dps import DPS_ZETA, default_zeta, dps
-from rwbench.denoisers import GaussianDenoiser, eps_from_denoiser
-from rwbench.operators import BicubicSR, RandomInpainting
+from rwbench.models.denoisers import GaussianDenoiser, eps_from_denoiser
+from rwbench.tasks.operators import BicubicSR, RandomInpainting
 
 F64 = torch.float64
 

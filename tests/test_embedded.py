@@ -4,13 +4,13 @@ import re
 import pytest
 import torch
 
-from rwbench import embedded
+from rwbench.models import embedded
 from rwbench import training
 from rwbench.training import config as train_config
-from rwbench import prepare
-from rwbench.oracle import oracle_file
-from rwbench.denoisers import GaussianMixtureDenoiser, IADBDenoiser, VEScoreDenoiser, VPEpsDenoiser
-from rwbench.registry import get_model, list_models
+from rwbench.tools import prepare
+from rwbench.models.oracle import oracle_file
+from rwbench.models.denoisers import GaussianMixtureDenoiser, IADBDenoiser, VEScoreDenoiser, VPEpsDenoiser
+from rwbench.models.registry import get_model, list_models
 
 SMOKE = "config/embedded-smoke.yaml"
 
@@ -68,14 +68,14 @@ def test_learned_models_load_as_core_adapters(root):
 
 
 def test_native_samplers_run(root):
-    from rwbench.bench.quality import sample_native
+    from rwbench.tools.bench.quality import sample_native
 
     vp = embedded.load_digits_vp(root / "vp")
     ve = embedded.load_digits_ve(root / "ve")
     ia = embedded.load_digits_iadb(root / "iadb")
     full = sample_native("vp", vp, 2, 1000, seed=1, batch_size=2)  # DDPM ancestral over all 1000 training steps
     assert full.dtype == torch.uint8 and full.shape == (2, 1, 16, 16)
-    from rwbench import schedules
+    from rwbench.core import schedules
 
     vp.betas = schedules.linear_betas(40, 1e-3, 0.2)  # a short chain is enough for the batch-size check below
     for kind, den, steps in (("vp", vp, 40), ("ve", ve, 20), ("iadb", ia, 8)):
@@ -101,7 +101,7 @@ def test_default_root_from_environment(root, monkeypatch):
 
 
 def test_quality_bench_prints_one_line_per_model(root, capsys):
-    from rwbench.bench import quality
+    from rwbench.tools.bench import quality
 
     assert quality.main(["--config", SMOKE, "--root", str(root), "--n", "12", "--models", "ve,iadb", "--oracle"]) == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("model=") and "confident=" in ln]
@@ -112,7 +112,7 @@ def test_quality_bench_prints_one_line_per_model(root, capsys):
 
 
 def test_quality_scores_real_images_as_real(root):
-    from rwbench.bench.quality import score_samples
+    from rwbench.tools.bench.quality import score_samples
     from rwbench.nets.classifier import load_classifier
 
     ds = train_config.resolve_model_config(train_config.load_embedded_config(SMOKE), "classifier")["dataset"]
@@ -126,7 +126,7 @@ def test_quality_scores_real_images_as_real(root):
 @pytest.mark.slow
 def test_default_models_pass_the_quality_floor(tmp_path, capsys):
     """Trains the default configuration (minutes) and checks the issue's floor for each model."""
-    from rwbench.bench import quality
+    from rwbench.tools.bench import quality
 
     assert quality.main(["--config", "config/embedded-default.yaml", "--root", str(tmp_path), "--n", "200"]) == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("model=") and "confident=" in ln]

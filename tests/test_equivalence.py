@@ -5,14 +5,19 @@ import math
 import pytest
 import torch
 
-from rwbench import presets, schedules
+from rwbench.core import presets, schedules
 from rwbench.baselines.ddpm import ddpm_ancestral
 from rwbench.baselines.iadb import iadb_sample
 from rwbench.baselines.ncsn import annealed_langevin
 from rwbench.baselines.score_sde import ve_predictor, vp_predictor
-from rwbench.denoisers import (GaussianMixtureDenoiser, VEScoreDenoiser, VPEpsDenoiser, eps_from_denoiser,
-                               score_from_denoiser)
-from rwbench.walk import random_walk
+from rwbench.models.denoisers import (
+    GaussianMixtureDenoiser,
+    VEScoreDenoiser,
+    VPEpsDenoiser,
+    eps_from_denoiser,
+    score_from_denoiser,
+)
+from rwbench.core.walk import random_walk
 
 F64 = torch.float64
 SHAPE = (3, 1, 4, 4)
@@ -125,7 +130,7 @@ def test_template_runs_native_samplers_through_reverse_adapters():
 
 def test_iadb_sampler_on_denoiser_equals_analytic_blend():
     """IADB's sampler on the Gaussian oracle: the analytic blend and the Tweedie bridge of its denoiser agree."""
-    from rwbench.denoisers import GaussianDenoiser, IADBDenoiser, blend_from_denoiser
+    from rwbench.models.denoisers import GaussianDenoiser, IADBDenoiser, blend_from_denoiser
 
     g = torch.Generator().manual_seed(6)
     A = torch.randn(16, 16, generator=g, dtype=F64) * 0.2

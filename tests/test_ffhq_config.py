@@ -12,9 +12,10 @@ import torch
 import yaml
 from PIL import Image
 
-from rwbench import cli, grid
-from rwbench.config import load_config
-from rwbench.nets.pretrained import write_random_checkpoint
+from rwbench import cli
+from rwbench.plan import grid
+from rwbench.plan.config import load_config
+from rwbench.models.pretrained import write_random_checkpoint
 from toy_extractor import register_toy_extractor
 
 TOY = "rwbench-test-toy-ffhq"
@@ -59,7 +60,7 @@ def test_every_ffhq_experiment_samples_at_tiny_scale(tiny_ffhq, monkeypatch):
         assert shard["sample"].shape == (2, 3, 64, 64), run_id
         if spec["trajectory_points"]:
             assert cli.main(["sample", "--spec", str(spec_path), "--shard", "1", "--no-progress"]) == 0
-            # the tiny random networks put their (meaningless) samples beyond rwbench.divergence's threshold; this test
+            # the tiny random networks put their (meaningless) samples beyond rwbench.core.divergence's threshold; this test
             # is about the 256-px scale-space code path, so nothing is dropped here (tests/test_divergence.py tests that)
             monkeypatch.setattr("rwbench.scalespace.runs.diverged", lambda x, *a, **k: torch.zeros(len(x), dtype=torch.bool))
             scalespace_at_256px_settings(spec_path.parent, base)

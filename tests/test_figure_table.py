@@ -1,4 +1,4 @@
-"""rwbench.figure_table, the one home of figure names and of the files each figure writes: every other list reads it,
+"""rwbench.plan.figures, the one home of figure names and of the files each figure writes: every other list reads it,
 and each figure's build writes exactly the files its row declares (the DAG declares them as outputs)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rwbench import figure_table as ft
+from rwbench.plan import figures as ft
 from rwbench.figures import runs as figure_runs
 
 # module-scoped fixtures of the figure tests: a synthetic results tree, and evaluated calibration runs on an oracle
@@ -45,7 +45,7 @@ def test_each_figure_writes_exactly_what_its_row_declares(tree, tmp_path, name):
 
 def test_calibration_writes_exactly_what_its_row_declares(oracle_tree, tmp_path):  # noqa: F811
     config, root = oracle_tree
-    from rwbench.grid import expand_experiment
+    from rwbench.plan.grid import expand_experiment
 
     specs = expand_experiment(config, "e")
     got = written(root / "metrics.csv", root / "runs", root / "tables", tmp_path, "calibration")
@@ -56,7 +56,7 @@ def test_calibration_writes_exactly_what_its_row_declares(oracle_tree, tmp_path)
 def test_every_figure_list_reads_the_table():
     import yaml
 
-    from rwbench import grid
+    from rwbench.plan import grid
     from rwbench.figures import FIGURES
 
     assert list(FIGURES) == list(ft.NAMES) and all(FIGURES[n] == ft.FIGURES[n].module for n in ft.NAMES)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
-from rwbench.equivalence import equivalence_table, synthetic_mixture
-from rwbench.schedule_table import schedule_table
+from rwbench.tools.equivalence import equivalence_table, synthetic_mixture
+from rwbench.tools.schedule_table import schedule_table
 from rwbench.data import to_uint8
 from rwbench.commands import figures as cli
 from rwbench.figures import FIGURES, runs as figure_runs

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rwbench.config import validate_config
+from rwbench.plan.config import validate_config
 
 ROOT = Path(__file__).resolve().parent.parent
 # a quote, a double quote, command substitution both ways and a command separator; no braces and no slash (so that

@@ -9,9 +9,10 @@ import torch
 import yaml
 from PIL import Image
 
-from rwbench import cli, images
+from rwbench import cli
+from rwbench.tools import oneshot as images
 from rwbench.metrics.evaluate import evaluate_run
-from rwbench.rundir import load_shards
+from rwbench.run.rundir import load_shards
 from test_sample import write_run
 from toy_extractor import register_toy_extractor
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from rwbench import grid
-from rwbench.config import load_and_validate
-from rwbench.inputs import image_folder_status, missing_inputs
+from rwbench.plan import grid
+from rwbench.plan.config import load_and_validate
+from rwbench.plan.inputs import image_folder_status, missing_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 

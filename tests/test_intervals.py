@@ -1,11 +1,11 @@
-"""rwbench.intervals: bootstrap intervals against closed forms, coverage at small sizes, BH/Holm, decisions, TOST."""
+"""rwbench.metrics.intervals: bootstrap intervals against closed forms, coverage at small sizes, BH/Holm, decisions, TOST."""
 
 import math
 
 import numpy as np
 import pytest
 
-from rwbench import intervals as iv
+from rwbench.metrics import intervals as iv
 
 
 def test_paired_mean_matches_large_sample_t_interval():

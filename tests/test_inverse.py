@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from rwbench import schedules
-from rwbench.denoisers import GaussianDenoiser
-from rwbench.conditional import (
+from rwbench.core import schedules
+from rwbench.models.denoisers import GaussianDenoiser
+from rwbench.core.conditional import (
     ConditionalSetup,
     conditional_random_walk,
     conditional_steps,
@@ -11,8 +11,8 @@ from rwbench.conditional import (
     likelihood_gradient,
     step_cap,
 )
-from rwbench.operators import BicubicSR, RandomInpainting
-from rwbench.posterior import gmm_posterior, posterior_mean
+from rwbench.tasks.operators import BicubicSR, RandomInpainting
+from rwbench.models.oracle_posterior import gmm_posterior, posterior_mean
 
 F64 = torch.float64
 

@@ -78,7 +78,7 @@ def test_unconditional_run(tmp_path, reference):
     direct = fidelity.fid_from_statistics(fidelity.feature_statistics(fs), fidelity.feature_statistics(fr))
     assert row.loc["fid", "value"] == pytest.approx(direct, rel=1e-6)
     # per-image features for resampling: the same FID and KID through the one path
-    from rwbench import rundir
+    from rwbench.run import rundir
     from rwbench.metrics.reference import load_reference
 
     feats, meta = rundir.read_features(run)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from rwbench.denoisers import GaussianMixtureDenoiser
-from rwbench.metrics import aggregation, fidelity
-from rwbench.oracle import mixture_log_density, mixture_responsibilities
-from rwbench.stats import energy_distance, energy_from_parts, energy_parts
+from rwbench.models.denoisers import GaussianMixtureDenoiser
+from rwbench.metrics import uncertainty as aggregation, fidelity
+from rwbench.models.oracle import mixture_log_density, mixture_responsibilities
+from rwbench.metrics.distances import energy_distance, energy_from_parts, energy_parts
 
 F64 = torch.float64
 

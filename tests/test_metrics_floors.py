@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from rwbench import rundir
+from rwbench.run import rundir
 from rwbench.data import to_uint8
-from rwbench.denoisers import GaussianMixtureDenoiser
+from rwbench.models.denoisers import GaussianMixtureDenoiser
 from rwbench.metrics import floors
 from toy_extractor import register_toy_extractor
 
@@ -84,7 +84,7 @@ def _oracle_dir(tmp_path):
 def test_exact_floors_centre_on_zero_and_oracle_evaluate(tmp_path):
     from rwbench.io import write_json
     from rwbench.metrics.evaluate import evaluate_run
-    from rwbench.stats import energy_distance
+    from rwbench.metrics.distances import energy_distance
 
     oracle, folder, ref = _oracle_dir(tmp_path)
     spec = {"run_id": "uncond__oracle", "task": "uncond", "n_images": 40, "channels": 1, "dataset": "digits",

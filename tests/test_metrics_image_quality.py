@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from rwbench.metrics import aggregation
+from rwbench.metrics import uncertainty as aggregation
 from rwbench.metrics import image_quality as iq
 
 

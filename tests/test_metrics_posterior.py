@@ -3,9 +3,15 @@ import math
 import pytest
 import torch
 
-from rwbench.denoisers import GaussianDenoiser
-from rwbench.metrics.posterior import (credible_coverage, credible_intervals, oracle_quality, posterior_quality,
-                                       sample_psnrs, to_unit)
+from rwbench.models.denoisers import GaussianDenoiser
+from rwbench.metrics.posterior_quality import (
+    credible_coverage,
+    credible_intervals,
+    oracle_quality,
+    posterior_quality,
+    sample_psnrs,
+    to_unit,
+)
 
 F64 = torch.float64
 
@@ -77,7 +83,7 @@ def test_bad_input():
 
 def test_reference_coverage_of_n_exact_draws():
     """Closed form (j - i) / (N + 1) = Monte Carlo with uniform draws; Gaussian values as measured (0.72 / 0.805 / 0.88)."""
-    from rwbench.metrics.posterior import reference_coverage, reference_coverage_uniform
+    from rwbench.metrics.posterior_quality import reference_coverage, reference_coverage_uniform
 
     # N = 21: positions 1 and 19 are integers, so the closed form holds for any continuous law: 18 / 22
     assert reference_coverage_uniform(21, 0.9) == pytest.approx(18 / 22, abs=1e-15)

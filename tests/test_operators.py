@@ -1,9 +1,19 @@
 import pytest
 import torch
 
-from rwbench.operators import (BicubicSR, BoxInpainting, GaussianBlur, LinearOperator, RandomInpainting, gaussian_kernel_1d,
-                               imresize_weights, keys_cubic, make_operator, matrix_norm_sq)
-from rwbench.rng import image_generators
+from rwbench.tasks.operators import (
+    BicubicSR,
+    BoxInpainting,
+    GaussianBlur,
+    LinearOperator,
+    RandomInpainting,
+    gaussian_kernel_1d,
+    imresize_weights,
+    keys_cubic,
+    make_operator,
+    matrix_norm_sq,
+)
+from rwbench.core.rng import image_generators
 
 F64 = torch.float64
 

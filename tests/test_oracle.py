@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from rwbench import presets, schedules
-from rwbench.denoisers import GaussianDenoiser, GaussianMixtureDenoiser
-from rwbench.stats import energy_distance
-from rwbench.walk import random_walk
+from rwbench.core import presets, schedules
+from rwbench.models.denoisers import GaussianDenoiser, GaussianMixtureDenoiser
+from rwbench.metrics.distances import energy_distance
+from rwbench.core.walk import random_walk
 
 F64 = torch.float64
 

@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from rwbench.denoisers import GaussianMixtureDenoiser
-from rwbench.oracle import fit_gmm, oracle_file, oracle_samples_uint8, reference_file
+from rwbench.models.denoisers import GaussianMixtureDenoiser
+from rwbench.models.oracle import fit_gmm, oracle_file, oracle_samples_uint8, reference_file
 
 
 def test_fit_recovers_two_separated_clusters():

@@ -1,4 +1,4 @@
-"""Packed DAG jobs: rwbench.packs groups whole runs without mixing inputs; `rwbench batch` runs commands in one process;
+"""Packed DAG jobs: rwbench.plan.packs groups whole runs without mixing inputs; `rwbench batch` runs commands in one process;
 the DAG benchmark reads job times."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from rwbench.bench import dag
+from rwbench.tools.bench import dag
 from rwbench.commands import batch
-from rwbench.config import load_config
-from rwbench.grid import expand
-from rwbench.packs import pack_runs, run_cost
+from rwbench.plan.config import load_config
+from rwbench.plan.grid import expand
+from rwbench.plan.packs import pack_runs, run_cost
 
 
 def _spec(n, nfe, family="vp", checkpoint="results/embedded/vp"):

@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from rwbench.denoisers import GaussianDenoiser, GaussianMixtureDenoiser
-from rwbench.operators import BicubicSR, RandomInpainting
-from rwbench.posterior import batch_posteriors, gmm_posterior, posterior_mean, posterior_variance
+from rwbench.models.denoisers import GaussianDenoiser, GaussianMixtureDenoiser
+from rwbench.tasks.operators import BicubicSR, RandomInpainting
+from rwbench.models.oracle_posterior import batch_posteriors, gmm_posterior, posterior_mean, posterior_variance
 
 F64 = torch.float64
 

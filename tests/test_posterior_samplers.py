@@ -11,12 +11,12 @@ from rwbench.baselines.ddrm import ddrm
 from rwbench.baselines.diffpir import data_prox
 from rwbench.baselines.dps import clip_range, scaled_zeta
 from rwbench.baselines.pigdm import adaptive_variance, pigdm, pseudoinverse_vector
-from rwbench.denoisers import GaussianDenoiser, GaussianMixtureDenoiser
-from rwbench.schedules import quad_timesteps, uniform_timesteps
-from rwbench.operators import BicubicSR, BoxInpainting, GaussianBlur, LinearOperator, RandomInpainting
-from rwbench.posterior import gmm_posterior, posterior_mean, posterior_variance
-from rwbench.samplers import POSTERIOR_SAMPLERS
-from rwbench.sampling import posterior_nfe, posterior_settings, run_posterior_sampler
+from rwbench.models.denoisers import GaussianDenoiser, GaussianMixtureDenoiser
+from rwbench.core.schedules import quad_timesteps, uniform_timesteps
+from rwbench.tasks.operators import BicubicSR, BoxInpainting, GaussianBlur, LinearOperator, RandomInpainting
+from rwbench.models.oracle_posterior import gmm_posterior, posterior_mean, posterior_variance
+from rwbench.plan.samplers import POSTERIOR_SAMPLERS
+from rwbench.run.runners import posterior_nfe, posterior_settings, run_posterior_sampler
 
 F64 = torch.float64
 SHAPE = (1, 4, 4)
@@ -274,7 +274,7 @@ def test_dps_zeta_rescaled_per_pixel_and_clip_rule():
 
 
 def test_bench_script_smoke(tmp_path, capsys):
-    from rwbench.bench import posterior as bench
+    from rwbench.tools.bench import posterior as bench
 
     out = tmp_path / "rows.json"
     rc = bench.main(["--oracle", "synthetic", "--resolution", "4", "--components", "2", "--n-samples", "8", "--n-targets", "2",
@@ -309,7 +309,7 @@ def test_bench_script_smoke(tmp_path, capsys):
 
 
 def test_stream_names_keep_their_values():
-    from rwbench.rng import image_seed, stream, stream_seed
+    from rwbench.core.rng import image_seed, stream, stream_seed
 
     assert [stream(k, "sr") for k in ("noise", "mask", "measure", "exact")] == ["sr", "sr/mask", "sr/measure", "sr/exact"]
     assert stream_seed(3, "mask", "inpaint", 7) == image_seed(3, "inpaint/mask", 7)
@@ -321,10 +321,10 @@ def test_stream_names_keep_their_values():
 def test_bench_and_dag_use_identical_measurements(task, monkeypatch):
     import argparse
 
-    from rwbench import sampling
-    from rwbench.bench import posterior as bench
+    from rwbench.run import runners as sampling
+    from rwbench.tools.bench import posterior as bench
     from rwbench.data import from_uint8
-    from rwbench.rng import randn_per_image, sample_index, stream_generators
+    from rwbench.core.rng import randn_per_image, sample_index, stream_generators
 
     seed, eta, target, N = 4, 0.1, 2, 3
     images = torch.randint(0, 256, (5, 1, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
@@ -365,18 +365,19 @@ def test_sampler_mean_near_exact_on_mixture_prior(name, nfe, over, bound):
     assert ratio < bound, (name, ratio)
 
 
-# ---------------------------------------------------------------- DAG rows (rwbench.samplers) and dispatch
+# ---------------------------------------------------------------- DAG rows (rwbench.plan.samplers) and dispatch
 
 
 @pytest.mark.parametrize("name", POSTERIOR_SAMPLERS)
 def test_dag_rows_run_and_shards_do_not_matter(name, monkeypatch):
-    from rwbench import config, grid, sampling, samplers
+    from rwbench.plan import config, grid, samplers
+    from rwbench.run import runners as sampling
 
     cfg = config.load_config("config/default.yaml")
     (spec,) = [s for s in grid.expand_experiment(cfg, "calibration") if s["sampler"] == name and s["task"] == "sr"
                and s["nfe"] == 100 and s["task_params"]["eta"] == 0.05]
     row = samplers.get(name)
-    assert row.posterior_module == f"rwbench.baselines.{name}" and row.run == "rwbench.sampling.run_posterior"
+    assert row.posterior_module == f"rwbench.baselines.{name}" and row.run == "rwbench.run.runners.run_posterior"
     assert row.kind == ("native" if name == "dps" else "posterior") and row.inverse and not row.uncond
     assert spec["nfe"] == 100 and spec["steps"] == (20 if name == "daps" else 100)
     spec = dict(spec, steps=4 if name != "daps" else 2, resolution=8)
@@ -393,7 +394,7 @@ def test_dag_rows_run_and_shards_do_not_matter(name, monkeypatch):
 
 
 def test_posterior_rows_name_a_module_with_the_protocol():
-    from rwbench import samplers
+    from rwbench.plan import samplers
 
     for name in POSTERIOR_SAMPLERS:
         module = importlib.import_module(samplers.get(name).posterior_module)
@@ -408,7 +409,7 @@ def test_posterior_rows_name_a_module_with_the_protocol():
 
 
 def _calibration_spec(name, **change):
-    from rwbench import config, grid
+    from rwbench.plan import config, grid
 
     cfg = config.load_config("config/default.yaml")
     (spec,) = [s for s in grid.expand_experiment(cfg, "calibration") if s["sampler"] == name and s["task"] == "inpaint"
@@ -423,10 +424,11 @@ def test_dag_and_bench_give_identical_samples(name, steps, scale, monkeypatch):
     8 x 8 and a few steps) and the benchmark's run_cell draw bitwise the same samples of one target."""
     import argparse
 
-    from rwbench import sampling, samplers
-    from rwbench.bench import posterior as bench
+    from rwbench.run import runners as sampling
+    from rwbench.plan import samplers
+    from rwbench.tools.bench import posterior as bench
     from rwbench.data import from_uint8
-    from rwbench.rng import sample_index
+    from rwbench.core.rng import sample_index
 
     N, target = 3, 1
     spec = _calibration_spec(name, resolution=8, steps=steps, samples_per_target=N,

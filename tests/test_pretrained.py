@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from rwbench.nets import pretrained
-from rwbench.nets.pretrained import default_checkpoint, write_random_checkpoint
-from rwbench.registry import get_model, list_models
+from rwbench.models import pretrained
+from rwbench.models.pretrained import default_checkpoint, write_random_checkpoint
+from rwbench.models.registry import get_model, list_models
 
 F64 = torch.float64
 
@@ -87,4 +87,6 @@ def test_float64_loading(random_checkpoints):
 def test_write_random_checkpoint_rejects_unknown_names(tmp_path):
     with pytest.raises(ValueError, match="ffhq-vp-adm"):
         write_random_checkpoint("cifar-ve", tmp_path / "x.pt")
-    assert pretrained.CHECKPOINT_FILES.keys() == pretrained.SOURCES.keys()
+    from rwbench.plan.inputs import CHECKPOINT_FILES
+
+    assert CHECKPOINT_FILES.keys() == pretrained.SOURCES.keys()

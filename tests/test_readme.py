@@ -18,7 +18,7 @@ def named_paths() -> set[str]:
     """Markdown link / image targets and backticked tokens that look like repository paths."""
     paths = {t for t in re.findall(r"\]\(([^)\s]+)\)", README) if "://" not in t}
     for token in re.findall(r"`([^`\s]+)`", README):
-        token = token.split(":")[0] if re.match(r"^[\w./-]+\.py:\w", token) else token   # rwbench/grid.py:SAMPLERS
+        token = token.split(":")[0] if re.match(r"^[\w./-]+\.py:\w", token) else token   # rwbench/plan/grid.py:SAMPLERS
         if (any(c in token for c in "<>*|{}$=") or token.startswith(OUTPUTS + ("./",)) or "://" in token
                 or token.endswith((".pt", ".pth"))):   # files the user provides or the DAG writes
             continue

@@ -8,7 +8,7 @@ import types
 import torch
 
 from rwbench.data import to_uint8
-from rwbench.inputs import FFHQ_ENV, folder_identity
+from rwbench.plan.inputs import FFHQ_ENV, folder_identity
 from rwbench.metrics import extractors as ex
 from toy_extractor import register_toy_extractor
 

@@ -8,13 +8,15 @@ import json
 import pytest
 import torch
 
-from rwbench import cli, grid, schedules
-from rwbench import shards as sample_cmd
-from rwbench.oracle import oracle_file
-from rwbench.denoisers import GaussianMixtureDenoiser, VPEpsDenoiser
+from rwbench import cli
+from rwbench.plan import grid
+from rwbench.core import schedules
+from rwbench.run import sample as sample_cmd
+from rwbench.models.oracle import oracle_file
+from rwbench.models.denoisers import GaussianMixtureDenoiser, VPEpsDenoiser
 from rwbench.nets.unet import UNet
-from rwbench.sampling import initial_noise, make_inverse
-from rwbench.embedded import native_function
+from rwbench.run.runners import initial_noise, make_inverse
+from rwbench.models.embedded import native_function
 
 MODELS = {
     "oracle": {"family": "oracle", "dataset": "digits", "resolution": 8, "channels": 1, "data_range": [0, 1],

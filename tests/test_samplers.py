@@ -1,4 +1,4 @@
-"""The sampler table (rwbench.samplers): schema equality, importable functions, NFE rules, schedule resolution shared
+"""The sampler table (rwbench.plan.samplers): schema equality, importable functions, NFE rules, schedule resolution shared
 by grid / sampling / the schedules table, and table-driven dispatch of every sampler on an exact oracle."""
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ import pytest
 import torch
 import yaml
 
-from rwbench import config, grid, sampling, samplers, schedules
-from rwbench import schedule_table as schedules_cmd
-from rwbench.denoisers import GaussianMixtureDenoiser
+from rwbench.plan import config, grid, samplers
+from rwbench.run import runners as sampling
+from rwbench.core import schedules
+from rwbench.tools import schedule_table as schedules_cmd
+from rwbench.models.denoisers import GaussianMixtureDenoiser
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -175,7 +177,7 @@ def test_dispatch_follows_the_row(monkeypatch):
         return torch.zeros_like(call.x_T)
 
     monkeypatch.setattr(sampling, "run_fake", run_fake, raising=False)
-    row = samplers.Sampler("fake", "native", ("schedule", "steps"), "rwbench.sampling.run_fake", "rwbench.sampling.run_fake")
+    row = samplers.Sampler("fake", "native", ("schedule", "steps"), "rwbench.run.runners.run_fake", "rwbench.run.runners.run_fake")
     monkeypatch.setitem(samplers.SAMPLERS, "fake", row)
     spec = next(iter(grid.expand(config(e={"models": ["oracle"], "samplers": ["fake"], "steps": [3]})).values()))
     out = sampling.run_sampler(spec, small_oracle(), [4])
@@ -225,7 +227,7 @@ def test_the_table_grid_and_plan_stay_torch_free():
     import subprocess
     import sys
 
-    code = ("import sys; from rwbench import grid, samplers, config; "
+    code = ("import sys; from rwbench.plan import grid, samplers, config; "
             "cfg = config.load_config('config/default.yaml'); specs = grid.expand(cfg); "
             "assert specs and all(s['nfe'] > 0 for s in specs.values()); "
             "bad = [m for m in ('torch', 'numpy', 'pandas') if m in sys.modules]; assert not bad, bad")

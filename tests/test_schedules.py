@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from rwbench import schedules
-from rwbench import schedules as S
+from rwbench.core import schedules
+from rwbench.core import schedules as S
 
 
 def test_vp_sigma_range_matches_paper():
@@ -88,8 +88,8 @@ def test_sigma_at_and_t_at_are_inverse_and_hit_the_ddpm_levels():
 def test_every_vp_time_map_is_sigma_at():
     """The VP adapter, its inverse conversion (native samplers), the preconditioning and the pretrained ladder all use
     sigma_at: at fractional t, interpolating abar linearly (the old eps conversion) gives another sigma."""
-    from rwbench.denoisers import GaussianDenoiser, VPEpsDenoiser, eps_from_denoiser
-    from rwbench.nets.preconditioning import vp_sigma
+    from rwbench.models.denoisers import GaussianDenoiser, VPEpsDenoiser, eps_from_denoiser
+    from rwbench.models.preconditioning import vp_sigma
 
     betas = schedules.linear_betas()
     abar = schedules.alphas_cumprod(betas)

@@ -6,14 +6,14 @@ import math
 import pytest
 import torch
 
-from rwbench import presets, schedules
+from rwbench.core import presets, schedules
 from rwbench.baselines import solvers
 from rwbench.baselines.ncsn import annealed_langevin
-from rwbench.schedules import langevin_step_size
-from rwbench.schedules import ncsn_initial_state
-from rwbench.denoisers import GaussianMixtureDenoiser, VEScoreDenoiser
-from rwbench.rng import image_generators
-from rwbench.walk import random_walk
+from rwbench.core.schedules import langevin_step_size
+from rwbench.core.schedules import ncsn_initial_state
+from rwbench.models.denoisers import GaussianMixtureDenoiser, VEScoreDenoiser
+from rwbench.core.rng import image_generators
+from rwbench.core.walk import random_walk
 
 F64 = torch.float64
 SHAPE = (3, 1, 2, 3)

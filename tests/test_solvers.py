@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from rwbench import schedules
+from rwbench.core import schedules
 from rwbench.baselines import solvers
 from rwbench.baselines.kdiffusion import StepNoise, sampling as kdiffusion_sampling
-from rwbench.denoisers import GaussianDenoiser, GaussianMixtureDenoiser
-from rwbench.rng import image_generators
+from rwbench.models.denoisers import GaussianDenoiser, GaussianMixtureDenoiser
+from rwbench.core.rng import image_generators
 
 F64 = torch.float64
 SHAPE = (3, 1, 2, 3)  # 3 images of 6 values

@@ -4,8 +4,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rwbench.embedded import native_function
-from rwbench.nets.preconditioning import vp_sigma
+from rwbench.models.embedded import native_function
+from rwbench.models.preconditioning import vp_sigma
 from rwbench import training
 from rwbench.training import config, loop
 from rwbench.training.state import lr_at
@@ -139,7 +139,7 @@ def test_edm_parameterizations_are_preconditioned_denoisers(smoke):
     net = net.double()
     t = torch.tensor([0.0, 250.5, 999.0], dtype=torch.float64)  # fractional t: sigma(t) interpolates like the adapter
     sigma = vp_sigma(t, obj)
-    from rwbench import schedules
+    from rwbench.core import schedules
 
     abar = schedules.alphas_cumprod(schedules.linear_betas())
     assert sigma[0].item() == pytest.approx(((1 - abar[0]) / abar[0]).sqrt().item())
@@ -153,7 +153,7 @@ def test_edm_parameterizations_are_preconditioned_denoisers(smoke):
 
 @pytest.mark.parametrize("parameterization", ["eps", "edm"])
 def test_vp_and_iadb_losses_match_their_definitions(smoke, parameterization):
-    from rwbench import schedules
+    from rwbench.core import schedules
 
     net, obj = _net("vp", smoke, parameterization)
     x0 = torch.rand(8, 1, 16, 16) * 2 - 1

@@ -5,10 +5,10 @@ import math
 
 import torch
 
-from rwbench import presets, schedules
-from rwbench.denoisers import GaussianDenoiser
-from rwbench.sampling import Trajectory, trajectory_steps
-from rwbench.walk import random_walk
+from rwbench.core import presets, schedules
+from rwbench.models.denoisers import GaussianDenoiser
+from rwbench.run.runners import Trajectory, trajectory_steps
+from rwbench.core.walk import random_walk
 
 F64 = torch.float64
 

@@ -1,4 +1,4 @@
-"""Tuning without selection bias (rwbench.tune, `python -m rwbench.bench tune`), run tiny on exact mixtures."""
+"""Tuning without selection bias (rwbench.tools.tune, `python -m rwbench.tools.bench tune`), run tiny on exact mixtures."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-from rwbench import tune
-from rwbench.bench import tune as tune_bench
-from rwbench.oracle import oracle_file
-from rwbench.denoisers import GaussianMixtureDenoiser
-from rwbench.stats import energy_distance
+from rwbench.tools import tune
+from rwbench.tools.bench import tune as tune_bench
+from rwbench.models.oracle import oracle_file
+from rwbench.models.denoisers import GaussianMixtureDenoiser
+from rwbench.metrics.distances import energy_distance
 
 RES = 4
 MODELS = {
@@ -68,7 +68,7 @@ def test_evaluation_uses_fresh_seeds_and_recomputes_exactly(run):
     # recompute that cell by hand: the walk with seed 101 against exact draws with seed 101
     spec = tune._spec(CONFIG, "digits-oracle", "simplified", 6, 101, 16, schedule=chosen["schedule"], c=chosen["c"],
                       T0=chosen["T0"], TK=chosen["TK"])
-    from rwbench.sampling import run_sampler
+    from rwbench.run.runners import run_sampler
 
     x = run_sampler(spec, oracle.denoiser, range(16), dtype=torch.float64)["x"]
     assert row["energy_distance"] == energy_distance(x, tune.exact_draws(oracle.denoiser, 16, 101))

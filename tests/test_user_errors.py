@@ -91,7 +91,7 @@ def test_truncated_shard_is_one_line_naming_the_file(tmp_path, capsys):
 
 
 def test_corrupt_safetensors_checkpoint_is_one_line(tmp_path):
-    from rwbench.embedded import load_digits_vp
+    from rwbench.models.embedded import load_digits_vp
 
     folder = tmp_path / "vp"
     folder.mkdir()

@@ -3,10 +3,10 @@ import math
 import pytest
 import torch
 
-from rwbench import presets, schedules
-from rwbench.denoisers import GaussianDenoiser
-from rwbench.rng import image_generators, image_seed
-from rwbench.walk import random_walk
+from rwbench.core import presets, schedules
+from rwbench.models.denoisers import GaussianDenoiser
+from rwbench.core.rng import image_generators, image_seed
+from rwbench.core.walk import random_walk
 
 F64 = torch.float64
 

@@ -19,17 +19,17 @@ import math
 
 import torch
 
-from rwbench import schedules
-from rwbench.schedules import check_ladder
-from rwbench.measure import check_problem
-from rwbench.operators import LinearOperator
-from rwbench.conditional import check_eta
-from rwbench.rng import step_noise
+from rwbench.core import schedules
+from rwbench.core.schedules import check_ladder
+from rwbench.tasks.measure import check_problem
+from rwbench.tasks.operators import LinearOperator
+from rwbench.core.conditional import check_eta
+from rwbench.core.rng import step_noise
 
 F64 = torch.float64
 
-# DAPS-1K's published settings live in the torch-free rwbench.published (the sampler table's NFE rule reads them).
-from rwbench.published import DAPS, DAPS_LR  # noqa: E402
+# DAPS-1K's published settings live in the torch-free rwbench.plan.daps_settings (the sampler table's NFE rule reads them).
+from rwbench.plan.daps_settings import DAPS, DAPS_LR  # noqa: E402
 
 
 def published(task: str, data_range=(-1.0, 1.0), *, image_shape=None, oracle: bool = False,

@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 
 from rwbench.progress import progress as track
-from rwbench.rng import step_noise
+from rwbench.core.rng import step_noise
 
 F64 = torch.float64
 
@@ -31,7 +31,7 @@ def ddim(
 ) -> torch.Tensor:
     """x_{t-1} = sqrt(abar_{t-1}) x0(x_t) + sqrt(1 - abar_{t-1} - sigma_t^2) eps(x_t, t) + sigma_t z (DDIM eq. 12).
 
-    `betas` are the chain's (respaced: rwbench.sampling.respaced_betas) and eps_fn(x, t[B]) takes the chain index t;
+    `betas` are the chain's (respaced: rwbench.run.runners.respaced_betas) and eps_fn(x, t[B]) takes the chain index t;
     abar_{-1} = 1, so the last step returns the x0-prediction. eta = 0 is deterministic DDIM, eta = 1 the DDPM
     posterior variance beta_tilde. Step k = T-1-t uses noise[k] of `noise` [T, *x.shape] when given, else per-image
     `generators`; no draw is made where sigma_t = 0.

@@ -15,11 +15,11 @@ import math
 
 import torch
 
-from rwbench.schedules import check_ladder, timestep_sigmas, uniform_timesteps
-from rwbench.measure import check_problem
-from rwbench.operators import LinearOperator
-from rwbench.conditional import check_eta
-from rwbench.rng import step_noise
+from rwbench.core.schedules import check_ladder, timestep_sigmas, uniform_timesteps
+from rwbench.tasks.measure import check_problem
+from rwbench.tasks.operators import LinearOperator
+from rwbench.core.conditional import check_eta
+from rwbench.core.rng import step_noise
 
 F64 = torch.float64
 

@@ -14,11 +14,11 @@ import math
 
 import torch
 
-from rwbench.schedules import check_ladder, quad_timesteps, timestep_sigmas
-from rwbench.measure import check_problem
-from rwbench.operators import LinearOperator
-from rwbench.conditional import check_eta
-from rwbench.rng import step_noise
+from rwbench.core.schedules import check_ladder, quad_timesteps, timestep_sigmas
+from rwbench.tasks.measure import check_problem
+from rwbench.tasks.operators import LinearOperator
+from rwbench.core.conditional import check_eta
+from rwbench.core.rng import step_noise
 
 F64 = torch.float64
 

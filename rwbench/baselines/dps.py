@@ -7,10 +7,10 @@ from typing import Callable
 
 import torch
 
-from rwbench import schedules
-from rwbench.denoisers import chain_eps
-from rwbench.operators import LinearOperator
-from rwbench.rng import step_noise
+from rwbench.core import schedules
+from rwbench.models.denoisers import chain_eps
+from rwbench.tasks.operators import LinearOperator
+from rwbench.core.rng import step_noise
 
 F64 = torch.float64
 
@@ -109,7 +109,7 @@ def dps(
     x'_{t-1} = sqrt(alpha_t)(1-abar_{t-1})/(1-abar_t) x_t + sqrt(abar_{t-1}) beta_t/(1-abar_t) x0_hat + s_t z,
     x_{t-1} = x'_{t-1} - zeta grad_{x_t} ||y - A x0_hat||.
 
-    `eps_fn(x_t, t[B])` must be differentiable in x_t (a Denoiser gives one via rwbench.denoisers.eps_from_denoiser).
+    `eps_fn(x_t, t[B])` must be differentiable in x_t (a Denoiser gives one via rwbench.models.denoisers.eps_from_denoiser).
     s_t^2 = beta_tilde_t (default) or beta_t; z = 0 at t = 0. Step k = T-1-t uses noise[k] or per-image `generators`.
     `clip_denoised` clamps x0_hat to a data range (the DPS code does, the paper does not).
     """

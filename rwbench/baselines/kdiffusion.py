@@ -1,6 +1,6 @@
 """Optional upstream reference: k-diffusion's samplers module (crowsonkb/k-diffusion), loaded without its package __init__.
 
-Used only as a test oracle and in `python -m rwbench.bench walk`; nothing in rwbench's samplers depends on it.
+Used only as a test oracle and in `python -m rwbench.tools.bench walk`; nothing in rwbench's samplers depends on it.
 k-diffusion's __init__ imports its training stack (scikit-image, clean-fid, ...); its samplers module needs only
 scipy, torchdiffeq, torchsde and its utils. `sampling()` returns that module, or None with the reason.
 """

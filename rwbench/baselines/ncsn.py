@@ -8,8 +8,8 @@ from typing import Callable
 import torch
 
 from rwbench.progress import Progress
-from rwbench.rng import step_noise
-from rwbench.schedules import check_convention, langevin_step_size
+from rwbench.core.rng import step_noise
+from rwbench.core.schedules import check_convention, langevin_step_size
 
 F64 = torch.float64
 
@@ -29,7 +29,7 @@ def annealed_langevin(
     """For each sigma_i: alpha_i = eps sigma_i^2 / sigma_L^2; n times x <- x + alpha_i/2 s(x, sigma_i) + sqrt(alpha_i) z.
 
     convention="released" takes the released code's step alpha_i = 2 eps sigma_i^2 / sigma_L^2 (see CONVENTIONS);
-    x_init is the caller's (rwbench.schedules.ncsn_initial_state gives either convention's start from a normal draw).
+    x_init is the caller's (rwbench.core.schedules.ncsn_initial_state gives either convention's start from a normal draw).
     """
     check_convention(convention)
     levels = torch.as_tensor(levels, dtype=F64).cpu().reshape(-1)

@@ -2,7 +2,7 @@
 x0_y = x0_hat + sigma^2 (dx0_hat/dx)^T A^T (r^2 A A^T + eta^2 I)^-1 (y - A x0_hat), r^2 = v sigma^2 / (v + sigma^2).
 
 Noise units: eta is the measurement noise std on the model's data scale (y = A x + eta n), the same eta as
-rwbench.conditional.conditional_random_walk. v is the per-pixel prior variance behind the adaptive weight r_t^2; the paper
+rwbench.core.conditional.conditional_random_walk. v is the per-pixel prior variance behind the adaptive weight r_t^2; the paper
 sets r_t^2 = sigma_t^2/(1 + sigma_t^2) for data in [-1, 1] (v = 1); on another range v = ((hi - lo)/2)^2 (data_var).
 
 The guidance enters through Tweedie's formula: with p(x0 | x_t) ~ N(x0_hat, r^2 I) the likelihood score is
@@ -18,11 +18,11 @@ from typing import Sequence
 
 import torch
 
-from rwbench.schedules import check_ladder, timestep_sigmas, uniform_timesteps
-from rwbench.measure import check_problem
-from rwbench.operators import LinearOperator
-from rwbench.conditional import check_eta
-from rwbench.rng import step_noise
+from rwbench.core.schedules import check_ladder, timestep_sigmas, uniform_timesteps
+from rwbench.tasks.measure import check_problem
+from rwbench.tasks.operators import LinearOperator
+from rwbench.core.conditional import check_eta
+from rwbench.core.rng import step_noise
 
 F64 = torch.float64
 
@@ -67,7 +67,7 @@ def pigdm(denoiser, x_T: torch.Tensor, y: torch.Tensor, operator: LinearOperator
     """Pi-GDM: x_{k+1} = x0_y + sqrt(1 - e^2) (sigma_{k+1}/sigma_k)(x_k - x0_y) + e sigma_{k+1} z, x0_y as in the module doc.
 
     x_T ~ N(0, I) (scaled by sigmas[0] here); the last step goes to sigma = 0 and returns x0_y. Step noise: noise[k] or
-    per-image `generators` (rwbench.rng.step_noise), drawn only for steps with sigma_{k+1} > 0.
+    per-image `generators` (rwbench.core.rng.step_noise), drawn only for steps with sigma_{k+1} > 0.
     """
     sigmas = check_ladder(sigmas)
     check_problem(x_T, y, operator)

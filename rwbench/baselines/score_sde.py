@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 
 from rwbench.progress import progress as track
-from rwbench.rng import step_noise
+from rwbench.core.rng import step_noise
 
 F64 = torch.float64
 

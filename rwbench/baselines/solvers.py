@@ -4,7 +4,7 @@ Conventions (those of k-diffusion's samplers module, so results are comparable w
 - `sigmas` is a decreasing 1-D ladder sigma_0 > ... > sigma_N whose last entry may be 0; there are N steps,
   step i goes from sigma_i to sigma_{i+1}; x enters at sigma_0 (x = sigma_0 N(0, I) for a fresh sample).
 - `noise` is an optional tensor [N, *x.shape]: noise[i] ~ N(0, I) is the draw of step i; otherwise `generator`
-  is one torch.Generator per image (rwbench.rng.image_generators) so that image b never depends on its batch,
+  is one torch.Generator per image (rwbench.core.rng.image_generators) so that image b never depends on its batch,
   or a single generator for the whole batch. Stochastic steps without either raise ValueError (no global RNG).
 - The PF-ODE is dx/dsigma = (x - D(x, sigma)) / sigma (Karras et al. 2022, eq. 3 with sigma(t) = t, s(t) = 1).
 - `callback` (optional) receives after every step a dict with k and i (the step), x (its input), x_next, sigma
@@ -19,8 +19,8 @@ from typing import Callable
 
 import torch
 
-from rwbench.rng import step_noise
-from rwbench.schedules import ancestral_step, check_sigmas
+from rwbench.core.rng import step_noise
+from rwbench.core.schedules import ancestral_step, check_sigmas
 
 F64 = torch.float64
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -40,7 +40,7 @@ def _check_noise_source(noise, generator, x: torch.Tensor, steps: int, needed: b
         raise ValueError(f"generator: need one generator per image ({x.shape[0]}), got {len(generator)}")
     if needed and noise is None and generator is None:
         raise ValueError("noise/generator: this solver adds noise; pass noise [len(sigmas) - 1, *x.shape] or one "
-                         "torch.Generator per image (rwbench.rng.image_generators)")
+                         "torch.Generator per image (rwbench.core.rng.image_generators)")
 
 
 def _level(value: float) -> torch.Tensor:

@@ -1,9 +1,9 @@
 """`rwbench batch`: run several rwbench commands in one process, so that start-up and imports are paid once.
 
-The DAG runs a pack of runs (rwbench.packs) as one job: `rwbench batch "sample --spec A ..." "sample --spec B ..."`.
+The DAG runs a pack of runs (rwbench.plan.packs) as one job: `rwbench batch "sample --spec A ..." "sample --spec B ..."`.
 Each command runs exactly as it would on its own (same arguments, same outputs, each written atomically); the batch
 stops at the first command that fails. At the end it prints one line the DAG benchmark reads
-(`python -m rwbench.bench dag`):
+(`python -m rwbench.tools.bench dag`):
 
     rwbench-timing: commands=<n> work_s=<seconds spent inside the commands> setup_s=<imports before the first>
 """
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_commands(commands: list[str]) -> list[list[str]]:
     """Each argument split like a shell would (shlex); nested batches are refused."""
-    from rwbench.cli import COMMANDS
+    from rwbench.commands import COMMANDS
 
     out = []
     for text in commands:
@@ -41,7 +41,7 @@ def parse_commands(commands: list[str]) -> list[list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Run each command in turn (importing each command's module once, before timing starts)."""
-    from rwbench.cli import main as cli_main
+    from rwbench.commands import main as cli_main
 
     t_setup = time.perf_counter()
     argvs = parse_commands(args.commands)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rwbench.config import defaults, node
+from rwbench.plan.config import defaults, node
 
 COMPARE = defaults("compare")
 EXTRACTORS = node("metrics.extractor")["enum"]
@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the table; print its counts and where it went."""
-    from rwbench import compare
-    from rwbench.config import load_and_validate
+    from rwbench.analysis import compare
+    from rwbench.plan.config import load_and_validate
 
     config = load_and_validate(args.config)       # schema defaults filled in (results_dir, reports_dir, compare)
     runs_dir = args.runs_dir or f"{config['results_dir']}/runs"

@@ -1,4 +1,4 @@
-"""`rwbench equivalence` (CLI; the work is done by rwbench.equivalence)."""
+"""`rwbench equivalence` (CLI; the work is done by rwbench.tools.equivalence)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 PAIRS = ("ddpm_beta,ddpm_beta_tilde,ncsn,ve_sde,vp_sde,euler,euler_ancestral,euler_ancestral_eta0.5,ddim,ddim_eta0.5,"
-         "ddim_eta1,ncsn_released")   # every pair of rwbench.equivalence.PAIRS (tests/test_cli.py checks)
+         "ddim_eta1,ncsn_released")   # every pair of rwbench.tools.equivalence.PAIRS (tests/test_cli.py checks)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
     """Write the per-step deviation table and print one summary line per pair."""
     import torch
 
-    from rwbench.denoisers import GaussianMixtureDenoiser
-    from rwbench.equivalence import equivalence_table, synthetic_mixture
+    from rwbench.models.denoisers import GaussianMixtureDenoiser
+    from rwbench.tools.equivalence import equivalence_table, synthetic_mixture
     from rwbench.io import atomic_write
 
     torch.set_num_threads(1)

@@ -6,7 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from rwbench.config import node
+from rwbench.plan.config import node
 from rwbench.metrics.options import EvaluateOptions
 
 D = EvaluateOptions()   # every default: the config schema's, or evaluate's own (rwbench.metrics.options)
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate one run and print where metrics.csv went."""
     from rwbench.metrics.evaluate import evaluate_run
 
-    from rwbench.devices import pin_device
+    from rwbench.run.devices import pin_device
 
     args.device = pin_device(args.device)
     options = EvaluateOptions(reference_cache=args.reference_cache, extractor=args.extractor,

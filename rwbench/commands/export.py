@@ -1,4 +1,4 @@
-"""`rwbench export` (CLI; the work is done by rwbench.images.export_run)."""
+"""`rwbench export` (CLI; the work is done by rwbench.tools.oneshot.export_run)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export one run and print a summary line."""
-    from rwbench.images import export_run
+    from rwbench.tools.oneshot import export_run
 
     info = export_run(args.run, args.out, args.include_diverged)
     print(f"{info['run_id']}: {info['images']} images {'x'.join(map(str, info['shape']))} -> {args.out} "

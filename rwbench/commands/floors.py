@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rwbench.config import defaults, node
+from rwbench.plan.config import defaults, node
 
 FLOORS = defaults("floors")
 EXTRACTORS = node("metrics.extractor")["enum"]
@@ -29,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compute the floors of the given runs and write floors.csv."""
-    from rwbench import rundir
-    from rwbench.devices import pin_device
+    from rwbench.run import rundir
+    from rwbench.run.devices import pin_device
     from rwbench.io import read_json
     from rwbench.metrics.floors import compute_floors
 

@@ -19,12 +19,12 @@ def collect(results_dir: str = "results") -> list[dict]:
 
     import torch
 
-    from rwbench.inputs import FFHQ_ENV, image_folder_status
+    from rwbench.plan.inputs import FFHQ_ENV, image_folder_status
     from rwbench.metrics.extractors import INCEPTION_WEIGHTS_FILE, hub_checkpoint
     from rwbench.metrics.lpips_metric import BACKBONE_FILES
-    from rwbench.nets.pretrained import CHECKPOINT_ENV, SOURCES, default_checkpoint
-    from rwbench.provenance import git_revision, package_versions
-    from rwbench.samplers import TRAINED_FAMILIES
+    from rwbench.models.pretrained import CHECKPOINT_ENV, SOURCES, default_checkpoint
+    from rwbench.run.provenance import git_revision, package_versions
+    from rwbench.plan.samplers import TRAINED_FAMILIES
 
     rows = [{"group": "environment", "item": "python", "status": platform.python_version(), "path": "", "get": ""},
             {"group": "environment", "item": "git", "status": git_revision(), "path": "", "get": ""}]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rwbench.config import load_and_validate
-from rwbench.grid import expand
+from rwbench.plan.config import load_and_validate
+from rwbench.plan.grid import expand
 from rwbench.io import write_json
 
 

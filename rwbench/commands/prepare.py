@@ -1,4 +1,4 @@
-"""`rwbench prepare` (CLI; the work is done by rwbench.prepare)."""
+"""`rwbench prepare` (CLI; the work is done by rwbench.tools.prepare)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Prepare and print one line per oracle."""
-    from rwbench.prepare import prepare
+    from rwbench.tools.prepare import prepare
     from rwbench.training.config import load_embedded_config
 
     meta = prepare(load_embedded_config(args.config), args.out, progress=not args.no_progress)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rwbench.config import node, defaults
+from rwbench.plan.config import node, defaults
 
 METRICS = defaults("metrics")
 EXTRACTORS = node("metrics.extractor")["enum"]

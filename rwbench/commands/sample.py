@@ -1,4 +1,4 @@
-"""`rwbench sample` (CLI; the work is done by rwbench.shards)."""
+"""`rwbench sample` (CLI; the work is done by rwbench.run.sample)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from rwbench.config import defaults
+from rwbench.plan.config import defaults
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,13 +26,13 @@ def run(args: argparse.Namespace) -> int:
     """Sample one shard; write the shard, its trajectory (if requested by the spec) and its provenance atomically."""
     import torch
 
-    from rwbench import rundir
+    from rwbench.run import rundir
     from rwbench.io import read_json, write_json
-    from rwbench.rundir import save_torch
-    from rwbench.shards import sample_images, shard_indices
+    from rwbench.run.rundir import save_torch
+    from rwbench.run.sample import sample_images, shard_indices
 
-    from rwbench.devices import pin_device
-    from rwbench.provenance import provenance
+    from rwbench.run.devices import pin_device
+    from rwbench.run.provenance import provenance
 
     args.device = pin_device(args.device)
     if args.threads:

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from rwbench.config import defaults
+from rwbench.plan.config import defaults
 
 SCALESPACE = defaults("scalespace")
 
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     spec = read_json(Path(args.run) / "spec.json")
     fid_options = None
     if args.fid_points:
-        from rwbench.devices import pin_device
+        from rwbench.run.devices import pin_device
         from rwbench.metrics.evaluate import default_extractor
 
         args.device = pin_device(args.device)

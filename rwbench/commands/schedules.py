@@ -1,11 +1,11 @@
-"""`rwbench schedules` (CLI; the work is done by rwbench.schedule_table)."""
+"""`rwbench schedules` (CLI; the work is done by rwbench.tools.schedule_table)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-SCHEDULES = "vp_pretrained,sigmoid,linear,geometric,karras"  # rwbench.schedule_table.SCHEDULES
+SCHEDULES = "vp_pretrained,sigmoid,linear,geometric,karras"  # rwbench.tools.schedule_table.SCHEDULES
 
 
 def _csv_list(text: str, cast, option: str) -> list:
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the schedules table and print one line per ladder and K."""
     from rwbench.io import atomic_write
-    from rwbench.schedule_table import schedule_table
+    from rwbench.tools.schedule_table import schedule_table
 
     names = _csv_list(args.schedules, str, "--schedules")
     steps = _csv_list(args.steps, int, "--steps")

@@ -1,10 +1,10 @@
-"""`rwbench score` (CLI; the work is done by rwbench.images.score_images, i.e. the metrics of `rwbench evaluate`)."""
+"""`rwbench score` (CLI; the work is done by rwbench.tools.oneshot.score_images, i.e. the metrics of `rwbench evaluate`)."""
 
 from __future__ import annotations
 
 import argparse
 
-from rwbench.config import node, defaults
+from rwbench.plan.config import node, defaults
 
 METRICS = defaults("metrics")
 EXTRACTORS = node("metrics.extractor")["enum"]
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     """Score the folder and print one line per metric."""
     import math
 
-    from rwbench.images import parse_reference, read_images, score_images
+    from rwbench.tools.oneshot import parse_reference, read_images, score_images
     from rwbench.io import atomic_write
 
     images = read_images(args.folder)

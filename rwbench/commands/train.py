@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from rwbench.samplers import TRAINED_FAMILIES
+from rwbench.plan.samplers import TRAINED_FAMILIES
 
 KINDS = TRAINED_FAMILIES + ("classifier",)  # rwbench.training.config.KINDS (torch-free here)
 

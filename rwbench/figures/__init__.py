@@ -4,7 +4,7 @@ Each module's `build(ctx: rwbench.figures.common.Context) -> list[Path]` writes 
 the numbers behind it as CSV + Markdown into <out>/tables/; `rwbench figures` (rwbench.commands.figures) runs them.
 """
 
-from rwbench.figure_table import FIGURES as _ROWS
+from rwbench.plan.figures import FIGURES as _ROWS
 
-# figure name (the spec's `figure` value) -> module implementing build(ctx); the rows live in rwbench.figure_table
+# figure name (the spec's `figure` value) -> module implementing build(ctx); the rows live in rwbench.plan.figures
 FIGURES: dict[str, str] = {name: row.module for name, row in _ROWS.items()}

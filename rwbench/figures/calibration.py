@@ -9,7 +9,7 @@ the nominal level of the intervals (0.9) is not the reference (N draws cover les
 Two sources, one tidy frame (TIDY_COLUMNS), one plotting function (draw):
 - the DAG figure `calibration` (build(ctx)) from the run frame (metrics.csv); cells with step_scale != 1 are left out
   (noted), eta levels are separate facet rows; its extra `calibration-grid` is rwbench.figures.inverse_grid.build_runs;
-- `python -m rwbench.figures.calibration BENCH_JSON OUT_DIR` from rwbench.bench.posterior's summary (one file per eta).
+- `python -m rwbench.figures.calibration BENCH_JSON OUT_DIR` from rwbench.tools.bench.posterior's summary (one file per eta).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def tidy_from_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def tidy_from_bench(summary: list[dict], sweep: float = 1.0, n: int = 0) -> pd.DataFrame:
-    """TIDY_COLUMNS from rwbench.bench.posterior.summarise rows at one sweep factor (intervals: mean +- the t
+    """TIDY_COLUMNS from rwbench.tools.bench.posterior.summarise rows at one sweep factor (intervals: mean +- the t
     half-width over targets)."""
     rows = [r for r in summary if float(r["sweep"]) == float(sweep)]
     if not rows:
@@ -164,7 +164,7 @@ def build(ctx) -> list[Path]:
 
 def build_bench(summary: list[dict], out_dir: str | Path, *, sweep: float = 1.0, stem: str = "posterior-calibration",
                 formats=("png",), n: int = 0) -> list[Path]:
-    """Write <stem>-eta<eta>.<fmt> per eta from rwbench.bench.posterior.summarise rows (draw on tidy_from_bench)."""
+    """Write <stem>-eta<eta>.<fmt> per eta from rwbench.tools.bench.posterior.summarise rows (draw on tidy_from_bench)."""
     tidy = tidy_from_bench(summary, sweep, n)
     out_dir = Path(out_dir)
     written = []
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     path = Path(args.bench_json)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no benchmark output; run `python -m rwbench.bench posterior --json {path}`")
+        raise FileNotFoundError(f"{path}: no benchmark output; run `python -m rwbench.tools.bench posterior --json {path}`")
     data = read_json(path)
     n = int((data.get("args") or {}).get("n_samples") or 0)
     for written in build_bench(data["summary"], args.out_dir, sweep=args.sweep, n=n):

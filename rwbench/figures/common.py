@@ -19,9 +19,9 @@ import torch  # noqa: E402
 from rwbench.figures.labels import axis_label  # noqa: E402
 from rwbench.io import atomic_path, atomic_write, write_table_html  # noqa: E402
 from rwbench.metrics.registry import metric_label  # noqa: E402  (the metric registry)
-from rwbench.samplers import FAMILIES  # noqa: E402
+from rwbench.plan.samplers import FAMILIES  # noqa: E402
 
-from rwbench import rundir  # noqa: E402
+from rwbench.run import rundir  # noqa: E402
 
 METRIC_COLUMNS = [c for c in rundir.METRIC_COLUMNS if c != "run_id"]  # long-format columns besides run_id
 # wide columns run_frame adds per metric m from the se / ci columns: m_se, m_ci95_lo, m_ci95_hi
@@ -96,8 +96,8 @@ def data_range(row) -> tuple[float, float]:
 
 
 def label(value) -> str:
-    """Short text of a spec value for titles and legends (numbers via rwbench.grid.fmt)."""
-    from rwbench.grid import fmt
+    """Short text of a spec value for titles and legends (numbers via rwbench.plan.grid.fmt)."""
+    from rwbench.plan.grid import fmt
 
     if isinstance(value, float) and math.isnan(value):
         return "-"
@@ -109,9 +109,9 @@ def label(value) -> str:
 
 
 def line_sort_key(line: str) -> tuple[int, str]:
-    """Sort key of a line label (line_labels): the sampler table's order (rwbench.grid.SAMPLERS, the random walk
+    """Sort key of a line label (line_labels): the sampler table's order (rwbench.plan.grid.SAMPLERS, the random walk
     first) of its first word, then the label's text; samplers outside the table come last."""
-    from rwbench.grid import SAMPLERS
+    from rwbench.plan.grid import SAMPLERS
 
     order = list(SAMPLERS)
     name = line.split(" ")[0]
@@ -326,7 +326,7 @@ def interval_columns(runs: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.nd
 
 
 def read_floors(tables_dir: Path) -> pd.DataFrame | None:
-    """results/floors.csv (`rwbench floors`, read by rwbench.rundir.read_floors) next to the tables folder, or None."""
+    """results/floors.csv (`rwbench floors`, read by rwbench.run.rundir.read_floors) next to the tables folder, or None."""
     path = Path(tables_dir).parent / "floors.csv"
     return rundir.read_floors(path) if path.is_file() else None
 
@@ -398,7 +398,7 @@ BOUND_SUFFIXES = ("_se", "_ci95_lo", "_ci95_hi", "_ci_lo", "_ci_hi")
 def pool_seeds(runs: pd.DataFrame, metric_names: set[str]) -> pd.DataFrame:
     """One row per cell when a figure's runs replicate a cell over seeds: each metric's mean over the seeds with the
     t interval over seeds (S - 1 df) as <m>_ci95_lo / _hi and <m>_se; `n_seeds`, `run_ids`; run_id = the first seed's."""
-    from rwbench import intervals as iv
+    from rwbench.metrics import intervals as iv
 
     if "seed" not in runs.columns or runs["seed"].nunique() < 2:
         return runs

@@ -20,7 +20,7 @@ import torch
 
 from rwbench.figures.common import (Context, SkipFigure, data_range, eta_of, eta_text, inverse_axes_text, metric_table,
                                     present_metrics, show_image, step_scale_of, step_scale_text, unit_image)
-from rwbench.rundir import load_shard, shard_files
+from rwbench.run.rundir import load_shard, shard_files
 
 N_SAMPLES = 3  # single samples shown per target
 N_TARGETS = 1  # targets (rows) shown per run
@@ -160,9 +160,9 @@ SUMMARY = ("psnr", "psnr_mean_of_samples", "ssim")
 
 
 def cluster_intervals(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
-    """psnr / ssim of single samples with 95 % intervals clustered by target (rwbench.intervals.cluster_mean: t with
+    """psnr / ssim of single samples with 95 % intervals clustered by target (rwbench.metrics.intervals.cluster_mean: t with
     targets - 1 df for few targets), from each run's metrics-per-image.csv; written as <m>_ci_lo / <m>_ci_hi."""
-    from rwbench import intervals as iv
+    from rwbench.metrics import intervals as iv
 
     runs = runs.copy()
     for i, row in runs.iterrows():

@@ -5,9 +5,9 @@ label (DAG).
 
 Two sources, one flat image dict `<task>/eta=<eta>/<what>` and one plotting function (draw):
 - the DAG extra `calibration-grid` of the figure `calibration` (build_runs): the runs' shards (exact_mmse, exact_draw,
-  the samples of target 0) and the operator rebuilt from the run's spec (rwbench.measure.task_operator), each sampler at
+  the samples of target 0) and the operator rebuilt from the run's spec (rwbench.tasks.measure.task_operator), each sampler at
   its largest NFE with step_scale 1;
-- `python -m rwbench.figures.inverse_grid IMAGES OUT_DIR` from rwbench.bench.posterior --images.
+- `python -m rwbench.figures.inverse_grid IMAGES OUT_DIR` from rwbench.tools.bench.posterior --images.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from rwbench import rundir  # noqa: E402
+from rwbench.run import rundir  # noqa: E402
 from rwbench.figures.common import line_labels, line_sort_key  # noqa: E402
 from rwbench.io import atomic_path  # noqa: E402
 
@@ -112,7 +112,7 @@ def build(images: dict, out_dir: str | Path, *, nfe: int | None, sweep: float = 
 def measurement_image(spec: dict, y: torch.Tensor, target: int) -> torch.Tensor:
     """A^T y / A^T A 1 of target `target` on [0, 1] (each pixel's weighted average of the measurements it enters; 0
     where none), with the operator rebuilt from the run's spec; y [1, ...] on the model's data scale."""
-    from rwbench.measure import task_operator
+    from rwbench.tasks.measure import task_operator
 
     tp = {k: v for k, v in (spec.get("task_params") or {}).items() if k != "eta"}
     op = task_operator(spec["task"], int(spec["seed"]), [target], **tp)
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     path = Path(args.images)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no benchmark images; run `python -m rwbench.bench posterior --images {path}`")
+        raise FileNotFoundError(f"{path}: no benchmark images; run `python -m rwbench.tools.bench posterior --images {path}`")
     from safetensors.torch import load_file
 
     for written in build(load_file(str(path)), args.out_dir, nfe=args.nfe, sweep=args.sweep):

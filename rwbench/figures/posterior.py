@@ -1,9 +1,9 @@
 """Oracle posterior calibration: credible-interval coverage of the truth and of exact draws, and PSNR gap, per sampler and task.
 
 Coverage is the fraction of coordinates inside the per-coordinate central `level` interval of the sampler's draws
-(rwbench.metrics.posterior.oracle_quality); a calibrated sampler sits at the coverage that N exact posterior draws
+(rwbench.metrics.posterior_quality.oracle_quality); a calibrated sampler sits at the coverage that N exact posterior draws
 reach with the same quantile rule (dashed line: measured on the same targets with N independent exact draws,
-<metric>_exact_n; without those, rwbench.metrics.posterior.reference_coverage, 0.805 for N = 16 at the 0.9 level),
+<metric>_exact_n; without those, rwbench.metrics.posterior_quality.reference_coverage, 0.805 for N = 16 at the 0.9 level),
 not at the nominal level. The PSNR gap is PSNR(mean of N draws) - PSNR(exact posterior mean); its
 reference (dashed) is the gap of the mean of N exact draws. Error bars: 95 % intervals over targets (t, G - 1 df).
 One marker colour per (task, eta), its legend entry naming both ("inpaint, eta = 0.05"); a sampler off its published
@@ -40,7 +40,7 @@ def series_label(row, several_models: bool) -> str:
 
 def default_level() -> float:
     """The credible level oracle_quality uses when the metrics carry no `level` row."""
-    from rwbench.metrics.posterior import oracle_quality
+    from rwbench.metrics.posterior_quality import oracle_quality
 
     return float(inspect.signature(oracle_quality).parameters["level"].default)
 
@@ -49,7 +49,7 @@ def _reference(row, metric: str):
     """Reference level of a panel: what N exact draws reach on the same targets (evaluate's <metric>_exact_n, measured
     with the run's independent exact_reference draws), else the expected coverage of N exact draws (metrics row, else
     Monte Carlo); for the PSNR gap, the gap of the mean of N exact draws."""
-    from rwbench.metrics.posterior import reference_coverage
+    from rwbench.metrics.posterior_quality import reference_coverage
     from rwbench.metrics.registry import EXACT_N
 
     measured = row.get(metric + EXACT_N, np.nan)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from rwbench.figure_table import FIGURES
+from rwbench.plan.figures import FIGURES
 
 FORMATS = ("png", "pdf", "svg")
 RUNS = "runs"  # pseudo figure: the table of every run's resolved parameters

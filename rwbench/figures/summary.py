@@ -14,14 +14,14 @@ from rwbench.io import atomic_write, html_cell
 # headline metric per task kind and whether lower is better
 HEADLINE = {"uncond": ("fid", True), "inverse": ("psnr", False)}
 MAX_COMPARISONS = 40   # rows of comparisons.csv shown on the front page (the table itself has all of them)
-# columns of rwbench.compare's table shown on the front page (the full table is under Comparisons)
+# columns of rwbench.analysis.compare's table shown on the front page (the full table is under Comparisons)
 FRONT_COLUMNS = ["experiment", "axis", "context", "a", "b", "metric", "n_seeds", "difference", "ci_lo", "ci_hi",
                  "decision", "better_arm", "margin", "equivalence"]
 DECIDED = ("a < b", "a > b")
 
 
 def front_comparisons(frame: pd.DataFrame) -> pd.DataFrame:
-    """rwbench.compare's table for the front page: decided differences first, then equivalence tests, then the
+    """rwbench.analysis.compare's table for the front page: decided differences first, then equivalence tests, then the
     undecided rest (each in table order), in FRONT_COLUMNS; another table is shown as it is."""
     if not {"kind", "decision", "difference"} <= set(frame.columns):
         return frame

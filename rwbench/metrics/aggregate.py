@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rwbench import rundir
+from rwbench.run import rundir
 from rwbench.io import atomic_write
 
 COLUMNS = rundir.METRIC_COLUMNS

@@ -1,4 +1,4 @@
-"""`rwbench evaluate --run <dir>`: metrics of one run written to <dir>/metrics.csv (long format, rwbench.rundir).
+"""`rwbench evaluate --run <dir>`: metrics of one run written to <dir>/metrics.csv (long format, rwbench.run.rundir).
 
 Every row has value, unit, se, ci_lo, ci_hi (95 %), n (generated samples used) and n_ref (reference items used).
 Unconditional runs: FID and KID (rwbench.metrics.fidelity.SetMetrics: one path, all n samples x all n_ref reference
@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rwbench import rundir
+from rwbench.run import rundir
 from rwbench.io import atomic_write
-from rwbench.metrics import aggregation
+from rwbench.metrics import uncertainty as aggregation
 from rwbench.metrics import extractors as ex
 from rwbench.metrics import registry
 from rwbench.metrics.options import EvaluateOptions
@@ -66,9 +66,9 @@ class _Rows:
 
 
 def target_summary(values, clusters) -> dict:
-    """Mean of the finite values, with se and 95 % interval over targets (rwbench.intervals.cluster_mean: spread of the
+    """Mean of the finite values, with se and 95 % interval over targets (rwbench.metrics.intervals.cluster_mean: spread of the
     target means, t with targets - 1 df for few targets; targets x samples are never independent images)."""
-    from rwbench import intervals
+    from rwbench.metrics import intervals
 
     v, c = np.asarray(values, dtype=np.float64).ravel(), np.asarray(clusters).ravel()
     ok = np.isfinite(v)
@@ -231,7 +231,7 @@ def _oracle_posterior(rows: _Rows, run_dir: Path, data: dict, ok: torch.Tensor, 
                       opts: dict) -> None:
     """Calibration against the exact posterior (oracle runs): per target, the sampler's draws vs the exact draws and,
     when the shards hold `exact_reference`, the same statistics of as many independent exact draws (<m>_exact_n)."""
-    from rwbench.metrics.posterior import oracle_quality
+    from rwbench.metrics.posterior_quality import oracle_quality
 
     level = registry.CREDIBLE_LEVEL
     per_target = {key: [] for key in ORACLE_METRICS}

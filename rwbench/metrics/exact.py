@@ -1,6 +1,6 @@
 """Exact-answer metrics of oracle cells (no feature network): the samples against the known Gaussian mixture p.
 
-- energy_distance: 2 E|X-Y| - E|X-X'| - E|Y-Y'| (U-statistics, rwbench.stats) of the samples' uint8 images against
+- energy_distance: 2 E|X-Y| - E|X-X'| - E|Y-Y'| (U-statistics, rwbench.metrics.distances) of the samples' uint8 images against
   the oracle's exact reference draws (the same to_uint8 conversion, pixels on [0, 1]); 0 in expectation for exact draws.
 - occupancy_tv: total variation 1/2 sum_j |h_j - w_j| between the soft component occupancy h_j = mean_i r_j(x_i)
   (r_j = p(component j | x), noise-free mixture, float samples) and the mixture weights w_j. E_p[r_j(X)] = w_j exactly,
@@ -29,7 +29,7 @@ EXACT_METRICS = ("energy_distance", "occupancy_tv", "logp_gap")
 
 def oracle_for(spec: dict):
     """The fitted mixture of an oracle run (spec family 'oracle': <checkpoint>/<dataset>-gmm.safetensors)."""
-    from rwbench.embedded import load_oracle
+    from rwbench.models.embedded import load_oracle
 
     if spec.get("family") != "oracle":
         raise ValueError(f"spec family {spec.get('family')!r}: exact metrics need an oracle model")
@@ -54,8 +54,8 @@ def _pixels(images_uint8: torch.Tensor) -> torch.Tensor:
 
 def reference_constants(oracle, reference_uint8: torch.Tensor, cache: str | Path | None = None) -> dict:
     """E_p[log p] / D by Monte Carlo (mean, sd per draw, draws) and the reference's E|Y-Y'|, cached in `cache` (JSON)."""
-    from rwbench.oracle import mixture_log_density
-    from rwbench.stats import mean_pairwise_distance
+    from rwbench.models.oracle import mixture_log_density
+    from rwbench.metrics.distances import mean_pairwise_distance
 
     if cache is not None and Path(cache).is_file():
         return read_json(cache)
@@ -75,8 +75,8 @@ class ExactMetrics:
 
     def __init__(self, oracle, samples: torch.Tensor, samples_uint8: torch.Tensor, reference_uint8: torch.Tensor,
                  constants: dict):
-        from rwbench.oracle import mixture_log_density, mixture_responsibilities
-        from rwbench.stats import pairwise_distances
+        from rwbench.models.oracle import mixture_log_density, mixture_responsibilities
+        from rwbench.metrics.distances import pairwise_distances
 
         if len(samples) != len(samples_uint8) or len(samples) < 2:
             raise ValueError(f"samples: need n >= 2 float and uint8 images of the same n, got {len(samples)} and "
@@ -99,7 +99,7 @@ class ExactMetrics:
 
     def energy_distance(self, counts=None) -> float:
         """Energy distance (U-statistic) of the samples' uint8 images to the exact reference draws."""
-        from rwbench.stats import energy_from_parts
+        from rwbench.metrics.distances import energy_from_parts
 
         return energy_from_parts(self.cross, self.within, self.constants["energy_yy"], counts)
 

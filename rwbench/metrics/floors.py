@@ -8,7 +8,7 @@ exactly like a cell's samples (same extractor, same uint8 conversion, the one FI
 - oracle references (spec family `oracle`, file reference of exact draws): fresh exact mixture draws (seeds of
   their own, independent of the reference file), converted with to_uint8 like a cell's samples; besides FID/KID
   they give the exact-vs-exact bands of energy_distance, occupancy_tv and logp_gap (rwbench.metrics.exact).
-Output: results/floors.csv, long format (rwbench.rundir.FLOOR_COLUMNS): reference, n, metric, mean, sd, draws, ...
+Output: results/floors.csv, long format (rwbench.run.rundir.FLOOR_COLUMNS): reference, n, metric, mean, sd, draws, ...
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rwbench import rundir
+from rwbench.run import rundir
 from rwbench.metrics import extractors as ex
 
 OTHER_SPLIT = {"train": "test", "test": "train"}
@@ -76,7 +76,7 @@ def compute_floors(specs: list[dict], reference_cache="results/reference", extra
     from rwbench.metrics.evaluate import default_extractor
     from rwbench.metrics.fidelity import SetMetrics
     from rwbench.metrics.reference import load_reference_images, reference_statistics
-    from rwbench.rng import image_seed
+    from rwbench.core.rng import image_seed
 
     if draws < MIN_DRAWS:
         raise ValueError(f"--draws {draws}: a floor needs at least {MIN_DRAWS} draws")

@@ -83,8 +83,3 @@ class LPIPSMetric:
             size = (round(height * scale), round(width * scale))
             x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
         return x * 2 - 1
-
-
-def lpips_available(net: str = "alex") -> bool:
-    """True when the backbone weights for `net` are in the hub cache."""
-    return hub_checkpoint(BACKBONE_FILES[net]).is_file() if net in BACKBONE_FILES else False

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from rwbench.config import default
+from rwbench.plan.config import default
 
 
 @dataclasses.dataclass(frozen=True)

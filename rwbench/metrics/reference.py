@@ -21,13 +21,13 @@ import torch
 
 from rwbench.io import atomic_path, write_json
 from rwbench.metrics import extractors as ex
-from rwbench.rundir import check_reference, reference_key, reference_label  # noqa: F401  (re-exported)
+from rwbench.run.rundir import check_reference, reference_key, reference_label
 
 CACHE_VERSION = 2  # 2: features in the extractor's normalised space (digits-cnn), KID's reference term kid_yy
 DEFAULT_CACHE_DIR = "results/reference"
 
 
-_check = check_reference  # reference identity lives in rwbench.rundir (reference_key, reference_label)
+_check = check_reference  # reference identity lives in rwbench.run.rundir (reference_key, reference_label)
 
 
 def load_reference_images(reference: dict) -> torch.Tensor:
@@ -59,8 +59,8 @@ def conversion_for(extractor: str, channels: int) -> str:
 
 def folder_tag(reference: dict) -> str:
     """'' for packaged datasets; for image-folder datasets (ffhq, read from $RWBENCH_FFHQ_DIR) '-folder<16 hex>', the
-    folder's identity (rwbench.inputs.folder_identity: its path and every image's name, size and mtime)."""
-    from rwbench.inputs import FFHQ_ENV, FOLDER_DATASETS, folder_identity
+    folder's identity (rwbench.plan.inputs.folder_identity: its path and every image's name, size and mtime)."""
+    from rwbench.plan.inputs import FFHQ_ENV, FOLDER_DATASETS, folder_identity
 
     if reference.get("kind") != "dataset" or reference.get("dataset") not in FOLDER_DATASETS:
         return ""
@@ -107,7 +107,7 @@ def reference_statistics(reference: dict, info: ex.ExtractorInfo, cache_dir: str
         ex.warn(f"{path}: stale reference cache ({reason}); recomputing")
     elif folder_tag(reference):
         others = [p.name for p in path.parent.glob(f"{reference_key(reference)}-folder*{path.name.split('__', 1)[1]}")]
-        from rwbench.inputs import FFHQ_ENV
+        from rwbench.plan.inputs import FFHQ_ENV
 
         ex.warn(f"{path.name}: no statistics cached for this image folder ({os.environ.get(FFHQ_ENV)}: its "
                 f"path, file names, sizes or times differ from {', '.join(others) if others else 'any cached one'}); "

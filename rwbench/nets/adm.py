@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -264,9 +264,4 @@ def from_guided_diffusion_kwargs(**kwargs) -> ADMUNet:
     return ADMUNet(config_from_guided_diffusion_kwargs(**kwargs))
 
 
-def config_dict(config: ADMConfig) -> dict:
-    """Plain-dict view of a configuration (for provenance records)."""
-    return asdict(config)
-
-
-__all__ = ["from_guided_diffusion_kwargs", "config_from_guided_diffusion_kwargs", "ADMConfig", "ADMUNet", "AttentionBlock", "ResBlock", "FFHQ256", "SMALL", "CONFIGS", "build_adm", "config_dict"]
+__all__ = ["from_guided_diffusion_kwargs", "config_from_guided_diffusion_kwargs", "ADMConfig", "ADMUNet", "AttentionBlock", "ResBlock", "FFHQ256", "SMALL", "CONFIGS", "build_adm"]

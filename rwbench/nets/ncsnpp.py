@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -334,9 +334,4 @@ def from_score_sde_config(config: dict) -> NCSNpp:
     return NCSNpp(config_from_score_sde_config(config))
 
 
-def config_dict(config: NCSNppConfig) -> dict:
-    """Plain-dict view of a configuration (for provenance records)."""
-    return asdict(config)
-
-
-__all__ = ["from_score_sde_config", "config_from_score_sde_config", "NCSNppConfig", "NCSNpp", "FFHQ256", "SMALL", "CONFIGS", "build_ncsnpp", "config_dict", "vesde_sigmas"]
+__all__ = ["from_score_sde_config", "config_from_score_sde_config", "NCSNppConfig", "NCSNpp", "FFHQ256", "SMALL", "CONFIGS", "build_ncsnpp", "vesde_sigmas"]

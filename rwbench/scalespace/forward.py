@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 import torch
 
 from rwbench.scalespace.dct import dct_filter, laplacian_eigenvalues
-from rwbench.schedules import alphas_cumprod, linear_betas, sigma_of_abar
+from rwbench.core.schedules import alphas_cumprod, linear_betas, sigma_of_abar
 
 F64 = torch.float64
 LOG_2PI_E = math.log(2.0 * math.pi * math.e)

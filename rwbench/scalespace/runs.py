@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from rwbench.divergence import diverged
+from rwbench.core.divergence import diverged
 from rwbench.io import atomic_write, read_json
-from rwbench.rundir import load_trajectories  # noqa: F401  (re-exported: the run-directory reader)
+from rwbench.run.rundir import load_trajectories
 from rwbench.scalespace import baselines as d7
 from rwbench.scalespace.diagnostics import (DENSE_LIMIT, EXPECTED, FrechetReference, monotonicity_scores,
                                             trajectory_diagnostics)
@@ -56,7 +56,7 @@ def scalespace_run(run_dir: str | Path, reference: dict | None = None, max_refer
     traj = load_trajectories(run_dir)
     x = traj["x"].to(F64)
     steps, sigmas = traj["step"], traj["sigma"]
-    # drop images that diverged at any recorded point (non-finite or far outside the data range: rwbench.divergence)
+    # drop images that diverged at any recorded point (non-finite or far outside the data range: rwbench.core.divergence)
     bad = torch.zeros(x.shape[1], dtype=torch.bool)
     for k in range(x.shape[0]):
         bad |= diverged(x[k], data_range, float(sigmas[k]) if torch.isfinite(sigmas[k]) else 0.0)

@@ -1,8 +1,8 @@
 """Training of the embedded models: settings (config.py), what both trainers share (state.py: step generators,
 learning-rate schedule, checkpoint files, resume), the diffusion trainer (loop.py), the digits classifier
 (classifier.py), and here the one dispatch from a model kind to its trainer (train_model, train_all). The networks'
-parameterizations live in rwbench.nets.preconditioning and their inference wrapper in
-rwbench.embedded.native_function; the CLI is rwbench.commands.train."""
+parameterizations live in rwbench.models.preconditioning and their inference wrapper in
+rwbench.models.embedded.native_function; the CLI is rwbench.commands.train."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import copy
 from pathlib import Path
 
 from rwbench.data import family_range, load_dataset
-from rwbench.samplers import TRAINED_FAMILIES
+from rwbench.plan.samplers import TRAINED_FAMILIES
 
 KINDS = TRAINED_FAMILIES + ("classifier",)     # what `rwbench train` trains: the network families and the classifier
 FAMILY = {kind: kind for kind in TRAINED_FAMILIES}

@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from rwbench import schedules
+from rwbench.core import schedules
 from rwbench.data import to_model_range
-from rwbench.nets.preconditioning import iadb_blend, ve_sigma_score, vp_eps
+from rwbench.models.preconditioning import iadb_blend, ve_sigma_score, vp_eps
 from rwbench.progress import Progress
 from rwbench.training.state import Clock, lr_at, resume_or_start, save_checkpoint, step_generator, training_meta
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from rwbench.io import atomic_path, load_safetensors, read_json, write_json
-from rwbench.rng import image_seed
+from rwbench.core.rng import image_seed
 
 STATE_FILE, FINAL_WEIGHTS, FINAL_META, CHECKPOINT_META = (
     "state.safetensors", "model.safetensors", "config.json", "checkpoint.json")

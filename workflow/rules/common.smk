@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from rwbench.figure_table import figure_files
-from rwbench.grid import expand as expand_grid
-from rwbench.grid import spec_digest
-from rwbench.inputs import missing_inputs
-from rwbench.packs import pack_runs
-from rwbench.config import defaults as schema_defaults
+from rwbench.plan.figures import figure_files
+from rwbench.plan.grid import expand as expand_grid
+from rwbench.plan.grid import spec_digest
+from rwbench.plan.inputs import missing_inputs
+from rwbench.plan.packs import pack_runs
+from rwbench.plan.config import defaults as schema_defaults
 
 RESULTS = config["results_dir"]
 REPORTS = config["reports_dir"]
@@ -22,7 +22,7 @@ CONFIGFILE = str((workflow.overwrite_configfiles or ["config/default.yaml"])[-1]
 RUNS = expand_grid(config)
 THREADS = int(config["threads"])   # validate() filled in the schema defaults
 DEVICE = config["device"]
-# `packs: N` (rwbench.packs): runs grouped into about N jobs per stage (workflow/rules/packs.smk); the per-run rules
+# `packs: N` (rwbench.plan.packs): runs grouped into about N jobs per stage (workflow/rules/packs.smk); the per-run rules
 # then match no run. 0: one job per shard and per run.
 PACKS = pack_runs(RUNS, int(config.get("packs") or 0)) if config.get("packs") else []
 UNPACKED_RUNS = "(?!)" if PACKS else "[^/]+"
@@ -90,7 +90,7 @@ EMBEDDED_CONFIG = config["embedded_config"]
 
 def embedded_digest():
     """Digest of the embedded config's `embedded:` section (prepare and training re-run when it changes)."""
-    from rwbench.config import load_config
+    from rwbench.plan.config import load_config
 
     return spec_digest(load_config(EMBEDDED_CONFIG).get("embedded") or {})
 
@@ -258,7 +258,7 @@ def figure_inputs(figure):
 
 
 def figure_outputs(figure):
-    """Named outputs of one figure: for each file of its row in rwbench.figure_table (its plot, its sample grids and
+    """Named outputs of one figure: for each file of its row in rwbench.plan.figures (its plot, its sample grids and
     metric panels), the PNG and PDF and, where it has one, its table (CSV, Markdown, HTML for the report), each
     with its caption (workflow/report/<figures|tables>/<caption>.rst)."""
     out = {}

@@ -39,7 +39,7 @@ rule equivalence_table:
 
 # One job for every figure this config feeds (figure_names()) and the scale-space figure: each figure's plot, its table
 # (CSV, Markdown and the HTML page the report shows inline) and, where it has them, its sample grids and metric panels
-# (the files of its row in rwbench.figure_table), each declared with its own caption. One process: the figures share
+# (the files of its row in rwbench.plan.figures), each declared with its own caption. One process: the figures share
 # one start-up and one read of the metrics.
 if figure_names() or trajectory_runs():
 
@@ -89,7 +89,7 @@ rule scalespace:
         "{params.command} > {log:q} 2>&1"
 
 
-# Paired differences with 95 % intervals and decisions for every comparison the figures make (rwbench.compare,
+# Paired differences with 95 % intervals and decisions for every comparison the figures make (rwbench.analysis.compare,
 # docs/statistics.md), then the runs table and the report's front page (summary.html shows the comparisons): one job.
 # compare reads each run's features.safetensors / metrics-per-image.csv, which evaluate writes beside the run's
 # metrics.csv (inputs of the aggregated table), and the reference statistics evaluate used.

@@ -1,4 +1,4 @@
-# Packed jobs (config `packs: N`): each pack of whole runs (rwbench.packs) is planned (its spec.json files), sampled
+# Packed jobs (config `packs: N`): each pack of whole runs (rwbench.plan.packs) is planned (its spec.json files), sampled
 # and evaluated (metrics, then the scale-space diagnostics of its trajectory runs) by one `rwbench batch` job per
 # stage, so interpreter start-up and imports are paid once per pack and stage. The per-run rules in sample.smk,
 # evaluate.smk and figures.smk then match no run (UNPACKED_RUNS); outputs are the same, and so are the commands: both

@@ -1,0 +1,1 @@
+"""Comparisons between runs: paired differences, intervals and decisions (docs/statistics.md)."""

@@ -1,0 +1,154 @@
+"""Read and validate an rwbench config against workflow/schemas/config.schema.yaml (JSON Schema 2020-12, defaults
+filled in), and the schema's defaults: the one home of every option's default.
+
+One function for every entry point: the Snakefile and `rwbench plan` both call validate_config, so a config the DAG
+refuses is refused by hand too, and both see the same defaults. CLI parsers and library signatures read their defaults
+through `default` / `defaults`. Torch-free (the Snakefile imports it).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+from pathlib import Path
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def read_schema(path=SCHEMA_PATH) -> dict:
+    """The config schema (YAML) read from `path`."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: config schema not found; run rwbench from its source checkout "
+                                f"(pip install -e .) so that workflow/schemas/ is next to the package")
+    return yaml.safe_load(path.read_text())
+
+
+@functools.lru_cache(maxsize=1)
+def load_schema() -> dict:
+    """The parsed schema of this checkout (read once per process)."""
+    return read_schema()
+
+
+def node(path: str) -> dict:
+    """The schema of one option or section, e.g. node("metrics.extractor")["enum"]; `experiments.*` is an experiment."""
+    here = load_schema()
+    for key in [k for k in path.split(".") if k]:
+        here = here["additionalProperties"] if key == "*" else here["properties"][key]
+    return here
+
+
+def default(path: str):
+    """Default of one option, e.g. default("metrics.n_boot") -> 2000, default("experiments.*.c") -> [0.5]."""
+    option = node(path)
+    if "default" not in option:
+        raise KeyError(f"{path}: the config schema gives no default")
+    return option["default"]
+
+
+def defaults(path: str = "") -> dict:
+    """{option: default} of every option of a section that has one, e.g. defaults("metrics")."""
+    return {k: v["default"] for k, v in (node(path).get("properties") or {}).items() if "default" in v}
+
+
+def load_config(path) -> dict:
+    """Read a YAML config file (not yet validated: see load_and_validate)."""
+    import yaml
+
+    with open(path) as handle:
+        config = yaml.safe_load(handle)
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: not a YAML mapping")
+    return config
+
+
+def _validator_class():
+    """Draft 2020-12 validator that also fills in each listed property's `default` (a deep copy) when absent."""
+    from jsonschema import Draft202012Validator, validators
+
+    check_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from check_properties(validator, properties, instance, schema)
+
+    return validators.extend(Draft202012Validator, {"properties": properties_with_defaults})
+
+
+def _where(path) -> str:
+    return ".".join(str(p) for p in path) or "top level"
+
+
+def _unknown_keys(error) -> list[str]:
+    """One message per key an `additionalProperties: false` object does not list, with the closest valid key."""
+    known = list((error.schema.get("properties") or {}))
+    messages = []
+    for key in sorted(k for k in error.instance if k not in known):
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(known)}"
+        messages.append(f"{_where(error.absolute_path)}: unknown key {key!r} ({hint})")
+    return messages
+
+
+def _sampler_parameters(row) -> list[str]:
+    """Keys a sampler accepts in sampler_options: the axes of its table row (rwbench.plan.samplers)."""
+    return list(row.axes) + list(row.inverse_axes)
+
+
+def _semantic_errors(config: dict) -> list[str]:
+    """Checks the schema cannot express: reference_sampler is one of the experiment's samplers, sampler_options keys are
+    samplers, and their options ones the sampler uses."""
+    from rwbench.plan.samplers import SAMPLERS
+
+    messages = []
+    for name, exp in (config.get("experiments") or {}).items():
+        ref = exp.get("reference_sampler")
+        if ref is not None and ref not in (exp.get("samplers") or []):
+            messages.append(f"experiments.{name}.reference_sampler: {ref!r} is not one of the experiment's samplers "
+                            f"({', '.join(exp.get('samplers') or [])}); name one of them or drop the key")
+        for sampler, options in (exp.get("sampler_options") or {}).items():
+            where = f"experiments.{name}.sampler_options"
+            if sampler not in SAMPLERS:
+                close = difflib.get_close_matches(sampler, list(SAMPLERS), n=1, cutoff=0.5)
+                hint = f"did you mean {close[0]!r}?" if close else f"samplers: {', '.join(SAMPLERS)}"
+                messages.append(f"{where}: unknown sampler {sampler!r} ({hint})")
+                continue
+            used = _sampler_parameters(SAMPLERS[sampler])
+            for key in options:
+                if key not in used:
+                    close = difflib.get_close_matches(str(key), used, n=1, cutoff=0.5)
+                    hint = f"did you mean {close[0]!r}?" if close else f"{sampler} uses: {', '.join(used) or 'none'}"
+                    messages.append(f"{where}.{sampler}: unknown key {key!r} ({hint})")
+    return messages
+
+
+def validate_config(config: dict, source: str = "config", schema: dict | None = None) -> dict:
+    """Check `config` against the schema, fill in its defaults in place and return it; ValueError lists every problem."""
+    schema = load_schema() if schema is None else schema
+    validator = _validator_class()(schema)
+    messages = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+        if error.validator == "additionalProperties" and error.schema.get("additionalProperties") is False:
+            messages += _unknown_keys(error)
+        else:
+            messages.append(f"{_where(error.absolute_path)}: {error.message}")
+    if not messages:
+        messages = _semantic_errors(config)
+    if messages:
+        raise ValueError(f"{source}: " + "; ".join(messages) + " (see workflow/schemas/config.schema.yaml)")
+    return config
+
+
+def load_and_validate(path) -> dict:
+    """Read a YAML config file and validate it (defaults filled in)."""
+    return validate_config(load_config(path), str(path))
+
+
+__all__ = ["SCHEMA_PATH", "read_schema", "load_schema", "node", "default", "defaults", "load_config",
+           "validate_config", "load_and_validate"]

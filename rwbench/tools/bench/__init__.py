@@ -1,0 +1,1 @@
+"""Benchmark scripts: `python -m rwbench.tools.bench <name>` prints figures (never asserted by tests)."""

@@ -1,0 +1,156 @@
+"""Images on disk and one-shot use: export a run's samples as PNG + .npz, sample one cell without a config file,
+score a folder of images (the library behind `rwbench export`, `rwbench generate` and `rwbench score`)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+from rwbench.io import atomic_path, write_json
+
+NPZ_NAME = "samples.npz"   # arr_0: uint8 [N, H, W, C], the layout of ADM's / guided-diffusion's evaluation batches
+PNG_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def write_images(images: torch.Tensor, out, indices=None) -> list[Path]:
+    """uint8 [N, C, H, W] -> out/<index:06d>.png (grey for C = 1, RGB for C = 3) and out/samples.npz; returns the PNGs."""
+    import numpy as np
+    from PIL import Image
+
+    if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images: need uint8 [N, 1 or 3, H, W], got {images.dtype} {tuple(images.shape)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    indices = list(range(len(images))) if indices is None else [int(i) for i in indices]
+    hwc = images.permute(0, 2, 3, 1).contiguous().numpy()
+    paths = []
+    for i, image in zip(indices, hwc):
+        path = out / f"{i:06d}.png"
+        with atomic_path(path) as tmp:
+            Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(tmp, format="PNG")
+        paths.append(path)
+    with atomic_path(out / NPZ_NAME) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, arr_0=hwc, index=np.asarray(indices, dtype=np.int64))
+    return paths
+
+
+def export_run(run_dir, out, include_diverged: bool = False) -> dict:
+    """Write a run's samples (all shards, by image index) as PNGs + samples.npz; diverged images are left out unless
+    asked for (their pixels are zeros). Returns a summary that is also written to out/export.json."""
+    from rwbench.run.rundir import load_shards
+
+    spec, data = load_shards(run_dir)
+    keep = torch.ones_like(data["diverged"]) if include_diverged else ~data["diverged"]
+    paths = write_images(data["sample_uint8"][keep], out, data["index"][keep].tolist())
+    summary = {"run_id": spec.get("run_id", Path(run_dir).name), "images": len(paths),
+               "diverged_left_out": int((~keep).sum()), "npz": str(Path(out) / NPZ_NAME),
+               "shape": list(data["sample_uint8"].shape[1:])}
+    write_json(Path(out) / "export.json", summary)
+    return summary
+
+
+def read_images(folder) -> torch.Tensor:
+    """Every PNG/JPEG in `folder` (sorted by name) as uint8 [N, C, H, W]: C = 1 if all are greyscale, else RGB.
+    All images must share one size (no resizing: resize before scoring if you mean to)."""
+    import numpy as np
+    from PIL import Image
+
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in PNG_SUFFIXES) if folder.is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"{folder}: no PNG/JPEG images; export a run with `rwbench export RUN --out {folder}`")
+    opened = []
+    for path in files:
+        with Image.open(path) as im:
+            im.load()
+            opened.append((path, im.copy()))
+    grey = all(im.mode in ("L", "1") for _, im in opened)
+    arrays = []
+    for path, im in opened:
+        arr = np.asarray(im.convert("L" if grey else "RGB"), dtype=np.uint8)
+        arrays.append(arr[:, :, None] if grey else arr)
+        if arrays[-1].shape != arrays[0].shape:
+            raise ValueError(f"{path}: size {arrays[-1].shape[:2]} differs from {files[0].name}'s "
+                             f"{arrays[0].shape[:2]}; resize the folder to one size first")
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def parse_reference(text: str, cache_dir) -> dict:
+    """`dataset:NAME/SPLIT/RES`, a uint8 tensor file (torch.save or safetensors key `images`), or a folder of images
+    (stored once as a tensor file under cache_dir/folders, so its statistics are cached by content)."""
+    if text.startswith("dataset:"):
+        parts = text[len("dataset:"):].split("/")
+        if len(parts) != 3 or not parts[2].isdigit():
+            raise ValueError(f"--reference {text!r}: write a dataset as dataset:NAME/SPLIT/RESOLUTION, "
+                             f"e.g. dataset:digits/test/16")
+        return {"kind": "dataset", "dataset": parts[0], "split": parts[1], "resolution": int(parts[2])}
+    path = Path(text)
+    if path.is_file():
+        return {"kind": "file", "path": str(path)}
+    if path.is_dir():
+        from safetensors.torch import save_file
+
+        target = Path(cache_dir) / "folders" / f"{path.resolve().name}.safetensors"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target) as tmp:
+            save_file({"images": read_images(path)}, str(tmp))
+        return {"kind": "file", "path": str(target)}
+    raise FileNotFoundError(f"--reference {text!r}: not a file or folder; give dataset:NAME/SPLIT/RES, a uint8 "
+                            f"tensor file or a folder of images")
+
+
+def score_images(images: torch.Tensor, reference: dict, reference_cache, *, dataset: str | None = None, **options):
+    """FID / KID / precision-recall (and the classifier statistics for digits-cnn) of uint8 images against a
+    reference set, through the same path as a run's metrics (rwbench.metrics.evaluate.evaluate_run on a one-shard run
+    built in a temporary folder). `options` are evaluate_run's (extractor, device, ...)."""
+    from rwbench.metrics.evaluate import evaluate_run
+
+    n = len(images)
+    spec = {"run_id": "score", "reference": reference, "n_shards": 1, "task": "uncond",
+            "dataset": dataset or reference.get("dataset")}
+    shard = {"index": torch.arange(n), "sample_uint8": images, "diverged": torch.zeros(n, dtype=torch.bool)}
+    with tempfile.TemporaryDirectory(prefix="rwbench-score-") as tmp:
+        write_json(Path(tmp) / "spec.json", spec)
+        (Path(tmp) / "shards").mkdir()
+        torch.save(shard, Path(tmp) / "shards" / "shard-00000.pt")
+        return evaluate_run(tmp, reference_cache=reference_cache, write=False, lpips=False, **options)
+
+
+def one_cell_spec(config: dict, model: str, sampler: str, n: int, **axes) -> dict:
+    """The run spec of one cell (model x sampler, n images, in one shard) built by rwbench.plan.grid from the config's
+    `models:` entry; every other value is a default (the sampler table rwbench.plan.samplers, the config schema) unless given in `axes` (steps, c, T0, TK, schedule,
+    seed, ...)."""
+    from rwbench.plan.grid import expand
+
+    if model not in (config.get("models") or {}):
+        raise ValueError(f"--model {model!r}: not under `models:` of the config (have: "
+                         f"{', '.join(sorted(config.get('models') or {})) or 'none'})")
+    experiment = {"models": [model], "samplers": [sampler], "n_images": int(n), "shard_size": int(n)}
+    for key, value in axes.items():
+        if value is None:
+            continue
+        if key == "schedule":
+            experiment["schedules"] = [value]
+        elif key in ("steps", "c", "T0", "TK"):
+            experiment[key] = [value]
+        else:
+            experiment[key] = value
+    cell = {"results_dir": config.get("results_dir", "results"), "models": {model: config["models"][model]},
+            "experiments": {"generate": experiment}}
+    (spec,) = expand(cell).values()
+    return spec
+
+
+def generate(spec: dict, out, *, device: str = "cpu", batch_size: int | None = None, progress: bool = True) -> dict:
+    """Sample every image of a one-cell spec and write PNGs + samples.npz + spec.json to `out`."""
+    from rwbench.run.sample import sample_images
+
+    shard = sample_images(spec, list(range(int(spec["n_images"]))), device=device, batch_size=batch_size,
+                          progress=progress)
+    keep = ~shard["diverged"]
+    paths = write_images(shard["sample_uint8"][keep], out, shard["index"][keep].tolist())
+    write_json(Path(out) / "spec.json", spec)
+    return {"images": len(paths), "diverged": int((~keep).sum()), "out": str(out)}

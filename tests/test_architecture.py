@@ -1,0 +1,136 @@
+"""The layout is the architecture (docs/architecture.md): every import in rwbench/ (function-level ones included) goes
+down the layer order or stays in its layer, and no two modules import each other, directly or around a circle."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "rwbench"
+
+# the layer order, lowest first: a module may import its own layer and those before it. Modules are matched by the
+# longest prefix; the package root and its shared modules come first, the CLI last.
+LAYERS = [
+    ("base", ("rwbench", "rwbench.errors", "rwbench.io", "rwbench.progress", "rwbench.tasks")),
+    ("plan", ("rwbench.plan",)),
+    ("core", ("rwbench.core", "rwbench.data")),
+    ("tasks", ("rwbench.tasks.operators", "rwbench.tasks.measure")),
+    ("nets", ("rwbench.nets",)),
+    ("models", ("rwbench.models",)),
+    ("baselines", ("rwbench.baselines",)),
+    ("run", ("rwbench.run",)),
+    ("metrics", ("rwbench.metrics",)),
+    ("scalespace", ("rwbench.scalespace",)),
+    ("analysis", ("rwbench.analysis",)),
+    ("figures", ("rwbench.figures",)),
+    ("training", ("rwbench.training",)),
+    ("tools", ("rwbench.tools",)),
+    ("commands", ("rwbench.commands",)),
+    ("cli", ("rwbench.cli", "rwbench.__main__")),
+]
+TORCH_FREE = ("plan",)      # plus rwbench.tasks (the vocabulary): what the Snakefile may import
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def layer_of(module: str) -> int:
+    best, index = "", None
+    for i, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > len(best):
+                best, index = prefix, i
+    assert index is not None, f"{module}: in no layer; add its folder to LAYERS and docs/architecture.md"
+    return index
+
+
+def imports(module: str) -> set[str]:
+    """rwbench modules `module` imports anywhere in its file (a `from pkg import name` counts as pkg.name when that is
+    a module, else as pkg)."""
+    path = MODULES[module]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.split(".")[0] == "rwbench")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "rwbench":
+            assert not node.level, f"{module}: use absolute imports"
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                out.add(full if full in MODULES else node.module)
+    out.discard(module)
+    return out
+
+
+GRAPH = {m: imports(m) for m in MODULES}
+
+
+def test_every_module_has_a_layer_and_imports_only_down():
+    bad = []
+    for module, targets in sorted(GRAPH.items()):
+        mine = layer_of(module)
+        for target in sorted(targets):
+            if target not in MODULES:
+                bad.append(f"{module} imports {target}, which does not exist")
+            elif layer_of(target) > mine:
+                bad.append(f"{module} ({LAYERS[mine][0]}) imports {target} ({LAYERS[layer_of(target)][0]})")
+    assert not bad, "imports against the layer order:\n" + "\n".join(bad)
+
+
+def test_no_import_circles():
+    # a package's __init__ is imported with any of its modules; edges into it are real, edges out of it too
+    cycles, state = [], {}
+
+    def visit(node, stack):
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(GRAPH.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+            elif nxt in GRAPH and not state.get(nxt):
+                visit(nxt, stack)
+        stack.pop()
+        state[node] = 2
+
+    for module in sorted(GRAPH):
+        if not state.get(module):
+            visit(module, [])
+    assert not cycles, "import circles:\n" + "\n".join(cycles)
+
+
+def test_nothing_imports_commands_and_plan_stays_torch_free():
+    for module, targets in GRAPH.items():
+        if not module.startswith(("rwbench.commands", "rwbench.cli", "rwbench.__main__")):
+            assert not any(t.startswith("rwbench.commands") for t in targets), module
+    for module in MODULES:
+        if module.startswith("rwbench.plan") or module == "rwbench.tasks":
+            text = MODULES[module].read_text()
+            tree = ast.parse(text)
+            names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+            names |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+            assert not names & {"torch", "numpy", "pandas", "matplotlib"}, module
+
+
+def test_the_root_holds_only_the_entry_points_and_shared_modules():
+    root = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert root == ["__init__.py", "__main__.py", "cli.py", "data.py", "errors.py", "io.py", "progress.py"], root
+
+
+def test_the_layer_check_catches_an_upward_import_and_a_circle():
+    """The checks above can fail: an invented upward edge and an invented circle are reported."""
+    assert layer_of("rwbench.run.rundir") < layer_of("rwbench.metrics.registry")
+    assert layer_of("rwbench.tasks") < layer_of("rwbench.plan.grid") < layer_of("rwbench.tasks.operators")
+    GRAPH["rwbench.core.walk"].add("rwbench.core.presets")            # presets imports walk: a circle
+    try:
+        try:
+            test_no_import_circles()
+        except AssertionError as err:
+            assert "rwbench.core.walk" in str(err)
+        else:
+            raise AssertionError("the circle check missed core.walk <-> core.presets")
+    finally:
+        GRAPH["rwbench.core.walk"].discard("rwbench.core.presets")
