@@ -12,6 +12,7 @@ import torch
 
 from rwbench.metrics import distances as stats
 from rwbench.metrics import image_quality as iq
+from rwbench.metrics.registry import CREDIBLE_LEVEL
 
 F64 = torch.float64
 
@@ -36,7 +37,7 @@ def sample_psnrs(samples: torch.Tensor, target: torch.Tensor, data_range: Sequen
     return {"psnr": iq.psnr(xs, t), "psnr_minmax": iq.psnr_minmax(xs, t)}
 
 
-def credible_intervals(samples: torch.Tensor, level: float = 0.9) -> tuple[torch.Tensor, torch.Tensor]:
+def credible_intervals(samples: torch.Tensor, level: float = CREDIBLE_LEVEL) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-coordinate central `level` interval (empirical (1-level)/2 and (1+level)/2 quantiles of N >= 2 draws), flat [d] each."""
     if not 0 < level < 1:
         raise ValueError(f"level: need a credible level strictly between 0 and 1, got {level}")
@@ -48,7 +49,7 @@ def credible_intervals(samples: torch.Tensor, level: float = 0.9) -> tuple[torch
     return lo, hi
 
 
-def credible_coverage(samples: torch.Tensor, truth: torch.Tensor, level: float = 0.9) -> float:
+def credible_coverage(samples: torch.Tensor, truth: torch.Tensor, level: float = CREDIBLE_LEVEL) -> float:
     """Fraction of truth's coordinates inside the per-coordinate central `level` interval of the samples (credible_intervals)."""
     lo, hi = credible_intervals(samples, level)
     return _covered(lo, hi, truth)
@@ -59,7 +60,7 @@ def quantile_position(q: float, N: int) -> float:
     return q * (N - 1)
 
 
-def reference_coverage_uniform(N: int, level: float = 0.9) -> float:
+def reference_coverage_uniform(N: int, level: float = CREDIBLE_LEVEL) -> float:
     """Expected coverage of a new exact draw by the `level` interval of N exact draws, closed form for order statistics.
 
     A new draw falls between the i-th and j-th order statistics with probability (j - i) / (N + 1); with the linear
@@ -71,7 +72,7 @@ def reference_coverage_uniform(N: int, level: float = 0.9) -> float:
     return (quantile_position((1 + level) / 2, N) - quantile_position((1 - level) / 2, N)) / (N + 1)
 
 
-def reference_coverage(N: int, level: float = 0.9, n_mc: int = 200_000, seed: int = 0, law: str = "normal") -> float:
+def reference_coverage(N: int, level: float = CREDIBLE_LEVEL, n_mc: int = 200_000, seed: int = 0, law: str = "normal") -> float:
     """Coverage that N exact posterior draws reach at `level` (Monte Carlo with credible_intervals' quantile rule).
 
     Each of n_mc replicates draws N + 1 values of `law` (normal: the near-Gaussian per-pixel posteriors; uniform:
@@ -112,7 +113,7 @@ def posterior_quality(samples: torch.Tensor, target: torch.Tensor, data_range: S
 
 
 def oracle_quality(samples: torch.Tensor, target: torch.Tensor, exact_mmse: torch.Tensor, exact_draws: torch.Tensor,
-                   data_range: Sequence[float] = (0.0, 1.0), *, level: float = 0.9, n_projections: int = 256) -> dict[str, float]:
+                   data_range: Sequence[float] = (0.0, 1.0), *, level: float = CREDIBLE_LEVEL, n_projections: int = 256) -> dict[str, float]:
     """Oracle-only metrics: PSNR(mean of N) - PSNR(exact MMSE) (standard PSNR) and the same gap of the mean of the exact
     draws, energy distance and sliced W2 (on the [0, 1] scale) between sampler draws and exact posterior draws, `level`
     credible-interval coverage of the ground truth and of the exact draws, and the coverage N exact draws reach."""

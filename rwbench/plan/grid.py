@@ -15,6 +15,7 @@ import math
 
 from rwbench.plan import figures as _figure_table
 from rwbench.plan import samplers as _table
+from rwbench.plan.config import default
 from rwbench.plan.samplers import AXES, LIST_AXES, SAMPLERS, SCHEDULES, resolve_schedule
 from rwbench.tasks import TASK_DEFAULTS, TASKS
 
@@ -88,6 +89,16 @@ def reference_for(config: dict, model: str, msettings: dict) -> dict:
     return ref
 
 
+def _exp(exp: dict, key: str):
+    """An experiment's value of `key`, else the schema's default (the one home of defaults; rwbench.plan.config)."""
+    return exp[key] if key in exp else default(f"experiments.*.{key}")
+
+
+def _top(config: dict, key: str):
+    """A config's top-level value of `key`, else the schema's default."""
+    return config[key] if key in config else default(key)
+
+
 def _axis_values(exp: dict, row, axis: str) -> list:
     """Values of a list axis a sampler uses: the experiment's list, else the sampler's default; [None] if unused."""
     if axis not in row.axes:
@@ -98,9 +109,7 @@ def _axis_values(exp: dict, row, axis: str) -> list:
 
 def etas(exp: dict) -> list[float]:
     """The measurement noise levels of an experiment's inverse runs: `eta` (a number or a list; the schema's default)."""
-    from rwbench.plan.config import default
-
-    return [float(v) for v in _as_list(exp["eta"] if "eta" in exp else default("experiments.*.eta"))]
+    return [float(v) for v in _as_list(_exp(exp, "eta"))]
 
 
 def _check_experiment(name: str, exp: dict) -> None:
@@ -109,7 +118,7 @@ def _check_experiment(name: str, exp: dict) -> None:
         _check_name("sampler", sampler, SAMPLERS)
     for schedule in _as_list(exp.get("schedules", AXES["schedule"].default)):
         _check_name("schedule", schedule, SCHEDULES)
-    for task in _as_list(exp.get("tasks", "uncond")):
+    for task in _as_list(_exp(exp, "tasks")):
         _check_name("task", task, TASKS)
     if "nfe" in exp and "steps" in exp:
         raise ValueError(f"experiment {name!r}: give `steps` or `nfe` (a budget per sampler), not both")
@@ -133,15 +142,15 @@ def expand_experiment(config: dict, name: str) -> list[dict]:
     """All run specs of one named experiment: per model and sampler, the cross product of the list axes the sampler
     uses (rwbench.plan.samplers.AXES; unused axes collapse) and the tasks it solves."""
     exp = dict(config["experiments"][name])
-    figure = exp.get("figure", "none")
+    figure = _exp(exp, "figure")
     _check_name("figure", figure, FIGURES)
     _check_experiment(name, exp)
     # replicate seeds: the innermost factor of the product (one run per seed and cell, run ids end in s<seed>); cells of
     # one experiment share per-image seeds (seed, task, i), so their differences are paired
-    seeds = [int(s) for s in _as_list(exp.get("seeds", exp.get("seed", config.get("seed", 0))))]
+    seeds = [int(s) for s in _as_list(exp.get("seeds", exp.get("seed", _top(config, "seed"))))]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"experiment {name!r}: seeds {seeds} repeat a value; list each replicate seed once")
-    shard_size = int(exp.get("shard_size", config.get("shard_size", 64)))
+    shard_size = int(exp.get("shard_size", _top(config, "shard_size")))
     options = dict(exp.get("sampler_options") or {})
     budgets = "nfe" in exp
     specs: dict[str, dict] = {}
@@ -150,7 +159,7 @@ def expand_experiment(config: dict, name: str) -> list[dict]:
         row, opts = SAMPLERS[sampler], options.get(sampler, {})
         lists = [_axis_values(dict(exp, steps=exp["nfe"]) if budgets else exp, row, axis) for axis in LIST_AXES]
         # each inverse task at every eta (an axis of inverse runs only); unconditional runs have no eta
-        cases = [(task, eta) for task in _as_list(exp.get("tasks", "uncond"))
+        cases = [(task, eta) for task in _as_list(_exp(exp, "tasks"))
                  for eta in (etas(exp) if task != "uncond" else [None])]
         for *values, (task, eta), seed in itertools.product(*lists, cases, seeds):
             inverse = task != "uncond"
@@ -168,9 +177,9 @@ def expand_experiment(config: dict, name: str) -> list[dict]:
             task_params = dict(TASK_DEFAULTS.get(task, {}), **((exp.get("task_params") or {}).get(task, {})))
             if inverse:
                 task_params["eta"] = eta
-            n_targets = int(exp.get("n_targets", 1)) if inverse else 0
-            spt = int(exp.get("samples_per_target", 1)) if inverse else 1
-            n_images = n_targets * spt if inverse else int(exp.get("n_images", 64))
+            n_targets = int(_exp(exp, "n_targets")) if inverse else 0
+            spt = int(_exp(exp, "samples_per_target")) if inverse else 1
+            n_images = n_targets * spt if inverse else int(_exp(exp, "n_images"))
             run_id = _run_id(name, model, sampler, sched, steps, params, task, seed, eta)
             spec = {
                 "run_id": run_id, "experiment": name, "figure": figure, "model": model,
@@ -185,8 +194,8 @@ def expand_experiment(config: dict, name: str) -> list[dict]:
                 "nfe": row.count_nfe(steps, params), "task": task, "task_params": task_params, "seed": seed,
                 "n_images": n_images, "n_targets": n_targets, "samples_per_target": spt, "shard_size": shard_size,
                 "n_shards": max(1, math.ceil(n_images / shard_size)),
-                "trajectory_points": int(exp.get("trajectory_points", 0)) if row.kind == "template" else 0,
-                "dtype": exp.get("dtype", config.get("dtype", "float32")),
+                "trajectory_points": int(_exp(exp, "trajectory_points")) if row.kind == "template" else 0,
+                "dtype": exp.get("dtype", _top(config, "dtype")),
                 "reference": reference_for(config, model, msettings) if not inverse else
                 {"kind": "ground_truth", "dataset": msettings["dataset"], "split": msettings.get("reference_split", "test")},
             }

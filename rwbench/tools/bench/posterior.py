@@ -27,6 +27,7 @@ from rwbench.run.runners import posterior_nfe, posterior_settings, run_posterior
 from rwbench.models.oracle_posterior import gmm_posterior, posterior_mean
 from rwbench.metrics.posterior_quality import oracle_quality, to_unit
 from rwbench.core.rng import randn_per_image, sample_index, stream_generators, stream_seed
+from rwbench.metrics.registry import CREDIBLE_LEVEL
 from rwbench.tasks import INVERSE_TASKS
 
 F64 = torch.float64
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweep", nargs="+", type=float, default=[1.0], help="factors on each sampler's main step parameter")
     p.add_argument("--n-samples", type=int, default=64, help="N draws per measurement")
     p.add_argument("--n-targets", type=int, default=4)
-    p.add_argument("--level", type=float, default=0.9)
+    p.add_argument("--level", type=float, default=CREDIBLE_LEVEL, help="nominal level of the per-pixel credible intervals")
     p.add_argument("--p", type=float, default=0.92, help="inpaint: missing fraction")
     p.add_argument("--factor", type=int, default=4, help="sr factor")
     p.add_argument("--blur-size", type=int, default=9)
