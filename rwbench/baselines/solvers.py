@@ -25,9 +25,8 @@ from rwbench.core.schedules import ancestral_step, check_sigmas
 F64 = torch.float64
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-# Denoiser calls per step, and whether a step that ends at sigma = 0 saves one (Heun's final Euler step).
+# the solvers; their denoiser calls per image are the sampler table's NFE rules (rwbench.plan.samplers)
 SOLVERS = ("euler", "heun", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_sde")
-_CALLS_PER_STEP = {"euler": 1, "heun": 2, "euler_ancestral": 1, "dpmpp_2m": 1, "dpmpp_2m_sde": 1}
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -222,40 +221,4 @@ def dpmpp_2m_sde(denoiser: Denoiser, x: torch.Tensor, sigmas, *, eta: float = 1.
     return x
 
 
-# ---------------------------------------------------------------- cost accounting
-
-
-def nfe(name: str, sigmas) -> int:
-    """Denoiser calls of solver `name` on a ladder (a tensor, or its length as an int, then taken to end at 0).
-
-    One per step for every solver except Heun: two per step, one in a last step that ends at sigma = 0.
-    """
-    if name not in _CALLS_PER_STEP:
-        raise ValueError(f"name: unknown solver {name!r}; choose from {', '.join(SOLVERS)}")
-    if isinstance(sigmas, int):
-        n, ends_at_zero = sigmas, True
-    else:
-        s = torch.as_tensor(sigmas, dtype=F64).reshape(-1)
-        n, ends_at_zero = s.numel(), bool(s.numel() and s[-1] == 0)
-    if n < 2:
-        raise ValueError(f"sigmas: need a ladder of at least 2 entries (N steps = len - 1), got {n}")
-    steps = n - 1
-    calls = _CALLS_PER_STEP[name] * steps
-    if name == "heun" and ends_at_zero:
-        calls -= 1
-    return calls
-
-
-def steps_for_nfe(name: str, budget: int) -> int:
-    """Most steps N (a ladder of N + 1 levels ending at 0) whose nfe(name, N + 1) stays within `budget` calls."""
-    if int(budget) != budget or budget < 1:
-        raise ValueError(f"budget: need a positive integer number of denoiser calls, got {budget!r}")
-    if name not in _CALLS_PER_STEP:
-        raise ValueError(f"name: unknown solver {name!r}; choose from {', '.join(SOLVERS)}")
-    if name == "heun":
-        return (int(budget) + 1) // 2  # 2N - 1 <= budget
-    return int(budget)
-
-
-__all__ = ["euler", "heun", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_sde", "nfe",
-           "steps_for_nfe", "SOLVERS"]
+__all__ = ["euler", "heun", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_sde", "SOLVERS"]
