@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rwbench import cli
+from rwbench import cli, commands
 from rwbench.plan import config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 
 def test_building_every_parser_imports_no_torch():
-    res = run_python("import sys\nfrom rwbench import cli\nfor name in cli.COMMANDS: cli.command_parser(name)\n"
+    res = run_python("import sys\nfrom rwbench import commands\nfor name in commands.COMMANDS: commands.command_parser(name)\n"
                      "print(sorted(m for m in ('torch', 'numpy', 'pandas', 'torch_fidelity') if m in sys.modules))")
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
@@ -35,7 +35,7 @@ def test_help_lists_commands_in_pipeline_order_and_version(capsys):
     text = capsys.readouterr().out
     block = text.split("commands, in pipeline order:\n")[1].split("\n\n")[0]
     listed = [line.split()[0] for line in block.splitlines()]
-    assert listed == list(cli.COMMANDS)
+    assert listed == list(commands.COMMANDS)
     order = ["prepare", "train", "plan", "sample", "reference", "evaluate", "aggregate", "figures"]
     assert [listed.index(n) for n in order] == sorted(listed.index(n) for n in order)
     with pytest.raises(SystemExit) as stop:
@@ -43,9 +43,9 @@ def test_help_lists_commands_in_pipeline_order_and_version(capsys):
     assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"rwbench {importlib.import_module('rwbench').__version__}"
 
 
-@pytest.mark.parametrize("name", list(cli.COMMANDS))
+@pytest.mark.parametrize("name", list(commands.COMMANDS))
 def test_every_command_help_prints_each_default_once_and_an_example(name):
-    parser, _ = cli.command_parser(name)
+    parser, _ = commands.command_parser(name)
     text = parser.format_help()
     assert f"example:\n  rwbench {name}" in text
     formatter = parser._get_formatter()
@@ -68,12 +68,12 @@ def test_cli_defaults_come_from_the_schema(monkeypatch):
     importlib.reload(importlib.import_module("rwbench.metrics.options"))
     for module, dest, value in (("evaluate", "n_boot", 123), ("scalespace", "osmosis_steps", 7)):
         importlib.reload(importlib.import_module(f"rwbench.commands.{module}"))
-        assert cli.command_parser(module)[0].get_default(dest) == value
+        assert commands.command_parser(module)[0].get_default(dest) == value
     monkeypatch.undo()
     importlib.reload(importlib.import_module("rwbench.metrics.options"))
     for module in ("evaluate", "scalespace"):
         importlib.reload(importlib.import_module(f"rwbench.commands.{module}"))
-    assert cli.command_parser("evaluate")[0].get_default("n_boot") == config.default("metrics.n_boot")
+    assert commands.command_parser("evaluate")[0].get_default("n_boot") == config.default("metrics.n_boot")
 
 
 def _imports(path: Path) -> set[str]:
@@ -104,7 +104,7 @@ def test_library_modules_never_import_command_modules():
             if cli_defs:
                 offenders.append(f"{rel}: defines add_arguments (CLI parts belong in rwbench/commands/)")
     assert not offenders, "\n".join(offenders)
-    assert {p.stem for p in (package / "commands").glob("*.py")} - {"__init__"} == set(cli.COMMANDS)
+    assert {p.stem for p in (package / "commands").glob("*.py")} - {"__init__"} == set(commands.COMMANDS)
 
 
 def test_torch_free_copies_in_parsers_match_the_library():
@@ -133,6 +133,6 @@ def test_library_defaults_equal_the_schemas():
             continue
         assert fields[key] == value, key
     assert fields["device"] == config.default("device")
-    parser = cli.command_parser("evaluate")[0]
+    parser = commands.command_parser("evaluate")[0]
     for key in ("lpips", "lpips_net", "n_boot", "extractor_weights", "device", "seed", "batch_size"):
         assert parser.get_default(key) == fields[key], key
