@@ -27,12 +27,11 @@ CACHE_VERSION = 2  # 2: features in the extractor's normalised space (digits-cnn
 DEFAULT_CACHE_DIR = "results/reference"
 
 
-_check = check_reference  # reference identity lives in rwbench.run.rundir (reference_key, reference_label)
 
 
 def load_reference_images(reference: dict) -> torch.Tensor:
     """Reference uint8 images [N, C, H, W]: rwbench.data.load_dataset(...).images or a torch.save'd tensor file."""
-    reference = _check(reference)
+    reference = check_reference(reference)  # reference identity: rwbench.run.rundir
     if reference["kind"] == "dataset":
         from rwbench.data import load_dataset
 
