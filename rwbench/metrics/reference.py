@@ -27,8 +27,6 @@ CACHE_VERSION = 2  # 2: features in the extractor's normalised space (digits-cnn
 DEFAULT_CACHE_DIR = "results/reference"
 
 
-
-
 def load_reference_images(reference: dict) -> torch.Tensor:
     """Reference uint8 images [N, C, H, W]: rwbench.data.load_dataset(...).images or a torch.save'd tensor file."""
     reference = check_reference(reference)  # reference identity: rwbench.run.rundir
