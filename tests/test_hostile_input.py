@@ -104,7 +104,10 @@ def commands(transcript: str) -> list[list[str]]:
         argv = shlex.split(line)
         out.append(argv)
         if "batch" in argv:
-            out += [shlex.split(c) for c in argv[argv.index("batch") + 1:argv.index(">")]]
+            rest = argv[argv.index("batch") + 1:argv.index(">")]
+            while rest and rest[0] in ("--log", "--cells"):      # batch's own options (a pack's failure records)
+                rest = rest[2:]
+            out += [shlex.split(c) for c in rest]
     return out
 
 
@@ -155,3 +158,66 @@ def test_a_shell_payload_in_the_device_stops_snakemake_before_any_job(tmp_path):
     res = snakemake("-n", "--configfile", str(bad), "--config", f"results_dir={tmp_path}/r", marker=marker)
     assert res.returncode != 0 and "device: " in res.stdout and "does not match" in res.stdout
     assert "Job stats" not in res.stdout and not marker.exists()
+
+
+# ---- One failing cell never stops its pack (issue 25, item 4) ----
+# A pack job (`rwbench batch --cells`) runs every command of its runs; a failed one leaves FAILED-<stage>.json and
+# placeholders, the other runs go on to metrics, the front page lists the failed cell, and snakemake exits non-zero
+# naming it. The failure is real: one run's spec.json is tampered with between planning and sampling (it names a
+# sampler that does not exist), so that its sample command fails while floors, which read only its reference, go on.
+
+
+def tiny_pack_config(tmp_path) -> Path:
+    """Three oracle runs (one pack): digits oracle, three samplers, 4 images each; no auxiliary tables."""
+    config = smoke()
+    for key in ("schedules_table", "equivalence", "scalespace"):
+        config.pop(key, None)
+    config.update(results_dir=str(tmp_path / "results"), reports_dir=str(tmp_path / "reports"), packs=1,
+                  models={"digits-oracle": config["models"]["digits-oracle"]},
+                  experiments={"cells": {"figure": "cross", "models": ["digits-oracle"],
+                                         "samplers": ["simplified", "native-ddpm", "native-ve-sde"],
+                                         "reference_sampler": "native-ddpm", "schedules": ["geometric"],
+                                         "steps": [4], "n_images": 4}})
+    path = tmp_path / "cells.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.slow
+def test_a_failing_cell_leaves_the_rest_of_its_pack_and_the_report_and_fails_snakemake_by_name(tmp_path):
+    from rwbench.plan import failures
+
+    marker = tmp_path / "marker"
+    cfg = ("--configfile", str(tiny_pack_config(tmp_path)), "--cores", "2")
+    runs = tmp_path / "results/runs"
+    dry = snakemake("-n", *cfg, marker=marker)
+    ids = sorted(set(re.findall(r"runs/(cells__[^/\s]+)/spec\.json", dry.stdout)))
+    assert dry.returncode == 0 and len(ids) == 3 and "sample_p00" in dry.stdout and "sample_p01" not in dry.stdout
+    planned = snakemake(*[str(runs / r / "spec.json") for r in ids], *cfg, marker=marker)
+    assert planned.returncode == 0, planned.stdout[-3000:]
+    bad = next(r for r in ids if "native-ve-sde" in r)
+    good_spec = (runs / bad / "spec.json").read_text()
+    (runs / bad / "spec.json").write_text(good_spec.replace('"native-ve-sde"', '"no-such-sampler"'))
+    res = snakemake(*cfg, marker=marker)
+    assert res.returncode != 0, res.stdout[-3000:]
+    lines = [l for l in res.stdout.splitlines() if l.strip().startswith(f"- {bad}: sample failed")]
+    assert len(lines) == 1 and "logs/sample/pack-p00.log" in lines[0], res.stdout[-3000:]
+    assert "Exiting because a job execution failed" not in res.stdout             # every job itself succeeded
+    record = failures.markers(runs / bad)[0]
+    assert record["stage"] == "sample" and record["failures"][0]["exit_code"] != 0
+    table = __import__("pandas").read_csv(tmp_path / "results/metrics.csv")
+    assert sorted(table["run_id"].unique()) == sorted(set(ids) - {bad})          # the rest of the pack has metrics
+    summary = (tmp_path / "reports/summary.html").read_text()
+    assert "Failed cells" in summary and bad in summary and "sample" in summary
+    assert (tmp_path / "reports/figures/cross.png").is_file()
+    assert not (runs / bad / "shards/shard-00000.pt").exists()       # placeholders removed: the next run rebuilds
+    # the cause fixed, a rerun re-runs the pack that held the cell and what follows, not planning or preparation
+    (runs / bad / "spec.json").write_text(good_spec)
+    again = snakemake("-n", *cfg, marker=marker).stdout
+    assert "rule sample_p00:" in again and "rule evaluate_p00:" in again
+    assert "rule plan_p00:" not in again and "rule prepare:" not in again and "rule train:" not in again
+    fixed = snakemake(*cfg, marker=marker)
+    assert fixed.returncode == 0 and not failures.is_failed(runs / bad), fixed.stdout[-3000:]
+    table = __import__("pandas").read_csv(tmp_path / "results/metrics.csv")
+    assert sorted(table["run_id"].unique()) == ids
+    assert "Failed cells" not in (tmp_path / "reports/summary.html").read_text() and not marker.exists()

@@ -66,11 +66,58 @@ def test_batch_refuses_unknown_and_nested_commands():
         batch.parse_commands(["batch 'sample --spec x'"])
 
 
-def test_batch_stops_at_the_first_failing_command(tmp_path, capsys):
-    out = tmp_path / "never.csv"
+def test_batch_runs_every_command_and_exits_non_zero_with_the_failed_ones(tmp_path, capsys):
+    out = tmp_path / "after.csv"
     code = batch.run(batch.argparse.Namespace(commands=["schedules --no-such-option", f"schedules --out {out}"]))
-    assert code == 2 and not out.exists()                     # argparse rejected the first command: nothing more ran
-    assert "command 1 of 2 failed" in capsys.readouterr().err
+    assert code == 2 and out.is_file()                     # the second command ran although the first failed
+    err = capsys.readouterr().err
+    assert "command 1 of 2 failed with exit code 2" in err
+    failed = [l for l in err.splitlines() if l.startswith(batch.FAILED_PREFIX)]
+    assert len(failed) == 1 and "[1/2]" in failed[0] and "--no-such-option" in failed[0]
+
+
+def test_batch_cells_record_a_failed_run_skip_its_later_stages_and_keep_the_others(tmp_path, capsys):
+    """The DAG's mode (--cells): a failed command writes FAILED-<stage>.json and placeholders, the batch exits 0, a
+    later stage of that run is skipped (placeholders), the other runs finish; a rerun that succeeds clears it."""
+    import json
+    from pathlib import Path
+
+    from rwbench.commands import plan
+    from rwbench.plan import failures
+
+    cfg = tmp_path / "smoke.yaml"      # its own contents: plan caches the expansion by contents
+    cfg.write_text(Path("config/smoke.yaml").read_text() + "# cells test\n")
+    good = sorted(plan.expanded(str(cfg), None, None))[0]
+    runs = {name: tmp_path / "runs" / name for name in (good, "no-such-run")}
+    cells = json.dumps([{"run": str(d), "outputs": ["spec.json"]} for d in runs.values()])
+    code = batch.run(batch.argparse.Namespace(cells=cells, log="pack.log", commands=[
+        f"plan --config {cfg} --run {name} --out {d / 'spec.json'}" for name, d in runs.items()]))
+    assert code == 0 and (runs[good] / "spec.json").stat().st_size > 0
+    bad = runs["no-such-run"]
+    record = json.loads(failures.marker_path(bad, "plan").read_text())
+    assert record["stage"] == "plan" and record["log"] == "pack.log" and record["run_id"] == "no-such-run"
+    assert record["failures"][0]["exit_code"] == 1 and "is not in" in record["failures"][0]["error"]
+    assert (bad / "spec.json").stat().st_size == 0 and not failures.produced(bad, "sample")
+    assert "no-such-run: plan failed with exit code 1: rwbench plan: run 'no-such-run' is not in" in \
+        failures.failure_line(record)
+    # a later stage of the failed run is skipped: placeholders, no new marker, exit 0
+    cells = json.dumps([{"run": str(bad), "outputs": ["shards/shard-00000.pt"]}])
+    code = batch.run(batch.argparse.Namespace(cells=cells, log=None,
+                                              commands=[f"sample --spec {bad / 'spec.json'} --shard 0"]))
+    assert code == 0 and (bad / "shards/shard-00000.pt").stat().st_size == 0
+    assert "skipped: plan of no-such-run failed" in capsys.readouterr().err
+    assert [r["stage"] for r in failures.markers(bad)] == ["plan"]
+    assert sorted(p.name for p in failures.remove_placeholders(bad)) == ["shard-00000.pt", "spec.json"]
+    # the cause fixed (here: the run's folder now names a real run), the stage runs again and its marker goes
+    cells = json.dumps([{"run": str(bad), "outputs": ["spec.json"]}])
+    code = batch.run(batch.argparse.Namespace(cells=cells, commands=[
+        f"plan --config {cfg} --run {good} --out {bad / 'spec.json'}"]))
+    assert code == 0 and not failures.is_failed(bad) and (bad / "spec.json").stat().st_size > 0
+
+
+def test_batch_cells_need_one_entry_per_command():
+    with pytest.raises(ValueError, match="needs a JSON list of 2 entries"):
+        batch.parse_cells("[null]", 2)
 
 
 def test_dag_bench_reads_job_seconds_and_rules(tmp_path):

@@ -476,6 +476,7 @@ def compare(config: dict, runs_dir, experiments=None, options: dict | None = Non
     """The comparisons table (pandas DataFrame, COLUMNS) and a list of notes (comparisons without data)."""
     import pandas as pd
 
+    from rwbench.plan.failures import produced
     from rwbench.plan.grid import expand_experiment
     from rwbench.run import rundir
     from rwbench.run.rundir import read_spec
@@ -492,7 +493,8 @@ def compare(config: dict, runs_dir, experiments=None, options: dict | None = Non
         # writes features.safetensors / metrics-per-image.csv beside metrics.csv; shards may have been deleted since)
         present = [read_spec(Path(runs_dir) / s["run_id"]) for s in specs
                    if (Path(runs_dir) / s["run_id"] / rundir.SPEC).is_file()
-                   and (Path(runs_dir) / s["run_id"] / rundir.METRICS).is_file()]
+                   and (Path(runs_dir) / s["run_id"] / rundir.METRICS).is_file()
+                   and produced(Path(runs_dir) / s["run_id"], "evaluate")]     # failed runs: placeholders
         if len(present) < len(specs):
             notes.append(f"{name}: {len(specs) - len(present)} of {len(specs)} runs are not evaluated; left out")
         for key in ("contrasts", "equivalence"):      # a claim must name cells of the experiment (config error)

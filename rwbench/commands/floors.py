@@ -33,12 +33,14 @@ def run(args: argparse.Namespace) -> int:
     from rwbench.run.devices import pin_device
     from rwbench.io import read_json
     from rwbench.metrics.floors import compute_floors
+    from rwbench.plan.failures import produced
 
     paths = [Path(p) for p in args.spec]
     if args.runs_dir:
         paths += sorted(Path(args.runs_dir).glob(f"*/{rundir.SPEC}"))
     if not paths:
         raise ValueError("floors: no runs; pass --spec results/runs/<run>/spec.json or --runs-dir results/runs")
+    paths = [p for p in paths if produced(p.parent, "plan")]     # a failed plan leaves an empty spec.json
     specs = [read_json(p) for p in paths]
     rows = compute_floors(specs, args.reference_cache, args.extractor, args.extractor_weights, args.draws, args.seed,
                           pin_device(args.device), args.batch_size)

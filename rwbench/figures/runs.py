@@ -70,5 +70,5 @@ def build_figures(metrics_path, runs_dir="results/runs", tables_dir="results/tab
 
         runs_files.append(write_summary(runs.merge(ctx.runs[[c for c in ctx.runs.columns if c not in runs.columns
                                                              or c == "run_id"]], on="run_id", how="left"),
-                                        ctx.out))
+                                        ctx.out, runs_dir=ctx.runs_dir))
     return written, skipped, ctx.notes, runs_files

@@ -72,14 +72,33 @@ def headline(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary_html(runs: pd.DataFrame, comparisons: Path | None = None, config: str = "") -> str:
-    """The front-page HTML fragment (no <html> wrapper: the report's front page includes it)."""
+def failed_table(failed: list[dict]) -> pd.DataFrame:
+    """One row per failed run and stage (rwbench.plan.failures records): run, stage, exit code, error, log."""
+    rows = []
+    for record in failed:
+        first = (record.get("failures") or [{}])[0]
+        rows.append({"run": record.get("run_id"), "stage": record.get("stage"), "exit code": first.get("exit_code"),
+                     "error": first.get("error") or "", "commands failed": len(record.get("failures") or []),
+                     "log": record.get("log") or ""})
+    return pd.DataFrame(rows, columns=["run", "stage", "exit code", "error", "commands failed", "log"])
+
+
+def summary_html(runs: pd.DataFrame, comparisons: Path | None = None, config: str = "",
+                 failed: list[dict] = ()) -> str:
+    """The front-page HTML fragment (no <html> wrapper: the report's front page includes it); failed cells, when
+    any, come first."""
     n_images = int(pd.to_numeric(runs.get("n_images", pd.Series(dtype=float))).fillna(0).sum())
-    parts = [f"<div class='rwbench-front'><h2>What was run</h2><p>{len(runs)} runs, {n_images} images"
-             + (f", config <code>{html.escape(config)}</code>" if config else "")
-             + ". Every run's resolved parameters are under <b>Runs</b>; figures and their tables under "
-               "<b>Figures</b> and <b>Tables</b>.</p>",
-             _table(what_was_run(runs), "experiments")]
+    parts = ["<div class='rwbench-front'>"]
+    if failed:
+        parts += [f"<h2>Failed cells</h2><p>{len(failed)} run stage(s) failed; every table and figure leaves these "
+                  "runs out. Each run's <code>FAILED-&lt;stage&gt;.json</code> and the job log say why; fix the "
+                  "cause and run <code>snakemake</code> again.</p>",
+                  _table(failed_table(list(failed)), "failed cells")]
+    parts += [f"<h2>What was run</h2><p>{len(runs)} runs, {n_images} images"
+              + (f", config <code>{html.escape(config)}</code>" if config else "")
+              + ". Every run's resolved parameters are under <b>Runs</b>; figures and their tables under "
+                "<b>Figures</b> and <b>Tables</b>.</p>",
+              _table(what_was_run(runs), "experiments")]
     parts.append("<h2>Headline comparisons</h2>")
     if comparisons is not None and Path(comparisons).is_file():
         frame = front_comparisons(pd.read_csv(comparisons))
@@ -95,9 +114,14 @@ def summary_html(runs: pd.DataFrame, comparisons: Path | None = None, config: st
     return "\n".join(parts) + "\n"
 
 
-def write_summary(runs: pd.DataFrame, out: Path, config: str = "") -> Path:
-    """Write <out>/summary.html, reading <out>/tables/comparisons.csv if present."""
+def write_summary(runs: pd.DataFrame, out: Path, config: str = "", runs_dir: Path | None = None) -> Path:
+    """Write <out>/summary.html, reading <out>/tables/comparisons.csv if present and the failure records of the runs
+    under `runs_dir` (rwbench.plan.failures)."""
+    from rwbench.plan.failures import failed_runs
+
+    failed = failed_runs(sorted(p for p in Path(runs_dir).iterdir() if p.is_dir())) if runs_dir and Path(
+        runs_dir).is_dir() else []
     path = Path(out) / "summary.html"
     with atomic_write(path, "w") as handle:
-        handle.write(summary_html(runs, Path(out) / "tables" / "comparisons.csv", config))
+        handle.write(summary_html(runs, Path(out) / "tables" / "comparisons.csv", config, failed))
     return path

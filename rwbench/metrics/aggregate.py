@@ -53,9 +53,14 @@ def aggregate(run_dirs, out: str | Path = "results/metrics.csv", fmt: str | None
     """Concatenate run tables (sorted by run_id, metric) and write them atomically as csv or parquet."""
     import pandas as pd
 
+    from rwbench.plan.failures import produced
+
     run_dirs = list(run_dirs)
     if not run_dirs:
         raise ValueError("aggregate: no run directories given (pass --run DIR or --runs-dir DIR)")
+    run_dirs = [d for d in run_dirs if produced(d, "evaluate")]     # a failed run (FAILED-*.json) has no metrics
+    if not run_dirs:
+        raise ValueError("aggregate: every run failed (see their FAILED-*.json); nothing to aggregate")
     frame = pd.concat([run_table(d) for d in run_dirs], ignore_index=True, sort=False)
     frame = frame.sort_values(["run_id", "metric"], kind="stable").reset_index(drop=True)
     out = Path(out)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rwbench.io import atomic_path, atomic_write, read_json, write_table_html
+from rwbench.plan.failures import produced
 
 PANELS = [("mean", "D1 mean grey value", "linear"), ("variance", "D1 per-pixel variance", "log"),
           ("gaussian_entropy", "D2 Gaussian entropy / dim", "linear"), ("kl_vp", "D2 KL to N(0,(1+s^2)I) / dim", "log"),
@@ -27,7 +28,7 @@ def load_runs(runs_dir: str | Path):
     import pandas as pd
 
     runs_dir = Path(runs_dir)
-    files = sorted(runs_dir.glob("*/scalespace.csv"))
+    files = [p for p in sorted(runs_dir.glob("*/scalespace.csv")) if produced(p.parent, "scalespace")]  # not failed
     if not files:
         raise FileNotFoundError(f"{runs_dir}: no */scalespace.csv; run `rwbench scalespace --run <run dir>` first")
     diags, monos = [], []

@@ -461,6 +461,19 @@ def batch_command(commands):
     return ["batch", *(" ".join(quote(a) for a in argv) for argv in commands)]
 
 
+def cells_batch_command(entries, log):
+    """A pack's `rwbench batch --cells`: entries are (run_id, command, its declared outputs, passed relative to the
+    run folder to keep the argument short). A failing command of a
+    run is recorded in the run's FAILED-<command>.json and leaves placeholders, and the others run on
+    (rwbench.plan.failures; the end of snakemake names the failed runs: failures.smk)."""
+    import json
+
+    cells = [{"run": run_dir(r), "outputs": [os.path.relpath(f, run_dir(r)) for f in outputs]}
+             for r, _, outputs in entries]
+    return ["batch", "--log", log, "--cells", json.dumps(cells), *(" ".join(quote(a) for a in argv)
+                                                                   for _, argv, _ in entries)]
+
+
 def figures_job_command():
     """The figures job: `figures --only <every figure>` and, with trajectories, `scalespace --figure`."""
     return batch_command(([figures_command(figure_names())] if figure_names() else [])

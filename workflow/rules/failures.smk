@@ -1,0 +1,29 @@
+# The end of every `snakemake`: runs whose pack recorded a failed command (FAILED-<stage>.json, rwbench.plan.failures)
+# are named one line each, their placeholder outputs are removed (so that the next `snakemake` re-runs the jobs that
+# held them, and what follows from them) and the exit status is non-zero. Dry runs change nothing.
+
+
+def report_failed_cells():
+    """Name the failed runs of this config (one line each) and remove their placeholders; the list of records."""
+    from rwbench.plan.failures import failed_runs, failure_line, remove_placeholders
+
+    records = failed_runs(run_dir(r) for r in sorted(RUNS))
+    if records:
+        lines = "\n".join(f"  - {failure_line(r)}" for r in records)
+        print(f"rwbench: {len(records)} failed cell(s); the other runs finished and the report lists these "
+              f"(reports summary):\n{lines}", file=sys.stderr)
+        for run_id in sorted({r["run_id"] for r in records}):
+            remove_placeholders(run_dir(run_id))
+    return records
+
+
+onsuccess:
+    if report_failed_cells():
+        from snakemake.exceptions import WorkflowError
+
+        raise WorkflowError("rwbench: some cells failed (listed above); fix the cause and run snakemake again: the "
+                            "packs that held them re-run, and what depends on them")
+
+
+onerror:
+    report_failed_cells()
