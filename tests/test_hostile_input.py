@@ -56,7 +56,7 @@ def test_names_device_and_wildcard_braces_are_refused_in_one_line(case):
 
 def test_every_accepted_name_still_validates():
     config = smoke()
-    config["models"]["Net_2.b-1"] = copy.deepcopy(config["models"]["digits-vp"])
+    config["models"]["Net_2.b-1"] = dict(copy.deepcopy(config["models"]["digits-vp"]), registry="digits-vp")
     config["experiments"]["0.e_x-1"] = dict(config["experiments"]["schedules"], models=["Net_2.b-1"])
     for device in ("cpu", "cuda", "cuda:1", "mps"):
         validate_config(dict(copy.deepcopy(config), device=device))
@@ -85,8 +85,10 @@ def hostile(tmp_path):
     paths["reference"].write_bytes(b"")
     config.update(
         results_dir=str(paths["results"]), reports_dir=str(paths["reports"]), embedded_config=str(paths["embedded"]),
-        models={"o": dict(oracle, reference={"kind": "file", "path": str(paths["reference"])}),
-                "v": dict(vp, reference={"kind": "dataset", "dataset": "digits", "split": PAYLOAD, "resolution": 16})},
+        models={"o": dict(oracle, registry="digits-oracle",
+                          reference={"kind": "file", "path": str(paths["reference"])}),
+                "v": dict(vp, registry="digits-vp",
+                          reference={"kind": "dataset", "dataset": "digits", "split": PAYLOAD, "resolution": 16})},
         metrics=dict(config["metrics"], extractor_weights=str(paths["weights"])),
         schedules_table={"schedules": [PAYLOAD], "steps": "3"},
         equivalence={"steps": 2, "batch": 1, "pairs": PAYLOAD},
@@ -155,3 +157,93 @@ def test_a_shell_payload_in_the_device_stops_snakemake_before_any_job(tmp_path):
     res = snakemake("-n", "--configfile", str(bad), "--config", f"results_dir={tmp_path}/r", marker=marker)
     assert res.returncode != 0 and "device: " in res.stdout and "does not match" in res.stdout
     assert "Job stats" not in res.stdout and not marker.exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Plan-time refusals (issue 25, item 3): the schema and the sampler table refuse what a sampler, the floors or the
+# registry would refuse later, in one line naming the experiment and the key, before any job runs.
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _exp(name):
+    return lambda c: c["experiments"][name]
+
+
+PLAN_REFUSED = {
+    "diffpir at one step": (
+        lambda c: _exp("inverse")(c).update(samplers=["diffpir"], steps=[1], reference_sampler="diffpir"),
+        "experiments.inverse.steps: diffpir needs at least 2 steps, got 1"),
+    "ncsn K not a multiple of its levels": (
+        lambda c: _exp("schedules")(c).update(samplers=["ncsn"], steps=[12]),
+        "experiments.schedules.steps: ncsn runs steps = levels x n_steps_each (5)"),
+    "native-ncsn K with its own n_steps_each": (
+        lambda c: _exp("schedules")(c).update(samplers=["native-ncsn"], steps=[10],
+                                              sampler_options={"native-ncsn": {"n_steps_each": 3}}),
+        "experiments.schedules.steps: native-ncsn runs steps = levels x n_steps_each (3), got 10"),
+    "an NFE budget below one DAPS level": (
+        lambda c: _exp("calibration")(c).update(samplers=["daps"], nfe=[3], reference_sampler="daps"),
+        "experiments.calibration.nfe: budget 3 is below one step of sampler 'daps'"),
+    "an NFE budget below DiffPIR's two steps": (
+        lambda c: _exp("calibration")(c).update(samplers=["diffpir"], nfe=[1], reference_sampler="diffpir"),
+        "experiments.calibration.nfe: budget 1 is below one step of sampler 'diffpir'"),
+    "one image (floors, FID, intervals)": (lambda c: _exp("schedules")(c).update(n_images=1),
+                                           "experiments.schedules.n_images: 1 is less than the minimum of 2"),
+    "no samplers": (lambda c: _exp("schedules")(c).update(samplers=[]), "experiments.schedules.samplers: [] "),
+    "no tasks": (lambda c: _exp("schedules")(c).update(tasks=[]), "experiments.schedules.tasks: [] "),
+    "no steps": (lambda c: _exp("schedules")(c).update(steps=[]), "experiments.schedules.steps: [] "),
+    "samplers that solve none of the tasks": (
+        lambda c: _exp("inverse")(c).update(samplers=["dps"], tasks=["uncond"]),
+        "experiments.inverse: no runs - samplers dps solve none of the tasks uncond"),
+    "an unknown registry name": (lambda c: c["models"]["digits-vp"].update(registry="digits-vpp"),
+                                 "experiments.schedules.models: model 'digits-vp' loads registry model 'digits-vpp'"),
+    "a model key that is no registry name": (
+        lambda c: (c["models"].__setitem__("mine", c["models"]["digits-oracle"]),
+                   _exp("temperature")(c).update(models=["mine"])),
+        "experiments.temperature.models: model 'mine' loads registry model 'mine'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PLAN_REFUSED))
+def test_what_a_sampler_or_stage_would_refuse_is_refused_at_plan_time(case):
+    change, start = PLAN_REFUSED[case]
+    config = smoke()
+    change(config)
+    with pytest.raises(ValueError) as refused:
+        validate_config(config, "hostile.yaml")
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(f"hostile.yaml: {start}"), message
+
+
+def test_plan_refuses_before_any_job_in_the_snakefile_and_by_hand(tmp_path, capsys):
+    from rwbench import cli
+
+    config = smoke()
+    PLAN_REFUSED["diffpir at one step"][0](config)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    assert cli.main(["plan", "--config", str(bad), "--list"]) == 2
+    assert "experiments.inverse.steps: diffpir needs at least 2 steps" in capsys.readouterr().err
+    res = snakemake("-n", "--configfile", str(bad), "--config", f"results_dir={tmp_path}/r", marker=tmp_path / "m")
+    assert res.returncode != 0 and "experiments.inverse.steps: diffpir needs at least 2 steps" in res.stdout
+    assert "Job stats" not in res.stdout
+
+
+def test_the_accepted_floors_still_plan():
+    config = smoke()
+    _exp("inverse")(config).update(samplers=["diffpir", "dps"], steps=[2])
+    _exp("schedules")(config).update(samplers=["ncsn"], steps=[12], n_images=2,
+                                     sampler_options={"ncsn": {"n_steps_each": 4}})
+    _exp("calibration")(config).update(samplers=["daps", "dps"], nfe=[5])
+    from rwbench.plan import grid
+
+    specs = grid.expand(validate_config(config))
+    assert {s["steps"] for s in specs.values() if s["sampler"] in ("diffpir", "ncsn", "daps")} == {2, 12, 1}
+
+
+def test_the_planner_knows_the_registry_names_torch_free():
+    from rwbench.models.registry import list_models
+    from rwbench.plan.samplers import REGISTRY_MODELS
+
+    assert sorted(REGISTRY_MODELS) == list_models()
+    code = "import sys, rwbench.plan.config, rwbench.plan.samplers; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
