@@ -5,6 +5,7 @@ payload would touch a marker file if any shell evaluated it."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import shlex
@@ -247,3 +248,95 @@ def test_the_planner_knows_the_registry_names_torch_free():
     assert sorted(REGISTRY_MODELS) == list_models()
     code = "import sys, rwbench.plan.config, rwbench.plan.samplers; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Provenance checked on read (issue 25, item 5): a shard, its provenance and its trajectory file record the run id and
+# the spec digest that wrote them; reading refuses any of them that a run directory's spec.json does not match.
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def two_runs(tmp_path):
+    """Two sampled runs of the small oracle (different steps, so different run ids and specs), trajectories on."""
+    from rwbench import cli
+    from test_sample import write_run
+
+    specs = [write_run(tmp_path / name, n_images=4, shard_size=4, steps=[steps], trajectory_points=2)
+             for name, steps in (("a", 6), ("b", 4))]
+    for spec in specs:
+        assert cli.main(["sample", "--spec", str(spec), "--shard", "0", "--no-progress"]) == 0
+    return [spec.parent for spec in specs]
+
+
+def _refused(run_dir, *names):
+    from rwbench.run import rundir
+
+    with pytest.raises(ValueError) as refused:
+        rundir.load_shards(run_dir)
+    message = str(refused.value)
+    assert "\n" not in message and all(n in message for n in names), message
+    return message
+
+
+def test_a_shard_records_its_run_and_spec_and_reads_back_clean(two_runs):
+    from rwbench.run import rundir
+
+    a = two_runs[0]
+    spec, data = rundir.load_shards(a)
+    ident = rundir.identity(spec)
+    assert not set(rundir.IDENTITY_KEYS) & set(data)                 # tensors only reach the metrics
+    assert {k: json.loads((a / "provenance-00000.json").read_text())[k] for k in ident} == ident
+    assert rundir.load_trajectories(a)["x"].shape[1] == 4
+
+
+def test_a_shard_copied_from_another_run_is_refused_naming_both(two_runs):
+    a, b = two_runs
+    ids = [json.loads((d / "spec.json").read_text())["run_id"] for d in (a, b)]
+    shutil.copy(b / "shards/shard-00000.pt", a / "shards/shard-00000.pt")           # the shard alone
+    message = _refused(a, *ids, "shard-00000.pt", "copied from another run")
+    assert "delete it and rebuild it" in message
+    shutil.copy(b / "provenance-00000.json", a / "provenance-00000.json")           # with its provenance too
+    _refused(a, *ids)
+
+
+def test_a_provenance_from_another_run_or_a_changed_spec_is_refused(two_runs):
+    from rwbench.run import rundir
+
+    a, b = two_runs
+    shutil.copy(b / "provenance-00000.json", a / "provenance-00000.json")
+    _refused(a, "provenance-00000.json", json.loads((b / "spec.json").read_text())["run_id"])
+    spec = json.loads((b / "spec.json").read_text())
+    changed = dict(spec, seed=spec["seed"] + 1)                                      # same run id, another spec
+    (b / "spec.json").write_text(json.dumps(changed))
+    _refused(b, rundir.identity(spec)["spec_digest"], rundir.identity(changed)["spec_digest"])
+
+
+def test_a_trajectory_copied_from_another_run_is_refused(two_runs):
+    from rwbench.run import rundir
+
+    a, b = two_runs
+    shutil.copy(b / "trajectories/shard-00000.pt", a / "trajectories/shard-00000.pt")
+    with pytest.raises(ValueError, match="copied from another run"):
+        rundir.load_trajectories(a)
+
+
+def test_shards_written_before_the_check_still_read(two_runs):
+    """Older run folders (the shard without identity, the provenance with the run id only) read as before; a legacy
+    shard in another run's folder is still caught by its provenance's run id."""
+    import torch
+
+    from rwbench.run import rundir
+
+    a, b = two_runs
+    for d in (a, b):
+        shard = torch.load(d / "shards/shard-00000.pt", weights_only=True)
+        torch.save({k: v for k, v in shard.items() if k not in rundir.IDENTITY_KEYS}, d / "shards/shard-00000.pt")
+        prov = json.loads((d / "provenance-00000.json").read_text())
+        prov.pop("spec_digest")
+        (d / "provenance-00000.json").write_text(json.dumps(prov))
+    spec, data = rundir.load_shards(a)
+    assert data["sample_uint8"].shape[0] == 4
+    shutil.copy(b / "shards/shard-00000.pt", a / "shards/shard-00000.pt")
+    shutil.copy(b / "provenance-00000.json", a / "provenance-00000.json")
+    _refused(a, spec["run_id"])
