@@ -206,10 +206,27 @@ def validate_config(config: dict, source: str = "config", schema: dict | None = 
     return config
 
 
+def normal_path(path, resolve_links: bool = True) -> str:
+    """One spelling of a path for everything the DAG keys on (job parameters, run specs): `..` and `.` removed and,
+    with resolve_links, symlinks followed. An absolute path stays absolute; a relative one stays relative to the
+    working folder when it lies inside it (else it becomes absolute). So `/x/rwbench/../rwbench/config/smoke.yaml`,
+    and a link to it, are `/x/rwbench/config/smoke.yaml`, and a plain path is unchanged. Folders the DAG writes
+    (results_dir, reports_dir) keep their links (resolve_links=False): only `..` and `.` go."""
+    import os
+
+    path = os.fspath(path)
+    if not resolve_links:
+        return os.path.normpath(path)
+    real, here = os.path.realpath(path), os.path.realpath(os.getcwd())
+    if os.path.isabs(path) or os.path.commonpath([real, here]) != here or real == here:
+        return real
+    return os.path.relpath(real, here)
+
+
 def load_and_validate(path) -> dict:
     """Read a YAML config file and validate it (defaults filled in)."""
     return validate_config(load_config(path), str(path))
 
 
 __all__ = ["SCHEMA_PATH", "read_schema", "load_schema", "node", "default", "defaults", "load_config",
-           "validate_config", "load_and_validate"]
+           "validate_config", "load_and_validate", "normal_path"]
