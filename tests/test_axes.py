@@ -16,7 +16,7 @@ from rwbench.plan import config, grid, samplers
 from rwbench.run import runners as sampling
 from rwbench.models.denoisers import GaussianMixtureDenoiser
 
-MODEL = {"family": "oracle", "dataset": "digits", "resolution": 4, "channels": 1, "data_range": [0, 1],
+MODEL = {"registry": "digits-oracle", "family": "oracle", "dataset": "digits", "resolution": 4, "channels": 1, "data_range": [0, 1],
          "checkpoint": None, "sigma_min": 0.02, "sigma_max": 5.0}
 SCALED = [n for n, r in samplers.SAMPLERS.items() if r.scales_step]
 
@@ -131,7 +131,8 @@ def test_schema_accepts_an_eta_list_and_rejects_a_non_positive_step_scale():
     exp = {"models": ["oracle"], "samplers": ["dps"], "tasks": ["inpaint"], "eta": [0.05, 0.2], "step_scale": [0.5, 2]}
     cfg = config.validate_config(config_of(e=dict(exp)))
     assert cfg["experiments"]["e"]["eta"] == [0.05, 0.2]
-    filled = config.validate_config(config_of(e={"models": ["oracle"], "samplers": ["dps"]}))["experiments"]["e"]
+    filled = config.validate_config(config_of(e={"models": ["oracle"], "samplers": ["dps"], "tasks": ["sr"]}))
+    filled = filled["experiments"]["e"]
     assert filled["step_scale"] == [1.0] and filled["eta"] == 0.2
     for bad in ({"step_scale": [0.0, 1.0]}, {"step_scale": [-1]}, {"eta": [0.05, 0]}, {"step_scale": 2}):
         with pytest.raises(ValueError) as err:

@@ -69,7 +69,7 @@ def test_unknown_sampler_in_sampler_options_is_refused():
 
 @pytest.mark.parametrize("key, value, fragment", [("c", [-0.5], "less than or equal to the minimum of 0"),
                                                   ("steps", [0], "less than the minimum of 1"),
-                                                  ("n_images", 0, "less than the minimum of 1")])
+                                                  ("n_images", 0, "less than the minimum of 2")])
 def test_plan_refuses_out_of_range_values_like_the_snakefile(tmp_path, capsys, key, value, fragment):
     cfg = smoke()
     _first_experiment(cfg)[key] = value

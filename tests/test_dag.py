@@ -188,3 +188,72 @@ def test_smoke_run_through_the_slurm_profile(tmp_path):
     new = set(slurm_logs.rglob("*.log")) - before                             # sbatch logs: rule_<name>/<wildcards>/<id>.log
     jobs = {part for p in new for part in p.relative_to(slurm_logs).parts if part.startswith("rule_")}
     assert {"rule_prepare", "rule_sample", "rule_evaluate"} <= jobs, jobs
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Nothing stale (issue 25, item 6): a finished DAG (faked: every output present, its provenance recorded by
+# `snakemake --touch`) in a results folder whose path holds a space; deleting a run folder or a metrics table makes a
+# plain dry run rebuild it and everything made from it; the config reached through `..` or a symlink reruns nothing.
+# ---------------------------------------------------------------------------------------------------------------------
+
+SMOKE_RUN = "temperature__digits-oracle__simplified__geometric__K10__T0=0.4__TK=0.2__c=0.5__init=sigma__uncond__s0"
+TRAJECTORY_RUN = "schedules__digits-vp__simplified__pretrained__K10__T0=0.4__TK=1__c=0.5__init=sigma__uncond__s0"
+
+
+def job_stats(out: str) -> dict[str, int]:
+    """{rule: jobs} of a dry run's Job stats (pack rules folded into their stage: sample_p03 -> sample)."""
+    if "Job stats:" not in out:
+        return {}
+    stats = {}
+    for rule, count in re.findall(r"^(\w+)\s+(\d+)$", out.split("Job stats:")[1].split("Reasons:")[0], re.M):
+        if rule != "total":
+            stage = re.sub(r"_p\d+$", "", rule)
+            stats[stage] = stats.get(stage, 0) + int(count)
+    return stats
+
+
+def finished_dag(tmp_path, packs):
+    """The smoke DAG's outputs faked under `<tmp>/my results` (a space in the path), provenance recorded."""
+    cfg = ("--configfile", str(ROOT / "config/smoke.yaml"), "--config", f"results_dir={tmp_path}/my results",
+           f"reports_dir={tmp_path}/my reports", f"packs={packs}")
+    listed = snakemake("--summary", *cfg).stdout.splitlines()[1:]
+    for path in (line.split("\t")[0] for line in listed if line.strip()):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(b"")
+    snakemake("--touch", "--cores", "1", *cfg)
+    assert "Nothing to be done" in snakemake("-n", *cfg).stdout
+    return Path(tmp_path, "my results"), cfg
+
+
+TABLES = {"aggregate", "compare", "figures"}
+DELETED = {   # what is deleted -> the stages a plain dry run then schedules
+    "a run folder": (lambda r: shutil.rmtree(r / "runs" / SMOKE_RUN), {"plan", "sample", "evaluate", *TABLES}),
+    "a run's metrics.csv": (lambda r: (r / "runs" / SMOKE_RUN / "metrics.csv").unlink(), {"evaluate", *TABLES}),
+    "results/metrics.csv": (lambda r: (r / "metrics.csv").unlink(), TABLES),
+    "a run's scalespace.csv": (lambda r: (r / "runs" / TRAJECTORY_RUN / "scalespace.csv").unlink(), {"figures"}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("packs", [0, 3])
+@pytest.mark.parametrize("case", sorted(DELETED))
+def test_a_deleted_run_folder_or_table_is_rebuilt_by_a_plain_snakemake(tmp_path, packs, case):
+    results, cfg = finished_dag(tmp_path, packs)
+    delete, stages = DELETED[case]
+    delete(results)
+    out = snakemake("-n", *cfg).stdout
+    jobs = job_stats(out)
+    assert stages <= set(jobs), (case, jobs, out[-2000:])
+    if "scalespace" in case:          # its own job, or in a pack the evaluate job that also writes the run's tables
+        assert jobs.get("scalespace" if packs == 0 else "evaluate") == 1, jobs
+    assert jobs.get("sample", 0) <= 2 and jobs.get("evaluate", 0) <= 1, jobs   # that run (2 shards; its pack)
+
+
+@pytest.mark.slow
+def test_a_config_path_through_dotdot_or_a_symlink_reruns_nothing(tmp_path):
+    results, cfg = finished_dag(tmp_path, 3)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(ROOT / "config/smoke.yaml")
+    for path in (ROOT / "config" / ".." / "config" / "smoke.yaml", link, Path(os.path.relpath(link, ROOT))):
+        out = snakemake("-n", "--configfile", str(path), *cfg[2:]).stdout
+        assert "Nothing to be done" in out, (path, job_stats(out))

@@ -5,6 +5,7 @@ payload would touch a marker file if any shell evaluated it."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import shlex
@@ -56,7 +57,7 @@ def test_names_device_and_wildcard_braces_are_refused_in_one_line(case):
 
 def test_every_accepted_name_still_validates():
     config = smoke()
-    config["models"]["Net_2.b-1"] = copy.deepcopy(config["models"]["digits-vp"])
+    config["models"]["Net_2.b-1"] = dict(copy.deepcopy(config["models"]["digits-vp"]), registry="digits-vp")
     config["experiments"]["0.e_x-1"] = dict(config["experiments"]["schedules"], models=["Net_2.b-1"])
     for device in ("cpu", "cuda", "cuda:1", "mps"):
         validate_config(dict(copy.deepcopy(config), device=device))
@@ -85,8 +86,10 @@ def hostile(tmp_path):
     paths["reference"].write_bytes(b"")
     config.update(
         results_dir=str(paths["results"]), reports_dir=str(paths["reports"]), embedded_config=str(paths["embedded"]),
-        models={"o": dict(oracle, reference={"kind": "file", "path": str(paths["reference"])}),
-                "v": dict(vp, reference={"kind": "dataset", "dataset": "digits", "split": PAYLOAD, "resolution": 16})},
+        models={"o": dict(oracle, registry="digits-oracle",
+                          reference={"kind": "file", "path": str(paths["reference"])}),
+                "v": dict(vp, registry="digits-vp",
+                          reference={"kind": "dataset", "dataset": "digits", "split": PAYLOAD, "resolution": 16})},
         metrics=dict(config["metrics"], extractor_weights=str(paths["weights"])),
         schedules_table={"schedules": [PAYLOAD], "steps": "3"},
         equivalence={"steps": 2, "batch": 1, "pairs": PAYLOAD},
@@ -221,3 +224,185 @@ def test_a_failing_cell_leaves_the_rest_of_its_pack_and_the_report_and_fails_sna
     table = __import__("pandas").read_csv(tmp_path / "results/metrics.csv")
     assert sorted(table["run_id"].unique()) == ids
     assert "Failed cells" not in (tmp_path / "reports/summary.html").read_text() and not marker.exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Plan-time refusals (issue 25, item 3): the schema and the sampler table refuse what a sampler, the floors or the
+# registry would refuse later, in one line naming the experiment and the key, before any job runs.
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _exp(name):
+    return lambda c: c["experiments"][name]
+
+
+PLAN_REFUSED = {
+    "diffpir at one step": (
+        lambda c: _exp("inverse")(c).update(samplers=["diffpir"], steps=[1], reference_sampler="diffpir"),
+        "experiments.inverse.steps: diffpir needs at least 2 steps, got 1"),
+    "ncsn K not a multiple of its levels": (
+        lambda c: _exp("schedules")(c).update(samplers=["ncsn"], steps=[12]),
+        "experiments.schedules.steps: ncsn runs steps = levels x n_steps_each (5)"),
+    "native-ncsn K with its own n_steps_each": (
+        lambda c: _exp("schedules")(c).update(samplers=["native-ncsn"], steps=[10],
+                                              sampler_options={"native-ncsn": {"n_steps_each": 3}}),
+        "experiments.schedules.steps: native-ncsn runs steps = levels x n_steps_each (3), got 10"),
+    "an NFE budget below one DAPS level": (
+        lambda c: _exp("calibration")(c).update(samplers=["daps"], nfe=[3], reference_sampler="daps"),
+        "experiments.calibration.nfe: budget 3 is below one step of sampler 'daps'"),
+    "an NFE budget below DiffPIR's two steps": (
+        lambda c: _exp("calibration")(c).update(samplers=["diffpir"], nfe=[1], reference_sampler="diffpir"),
+        "experiments.calibration.nfe: budget 1 is below one step of sampler 'diffpir'"),
+    "one image (floors, FID, intervals)": (lambda c: _exp("schedules")(c).update(n_images=1),
+                                           "experiments.schedules.n_images: 1 is less than the minimum of 2"),
+    "no samplers": (lambda c: _exp("schedules")(c).update(samplers=[]), "experiments.schedules.samplers: [] "),
+    "no tasks": (lambda c: _exp("schedules")(c).update(tasks=[]), "experiments.schedules.tasks: [] "),
+    "no steps": (lambda c: _exp("schedules")(c).update(steps=[]), "experiments.schedules.steps: [] "),
+    "samplers that solve none of the tasks": (
+        lambda c: _exp("inverse")(c).update(samplers=["dps"], tasks=["uncond"]),
+        "experiments.inverse: no runs - samplers dps solve none of the tasks uncond"),
+    "an unknown registry name": (lambda c: c["models"]["digits-vp"].update(registry="digits-vpp"),
+                                 "experiments.schedules.models: model 'digits-vp' loads registry model 'digits-vpp'"),
+    "a model key that is no registry name": (
+        lambda c: (c["models"].__setitem__("mine", c["models"]["digits-oracle"]),
+                   _exp("temperature")(c).update(models=["mine"])),
+        "experiments.temperature.models: model 'mine' loads registry model 'mine'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PLAN_REFUSED))
+def test_what_a_sampler_or_stage_would_refuse_is_refused_at_plan_time(case):
+    change, start = PLAN_REFUSED[case]
+    config = smoke()
+    change(config)
+    with pytest.raises(ValueError) as refused:
+        validate_config(config, "hostile.yaml")
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(f"hostile.yaml: {start}"), message
+
+
+def test_plan_refuses_before_any_job_in_the_snakefile_and_by_hand(tmp_path, capsys):
+    from rwbench import cli
+
+    config = smoke()
+    PLAN_REFUSED["diffpir at one step"][0](config)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    assert cli.main(["plan", "--config", str(bad), "--list"]) == 2
+    assert "experiments.inverse.steps: diffpir needs at least 2 steps" in capsys.readouterr().err
+    res = snakemake("-n", "--configfile", str(bad), "--config", f"results_dir={tmp_path}/r", marker=tmp_path / "m")
+    assert res.returncode != 0 and "experiments.inverse.steps: diffpir needs at least 2 steps" in res.stdout
+    assert "Job stats" not in res.stdout
+
+
+def test_the_accepted_floors_still_plan():
+    config = smoke()
+    _exp("inverse")(config).update(samplers=["diffpir", "dps"], steps=[2])
+    _exp("schedules")(config).update(samplers=["ncsn"], steps=[12], n_images=2,
+                                     sampler_options={"ncsn": {"n_steps_each": 4}})
+    _exp("calibration")(config).update(samplers=["daps", "dps"], nfe=[5])
+    from rwbench.plan import grid
+
+    specs = grid.expand(validate_config(config))
+    assert {s["steps"] for s in specs.values() if s["sampler"] in ("diffpir", "ncsn", "daps")} == {2, 12, 1}
+
+
+def test_the_planner_knows_the_registry_names_torch_free():
+    from rwbench.models.registry import list_models
+    from rwbench.plan.samplers import REGISTRY_MODELS
+
+    assert sorted(REGISTRY_MODELS) == list_models()
+    code = "import sys, rwbench.plan.config, rwbench.plan.samplers; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Provenance checked on read (issue 25, item 5): a shard, its provenance and its trajectory file record the run id and
+# the spec digest that wrote them; reading refuses any of them that a run directory's spec.json does not match.
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def two_runs(tmp_path):
+    """Two sampled runs of the small oracle (different steps, so different run ids and specs), trajectories on."""
+    from rwbench import cli
+    from test_sample import write_run
+
+    specs = [write_run(tmp_path / name, n_images=4, shard_size=4, steps=[steps], trajectory_points=2)
+             for name, steps in (("a", 6), ("b", 4))]
+    for spec in specs:
+        assert cli.main(["sample", "--spec", str(spec), "--shard", "0", "--no-progress"]) == 0
+    return [spec.parent for spec in specs]
+
+
+def _refused(run_dir, *names):
+    from rwbench.run import rundir
+
+    with pytest.raises(ValueError) as refused:
+        rundir.load_shards(run_dir)
+    message = str(refused.value)
+    assert "\n" not in message and all(n in message for n in names), message
+    return message
+
+
+def test_a_shard_records_its_run_and_spec_and_reads_back_clean(two_runs):
+    from rwbench.run import rundir
+
+    a = two_runs[0]
+    spec, data = rundir.load_shards(a)
+    ident = rundir.identity(spec)
+    assert not set(rundir.IDENTITY_KEYS) & set(data)                 # tensors only reach the metrics
+    assert {k: json.loads((a / "provenance-00000.json").read_text())[k] for k in ident} == ident
+    assert rundir.load_trajectories(a)["x"].shape[1] == 4
+
+
+def test_a_shard_copied_from_another_run_is_refused_naming_both(two_runs):
+    a, b = two_runs
+    ids = [json.loads((d / "spec.json").read_text())["run_id"] for d in (a, b)]
+    shutil.copy(b / "shards/shard-00000.pt", a / "shards/shard-00000.pt")           # the shard alone
+    message = _refused(a, *ids, "shard-00000.pt", "copied from another run")
+    assert "delete it and rebuild it" in message
+    shutil.copy(b / "provenance-00000.json", a / "provenance-00000.json")           # with its provenance too
+    _refused(a, *ids)
+
+
+def test_a_provenance_from_another_run_or_a_changed_spec_is_refused(two_runs):
+    from rwbench.run import rundir
+
+    a, b = two_runs
+    shutil.copy(b / "provenance-00000.json", a / "provenance-00000.json")
+    _refused(a, "provenance-00000.json", json.loads((b / "spec.json").read_text())["run_id"])
+    spec = json.loads((b / "spec.json").read_text())
+    changed = dict(spec, seed=spec["seed"] + 1)                                      # same run id, another spec
+    (b / "spec.json").write_text(json.dumps(changed))
+    _refused(b, rundir.identity(spec)["spec_digest"], rundir.identity(changed)["spec_digest"])
+
+
+def test_a_trajectory_copied_from_another_run_is_refused(two_runs):
+    from rwbench.run import rundir
+
+    a, b = two_runs
+    shutil.copy(b / "trajectories/shard-00000.pt", a / "trajectories/shard-00000.pt")
+    with pytest.raises(ValueError, match="copied from another run"):
+        rundir.load_trajectories(a)
+
+
+def test_shards_written_before_the_check_still_read(two_runs):
+    """Older run folders (the shard without identity, the provenance with the run id only) read as before; a legacy
+    shard in another run's folder is still caught by its provenance's run id."""
+    import torch
+
+    from rwbench.run import rundir
+
+    a, b = two_runs
+    for d in (a, b):
+        shard = torch.load(d / "shards/shard-00000.pt", weights_only=True)
+        torch.save({k: v for k, v in shard.items() if k not in rundir.IDENTITY_KEYS}, d / "shards/shard-00000.pt")
+        prov = json.loads((d / "provenance-00000.json").read_text())
+        prov.pop("spec_digest")
+        (d / "provenance-00000.json").write_text(json.dumps(prov))
+    spec, data = rundir.load_shards(a)
+    assert data["sample_uint8"].shape[0] == 4
+    shutil.copy(b / "shards/shard-00000.pt", a / "shards/shard-00000.pt")
+    shutil.copy(b / "provenance-00000.json", a / "provenance-00000.json")
+    _refused(a, spec["run_id"])

@@ -50,10 +50,16 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     traj = shard.pop("_trajectory", None)
     step_param = shard.pop("_step_param", None) or {}
+    # the run id and spec digest go into the shard, its trajectory and its provenance: reading checks them against the
+    # run directory's spec.json (rwbench.run.rundir.load_shard), so a shard copied from another run is refused
+    ident = rundir.identity(spec)
+    shard.update(ident)
+    if isinstance(traj, dict):
+        traj.update(ident)
     # always written (None when the spec records no trajectory) so the DAG can declare it as an output
     save_torch(traj, Path(args.trajectory or rundir.trajectory_path(run_dir, args.shard)))
     save_torch(shard, out)
-    info = dict(provenance(args.device), run_id=spec["run_id"], shard=args.shard, n_images=len(indices),
+    info = dict(provenance(args.device), **ident, shard=args.shard, n_images=len(indices),
                 seconds=round(seconds, 3), seconds_per_image=round(seconds / max(1, len(indices)), 5),
                 nfe_per_image=spec["nfe"], nfe_total=spec["nfe"] * len(indices),
                 diverged=int(shard["diverged"].sum()), batch_size=args.batch_size or len(indices))

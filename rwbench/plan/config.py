@@ -101,13 +101,74 @@ def _sampler_parameters(row) -> list[str]:
     return list(row.axes) + list(row.inverse_axes)
 
 
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _solves(row, task: str) -> bool:
+    return row.inverse if task != "uncond" else row.uncond
+
+
+def _model_errors(config: dict, name: str, exp: dict) -> list[str]:
+    """Each model of an experiment is declared and names a model the registry knows (rwbench.models.registry loads it
+    in the sample job; its names are kept torch-free in rwbench.plan.samplers.REGISTRY_MODELS)."""
+    from rwbench.plan.samplers import REGISTRY_MODELS
+
+    messages, models = [], config.get("models") or {}
+    for model in _as_list(exp.get("models") or []):
+        if model not in models:
+            messages.append(f"experiments.{name}.models: model {model!r} is not declared under `models:` "
+                            f"(declared: {', '.join(sorted(models)) or 'none'})")
+            continue
+        registry = (models[model] or {}).get("registry", model)
+        if registry not in REGISTRY_MODELS:
+            close = difflib.get_close_matches(str(registry), REGISTRY_MODELS, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            messages.append(f"experiments.{name}.models: model {model!r} loads registry model {registry!r}, which "
+                            f"rwbench.models.registry does not know ({hint}set models.{model}.registry to one of "
+                            f"{', '.join(REGISTRY_MODELS)})")
+    return messages
+
+
+def _steps_errors(name: str, exp: dict) -> list[str]:
+    """Every sampler of an experiment solves one of its tasks and can run each of its step counts (or NFE budgets):
+    the rules are the sampler table's (Sampler.steps_problem, Sampler.steps_for_nfe)."""
+    from rwbench.plan.samplers import SAMPLERS, sampler_params
+
+    tasks = _as_list(exp.get("tasks", default("experiments.*.tasks")))
+    rows = [SAMPLERS[s] for s in _as_list(exp.get("samplers") or []) if s in SAMPLERS]
+    if rows and not any(_solves(row, task) for row in rows for task in tasks):
+        return [f"experiments.{name}: no runs - samplers {', '.join(r.name for r in rows)} solve none of the tasks "
+                f"{', '.join(map(str, tasks))} (posterior samplers solve inverse tasks only, native ones uncond only)"]
+    messages = []
+    key = "nfe" if "nfe" in exp else "steps"
+    for row in rows:
+        if not any(_solves(row, task) for task in tasks):
+            continue
+        opts = (exp.get("sampler_options") or {}).get(row.name) or {}
+        params = sampler_params(row, False, exp, opts)
+        values = _as_list(opts["steps"]) if "steps" in opts else _as_list(exp.get(key, [row.default("steps")]))
+        for value in values:
+            try:
+                problem = (row.steps_for_nfe(int(value), params) and None) if key == "nfe" else \
+                    row.steps_problem(int(value), params)
+            except (TypeError, ValueError) as err:   # the table's own refusal, or an option that is not a number
+                problem = str(err).removeprefix("nfe: ") if str(err).startswith("nfe: ") else \
+                    f"cannot check {row.name}'s {key} {value!r} ({err}); check sampler_options.{row.name}"
+            if problem:
+                messages.append(f"experiments.{name}.{key}: {problem}")
+    return messages
+
+
 def _semantic_errors(config: dict) -> list[str]:
-    """Checks the schema cannot express: reference_sampler is one of the experiment's samplers, sampler_options keys are
-    samplers, and their options ones the sampler uses."""
+    """Checks the schema cannot express: reference_sampler is one of the experiment's samplers, sampler_options keys
+    are samplers, and their options ones the sampler uses; each experiment's models are declared and known to the
+    registry, its samplers solve one of its tasks and accept its steps (or NFE budgets)."""
     from rwbench.plan.samplers import SAMPLERS
 
     messages = []
     for name, exp in (config.get("experiments") or {}).items():
+        messages += _model_errors(config, name, exp) + _steps_errors(name, exp)
         ref = exp.get("reference_sampler")
         if ref is not None and ref not in (exp.get("samplers") or []):
             messages.append(f"experiments.{name}.reference_sampler: {ref!r} is not one of the experiment's samplers "
@@ -145,10 +206,27 @@ def validate_config(config: dict, source: str = "config", schema: dict | None = 
     return config
 
 
+def normal_path(path, resolve_links: bool = True) -> str:
+    """One spelling of a path for everything the DAG keys on (job parameters, run specs): `..` and `.` removed and,
+    with resolve_links, symlinks followed. An absolute path stays absolute; a relative one stays relative to the
+    working folder when it lies inside it (else it becomes absolute). So `/x/rwbench/../rwbench/config/smoke.yaml`,
+    and a link to it, are `/x/rwbench/config/smoke.yaml`, and a plain path is unchanged. Folders the DAG writes
+    (results_dir, reports_dir) keep their links (resolve_links=False): only `..` and `.` go."""
+    import os
+
+    path = os.fspath(path)
+    if not resolve_links:
+        return os.path.normpath(path)
+    real, here = os.path.realpath(path), os.path.realpath(os.getcwd())
+    if os.path.isabs(path) or os.path.commonpath([real, here]) != here or real == here:
+        return real
+    return os.path.relpath(real, here)
+
+
 def load_and_validate(path) -> dict:
     """Read a YAML config file and validate it (defaults filled in)."""
     return validate_config(load_config(path), str(path))
 
 
 __all__ = ["SCHEMA_PATH", "read_schema", "load_schema", "node", "default", "defaults", "load_config",
-           "validate_config", "load_and_validate"]
+           "validate_config", "load_and_validate", "normal_path"]

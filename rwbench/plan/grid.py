@@ -114,6 +114,8 @@ def etas(exp: dict) -> list[float]:
 
 def _check_experiment(name: str, exp: dict) -> None:
     """Names on the experiment's axes are known; steps and nfe are not both given; eta and step_scale are positive."""
+    if not _as_list(exp["samplers"]):
+        raise ValueError(f"experiment {name!r}: samplers is empty; name at least one sampler")
     for sampler in _as_list(exp["samplers"]):
         _check_name("sampler", sampler, SAMPLERS)
     for schedule in _as_list(exp.get("schedules", AXES["schedule"].default)):
@@ -174,6 +176,8 @@ def expand_experiment(config: dict, name: str) -> list[dict]:
             if "schedule" in row.axes:
                 resolve_schedule(sched, msettings["family"])
             steps = row.steps_for_nfe(int(axis["steps"]), params) if budgets else int(axis["steps"])
+            if row.steps_problem(steps, params):   # the sampler table's rule (validate_config names it first)
+                raise ValueError(f"experiment {name!r}: steps: {row.steps_problem(steps, params)}")
             task_params = dict(TASK_DEFAULTS.get(task, {}), **((exp.get("task_params") or {}).get(task, {})))
             if inverse:
                 task_params["eta"] = eta

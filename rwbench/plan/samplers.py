@@ -104,6 +104,10 @@ SCHEDULES = ("pretrained",) + LADDERS                            # names a confi
 FAMILIES = ("vp", "ve", "iadb", "oracle")
 TRAINED_FAMILIES = tuple(f for f in FAMILIES if f != "oracle")
 PRETRAINED = {"vp": "vp_pretrained", "ve": "geometric", "iadb": "geometric", "oracle": "geometric"}
+# the models rwbench.models.registry registers (a config's `registry:`, default the model's key), named here so that the
+# torch-free planner refuses an unknown name before any job; tests/test_samplers.py keeps it equal to the registry's list
+REGISTRY_MODELS = ("digits-iadb", "digits-oracle", "digits-ve", "digits-vp", "faces-oracle", "ffhq-ve-ncsnpp",
+                   "ffhq-vp-adm")
 
 
 def resolve_schedule(name: str, family: str) -> str:
@@ -132,9 +136,10 @@ class Sampler:
     """One sampler: name, kind, the axes it uses (inverse_axes only on inverse tasks), per-sampler defaults, the tasks
     it solves, its NFE rule, the dotted path of the runner (rwbench.run.runners.SamplerCall -> x) and of the algorithm it
     wraps (template rows: the WalkParams builder), the schedule it is fixed to (None: the `schedules` axis), the keyword
-    names its algorithm takes for params (param -> keyword), a step multiple (NCSN: steps % n_steps_each == 0), and its
-    main step parameter: step_param, the setting the step_scale axis multiplies (or itself a list axis, the walk's c),
-    with step_max, the largest value the algorithm accepts (the scaled value is clamped to it).
+    names its algorithm takes for params (param -> keyword), a step multiple (NCSN: steps % n_steps_each == 0), the
+    fewest steps its algorithm accepts (min_steps; DiffPIR's quad timesteps need 2), and its main step parameter:
+    step_param, the setting the step_scale axis multiplies (or itself a list axis, the walk's c), with step_max, the
+    largest value the algorithm accepts (the scaled value is clamped to it).
 
     A posterior sampler names its module (posterior_module, e.g. rwbench.baselines.dps), which gives
     published(task, data_range, image_shape=, oracle=, steps=) -> settings, nfe(settings) -> {forward, backward, total}
@@ -153,6 +158,7 @@ class Sampler:
     fixed_schedule: str | None = None
     keywords: dict = field(default_factory=dict)
     steps_multiple: str | None = None
+    min_steps: int = 1
     step_param: str | None = None
     step_max: float | None = None
     posterior_module: str | None = None
@@ -208,14 +214,28 @@ class Sampler:
         """Denoiser evaluations per image at `steps` iterations."""
         return int(self.nfe(int(steps), params))
 
+    def steps_problem(self, steps: int, params: dict) -> str | None:
+        """Why this sampler cannot run `steps` iterations (below min_steps, or not a multiple of its steps_multiple
+        parameter), or None when it can: the one home of these rules (the config check and the grid both ask)."""
+        steps = int(steps)
+        if steps < self.min_steps:
+            return f"{self.name} needs at least {self.min_steps} steps, got {steps}"
+        multiple = int(params[self.steps_multiple]) if self.steps_multiple else 1
+        if steps % multiple:
+            return (f"{self.name} runs steps = levels x {self.steps_multiple} ({multiple}), got {steps}; use a multiple "
+                    f"of {multiple} or set sampler_options.{self.name}.{self.steps_multiple}")
+        return None
+
     def steps_for_nfe(self, budget: int, params: dict) -> int:
-        """The largest steps whose NFE is at most `budget` (a multiple of steps_multiple's value where set)."""
+        """The largest steps whose NFE is at most `budget` (a multiple of steps_multiple's value where set, at least
+        min_steps)."""
         multiple = int(params[self.steps_multiple]) if self.steps_multiple else 1
         for steps in range(int(budget) - int(budget) % multiple, 0, -multiple):
-            if self.count_nfe(steps, params) <= budget:
+            if steps >= self.min_steps and self.count_nfe(steps, params) <= budget:
                 return steps
-        raise ValueError(f"nfe: budget {budget} is below one step of sampler {self.name!r} "
-                         f"({self.count_nfe(multiple, params)} evaluations)")
+        fewest = max(multiple, self.min_steps + (-self.min_steps) % multiple)
+        raise ValueError(f"nfe: budget {budget} is below one step of sampler {self.name!r} (its fewest steps, "
+                         f"{fewest}, take {self.count_nfe(fewest, params)} evaluations)")
 
 
 _T = "rwbench.run.runners.run_template"
@@ -262,7 +282,7 @@ SAMPLERS: dict[str, Sampler] = {s.name: s for s in (
             fixed_schedule="ddpm", step_param="ddrm_eta", step_max=1.0, posterior_module="rwbench.baselines.ddrm",
             doc="DDRM (Kawar et al. 2022), eta 0.85, eta_b 1, in the SVD of A"),
     Sampler("diffpir", "posterior", ("steps", "step_scale"), _POST, "rwbench.baselines.diffpir.diffpir",
-            tasks="inverse", fixed_schedule="diffpir-quad", step_param="lam",
+            tasks="inverse", fixed_schedule="diffpir-quad", step_param="lam", min_steps=2,
             posterior_module="rwbench.baselines.diffpir", doc="DiffPIR (Zhu et al. 2023), closed-form prox"),
     Sampler("daps", "posterior", ("steps", "step_scale"), _POST, "rwbench.baselines.daps.daps", tasks="inverse",
             nfe=nfe_daps, fixed_schedule="daps-karras", step_param="lr", posterior_module="rwbench.baselines.daps",
@@ -328,6 +348,6 @@ def nfe(sampler: str, steps: int, params: dict) -> int:
     return get(sampler).count_nfe(steps, params)
 
 
-__all__ = ["AXES", "Axis", "LIST_AXES", "SAMPLERS", "POSTERIOR_SAMPLERS", "Sampler", "SCHEDULES", "LADDERS", "KINDS",
+__all__ = ["AXES", "Axis", "LIST_AXES", "REGISTRY_MODELS", "SAMPLERS", "POSTERIOR_SAMPLERS", "Sampler", "SCHEDULES", "LADDERS", "KINDS",
            "get", "resolve", "resolve_schedule", "nfe", "nfe_per_step", "nfe_predictor_corrector", "nfe_heun",
            "sampler_params"]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from rwbench.errors import UserError
 from rwbench.io import atomic_path, atomic_write, file_sha256, read_json
 
 SPEC = "spec.json"
@@ -75,11 +76,54 @@ def shard_files(run_dir: str | Path) -> list[Path]:
     return sorted((Path(run_dir) / SHARDS).glob("shard-*.pt"))
 
 
-def load_shard(path: str | Path) -> dict[str, torch.Tensor]:
-    """One shard dict (torch.load with weights_only=True: a shard never executes code; a damaged file says so)."""
+def identity(spec: dict) -> dict[str, str]:
+    """What a shard and its provenance record of the run that wrote them: its run id and the digest of its spec.json
+    (rwbench.plan.grid.spec_digest, the DAG's own trigger), so that a copied-in or stale shard is refused on read."""
+    from rwbench.plan.grid import spec_digest
+
+    return {"run_id": str(spec["run_id"]), "spec_digest": spec_digest(spec)}
+
+
+IDENTITY_KEYS = ("run_id", "spec_digest")   # strings a shard or trajectory file holds besides its tensors
+
+
+def check_identity(path: str | Path, recorded: dict, spec: dict, source: str = "") -> None:
+    """Refuse a file whose recorded run id or spec digest is not that of the run directory's spec.json (one line
+    naming both). A key the file does not record (shards written before rwbench recorded them) is not compared."""
+    want = identity(spec)
+    wrong = [k for k in IDENTITY_KEYS if recorded.get(k) is not None and str(recorded[k]) != want[k]]
+    if wrong:
+        got = f"run {recorded.get('run_id', '?')} (spec {recorded.get('spec_digest') or '?'})"
+        raise UserError(f"{path}: {source or 'written'} for {got}, but its run directory {Path(path).parents[1]} "
+                        f"holds run {want['run_id']} (spec {want['spec_digest']}): copied from another run or sampled "
+                        f"before the spec changed; delete it and rebuild it: snakemake --cores 1 {path}")
+
+
+def _shard_number(path: Path) -> int | None:
+    match = re.fullmatch(r"shard-(\d+)\.pt", path.name)
+    return int(match.group(1)) if match else None
+
+
+def load_shard(path: str | Path, spec: dict | None = None) -> dict[str, torch.Tensor]:
+    """One shard dict (torch.load with weights_only=True: a shard never executes code; a damaged file says so), its
+    provenance checked: the run id and spec digest the shard and its provenance-<i>.json record must be those of the
+    run directory's spec.json (`spec`, else <run>/spec.json when present)."""
     from rwbench.io import load_tensors
 
-    return load_tensors(path, "sample shard", f"delete it and rebuild it: snakemake --cores 1 {path}")
+    path = Path(path)
+    data = load_tensors(path, "sample shard", f"delete it and rebuild it: snakemake --cores 1 {path}")
+    recorded = {k: data.pop(k) for k in IDENTITY_KEYS if isinstance(data, dict) and k in data}
+    run_dir = path.parent.parent
+    if spec is None and (run_dir / SPEC).is_file():
+        spec = read_spec(run_dir)
+    if spec is not None:
+        check_identity(path, recorded, spec)
+        number = _shard_number(path)
+        prov = provenance_path(run_dir, number) if number is not None else None
+        if prov is not None and prov.is_file():
+            check_identity(path, {k: v for k, v in read_json(prov).items() if k in IDENTITY_KEYS}, spec,
+                           f"its provenance {prov.name} says it was written")
+    return data
 
 
 def load_shards(run_dir: str | Path, allow_partial: bool = False) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -92,7 +136,7 @@ def load_shards(run_dir: str | Path, allow_partial: bool = False) -> tuple[dict,
     expected = spec.get("n_shards")
     if expected is not None and len(files) != int(expected) and not allow_partial:
         raise ValueError(f"{run_dir}: {len(files)} of {expected} shards present; finish sampling or pass --allow-partial")
-    shards = [load_shard(f) for f in files]
+    shards = [load_shard(f, spec) for f in files]
     keys = [k for k in shards[0] if all(k in s for s in shards)]
     data = {k: torch.cat([s[k] for s in shards]) for k in keys}
     for key in SHARD_KEYS:
@@ -125,8 +169,12 @@ def load_trajectories(run_dir: str | Path) -> dict[str, torch.Tensor]:
     parts = []
     from rwbench.io import load_tensors
 
+    spec = read_spec(run_dir) if (Path(run_dir) / SPEC).is_file() else None
     for path in files:
         data = load_tensors(path, "trajectory shard", f"delete it and rebuild it: snakemake --cores 1 {path}")
+        recorded = {k: data.pop(k) for k in IDENTITY_KEYS if isinstance(data, dict) and k in data}
+        if spec is not None:
+            check_identity(path, recorded, spec)
         missing = [k for k in TRAJECTORY_KEYS if not isinstance(data, dict) or k not in data]
         if missing:
             raise ValueError(f"{path}: trajectory file lacks {missing} (docs/run-layout.md)")

@@ -15,10 +15,16 @@ from rwbench.plan.grid import spec_digest
 from rwbench.plan.inputs import missing_inputs
 from rwbench.plan.packs import pack_runs
 from rwbench.plan.config import defaults as schema_defaults
+from rwbench.plan.config import normal_path
 
+# one spelling of every path the jobs' parameters and the run specs carry (normal_path): the same config reached
+# through `..` or a symlink, or a folder written `results/./smoke/`, is the same DAG and reruns nothing
+config["results_dir"] = normal_path(config["results_dir"], resolve_links=False)
+config["reports_dir"] = normal_path(config["reports_dir"], resolve_links=False)
+config["embedded_config"] = normal_path(config["embedded_config"])
 RESULTS = config["results_dir"]
 REPORTS = config["reports_dir"]
-CONFIGFILE = str((workflow.overwrite_configfiles or ["config/default.yaml"])[-1])
+CONFIGFILE = normal_path((workflow.overwrite_configfiles or ["config/default.yaml"])[-1])
 RUNS = expand_grid(config)
 THREADS = int(config["threads"])   # validate() filled in the schema defaults
 DEVICE = config["device"]
@@ -205,11 +211,19 @@ def figure_names():
 
 
 def missing_intermediates():
-    """Sample outputs deleted after their run was evaluated. Snakemake does not rebuild a missing intermediate while
-    the outputs made from it exist, so the default target requests them: they are resampled (same seeds, same
-    images) and everything downstream re-runs because its input is newer."""
+    """Per-run outputs deleted after what was made from them: sample shards of an evaluated run, a run's metrics.csv
+    (or its whole folder) after results/metrics.csv was aggregated, a trajectory run's scale-space tables after the
+    scale-space figure was drawn. Snakemake does not rebuild a missing intermediate while the outputs made from it
+    exist, so the default target requests them: they are rebuilt (same seeds, same images) and everything downstream
+    re-runs because its input is newer."""
     missing = []
+    aggregated = os.path.exists(f"{RESULTS}/metrics.csv")
+    drawn = os.path.exists(f"{REPORTS}/figures/scalespace.png")
     for run_id in RUNS:
+        if aggregated and not os.path.exists(f"{run_dir(run_id)}/metrics.csv"):
+            missing.append(f"{run_dir(run_id)}/metrics.csv")   # its shards follow when they are gone too
+        if drawn and RUNS[run_id].get("trajectory_points") and not os.path.exists(f"{run_dir(run_id)}/scalespace.csv"):
+            missing.append(f"{run_dir(run_id)}/scalespace.csv")
         if not os.path.exists(f"{run_dir(run_id)}/metrics.csv"):
             continue  # not evaluated yet: the normal DAG builds its shards
         for s in shard_names(run_id):
@@ -217,8 +231,11 @@ def missing_intermediates():
                        f"{run_dir(run_id)}/trajectories/shard-{s}.pt"]
             if not all(os.path.exists(p) for p in outputs):
                 missing.append(outputs[0])
-    if missing and workflow.is_main_process:
-        print(f"rwbench: {len(missing)} deleted sample shard(s) will be rebuilt, e.g. {missing[0]}", file=sys.stderr)
+    shards = [m for m in missing if "/shards/" in m]
+    tables = [m for m in missing if "/shards/" not in m]
+    for kind, files in (("sample shard(s)", shards), ("run table(s)", tables)):
+        if files and workflow.is_main_process:
+            print(f"rwbench: {len(files)} deleted {kind} will be rebuilt, e.g. {files[0]}", file=sys.stderr)
     return missing
 
 
