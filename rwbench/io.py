@@ -93,12 +93,17 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
         handle.write("\n")
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file, naming the path if it is missing."""
+def read_json(path: str | os.PathLike, remedy: str = "delete it and rerun the stage that wrote it") -> Any:
+    """Read a JSON file; a missing, truncated or corrupt one is one line naming the path."""
+    from rwbench.errors import UserError, first_line
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file; run the stage that produces it first")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:  # json.JSONDecodeError is a ValueError
+        raise UserError(f"{path}: truncated or corrupt JSON ({first_line(err)}); {remedy}") from err
 
 
 def load_tensors(path: str | os.PathLike, what: str = "file", remedy: str = "delete it and rebuild it") -> Any:
@@ -116,7 +121,18 @@ def load_tensors(path: str | os.PathLike, what: str = "file", remedy: str = "del
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+        if "weights only load failed" in str(err).lower():
+            raise UserError(f"{path}: {what} holds pickled objects other than tensors ({_refused_global(err)}); "
+                            f"refused, rwbench unpickles only tensors (torch.load weights_only=True); {remedy}") from err
         raise UserError(f"{path}: truncated or corrupt {what} ({first_line(err)}); {remedy}") from err
+
+
+def _refused_global(err: BaseException) -> str:
+    """What a weights_only refusal says the pickle asked for (e.g. 'it asks for posix.system')."""
+    import re
+
+    found = re.search(r"GLOBAL ([\w.]+)", str(err))
+    return f"it asks for {found.group(1)}" if found else "not a plain state dict"
 
 
 def load_safetensors(path: str | os.PathLike, what: str = "safetensors file",

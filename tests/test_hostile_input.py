@@ -155,3 +155,155 @@ def test_a_shell_payload_in_the_device_stops_snakemake_before_any_job(tmp_path):
     res = snakemake("-n", "--configfile", str(bad), "--config", f"results_dir={tmp_path}/r", marker=marker)
     assert res.returncode != 0 and "device: " in res.stdout and "does not match" in res.stdout
     assert "Job stats" not in res.stdout and not marker.exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Issue 25, items 2 and 7: no third-party weights are unpickled; each CLI failure is one line naming file and fix
+# ---------------------------------------------------------------------------------------------------------------------
+
+class WritesMarker:
+    """Unpickling this runs open(marker, 'w'): what a crafted weights file would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('ran')",)
+
+
+def crafted_pickle(path: Path, marker: Path) -> Path:
+    """A .pth that torch.load(weights_only=False) would execute: a state dict with one code-running value."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"weight": torch.zeros(1), "payload": WritesMarker(marker)}, path)
+    return path
+
+
+def one_line_naming(err, path: Path) -> str:
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message, message
+    return message
+
+
+@pytest.fixture()
+def torch_home(tmp_path, monkeypatch):
+    from rwbench.metrics import extractors as ex
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv(ex.INCEPTION_ENV, raising=False)
+    return tmp_path / "torch" / "hub" / "checkpoints"
+
+
+def test_the_crafted_pickle_really_runs_code_when_unpickled(tmp_path):
+    import torch
+
+    marker = tmp_path / "marker"
+    torch.load(crafted_pickle(tmp_path / "w.pth", marker), weights_only=False)
+    assert marker.read_text() == "ran"
+
+
+def test_inception_weights_of_the_user_are_read_with_weights_only(tmp_path, torch_home):
+    from rwbench.errors import UserError
+    from rwbench.metrics import extractors as ex
+
+    marker, path = tmp_path / "marker", crafted_pickle(tmp_path / "my-inception.pth", tmp_path / "marker")
+    with pytest.raises(UserError) as err:
+        ex.build_extractor(ex.resolve_extractor(ex.INCEPTION, path))
+    assert "refused" in one_line_naming(err, path) and "weights_only=True" in str(err.value)
+    assert not marker.exists()
+
+
+def test_inception_weights_in_the_hub_cache_must_carry_their_hash_prefix(tmp_path, torch_home):
+    from rwbench.errors import UserError
+    from rwbench.metrics import extractors as ex
+
+    marker = tmp_path / "marker"
+    path = crafted_pickle(torch_home / ex.INCEPTION_WEIGHTS_FILE, marker)
+    with pytest.raises(UserError) as err:
+        ex.build_extractor(ex.resolve_extractor(ex.INCEPTION, allow_download=False))
+    assert "6726825d" in one_line_naming(err, path) and "genuine" in str(err.value)
+    assert not marker.exists()
+
+
+def test_torch_fidelity_extractors_that_unpickle_are_refused():
+    from rwbench.metrics import extractors as ex
+
+    with pytest.raises(ValueError, match="--extractor 'vgg16'.*unpickles"):
+        ex.resolve_extractor("vgg16")
+
+
+def test_lpips_backbone_in_the_hub_cache_must_carry_its_hash_prefix(tmp_path, torch_home):
+    from rwbench.errors import UserError
+    from rwbench.metrics.lpips_metric import LPIPSMetric
+
+    marker = tmp_path / "marker"
+    path = crafted_pickle(torch_home / "alexnet-owt-7be5be79.pth", marker)
+    with pytest.raises(UserError) as err:
+        LPIPSMetric("alex")
+    assert "7be5be79" in one_line_naming(err, path)
+    assert not marker.exists()
+
+
+def test_lpips_backbone_and_linear_layers_are_read_with_weights_only(tmp_path, torch_home):
+    import torch
+    import torchvision
+
+    from rwbench.errors import UserError
+    from rwbench.metrics.lpips_metric import build_lpips
+
+    marker = tmp_path / "marker"
+    backbone = crafted_pickle(tmp_path / "alex-mine.pth", marker)
+    with pytest.raises(UserError) as err:
+        build_lpips("alex", backbone)
+    assert "refused" in one_line_naming(err, backbone)
+    good = tmp_path / "alex-random.pth"
+    torch.save(torchvision.models.alexnet().state_dict(), good)
+    linear = crafted_pickle(tmp_path / "lin.pth", marker)
+    with pytest.raises(UserError) as err:
+        build_lpips("alex", good, linear)
+    assert "refused" in one_line_naming(err, linear)
+    assert not marker.exists()
+
+
+def test_lpips_built_by_rwbench_equals_lpips_loading_the_same_files(tmp_path, monkeypatch):
+    """The key mapping (features.<i> -> net.slice<k>.<i>, lin<l>) loads every tensor where lpips itself puts it."""
+    import warnings
+
+    import lpips
+    import torch
+    import torchvision
+
+    from rwbench.metrics.lpips_metric import BACKBONE_FILES, build_lpips
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    torch.manual_seed(0)
+    state = torchvision.models.alexnet().state_dict()
+    hub = tmp_path / "torch" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    torch.save(state, hub / BACKBONE_FILES["alex"])  # torchvision loads a cached file without a hash check
+    torch.save(state, tmp_path / "alex-random.pth")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = lpips.LPIPS(net="alex", version="0.1", verbose=False).eval()
+    ours = build_lpips("alex", tmp_path / "alex-random.pth").eval()
+    mine, other = ours.state_dict(), theirs.state_dict()
+    assert mine.keys() == other.keys() and all(torch.equal(mine[k], other[k]) for k in mine)
+    a, b = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
+    assert torch.equal(ours(a, b), theirs(a, b))
+
+
+def test_model_checkpoints_shards_and_reference_caches_are_read_with_weights_only(tmp_path):
+    from rwbench.io import load_tensors
+    from rwbench.metrics.reference import load_reference, load_reference_images
+    from rwbench.models.checkpoints import read_checkpoint
+    from rwbench.run.rundir import load_shard
+
+    marker = tmp_path / "marker"
+    path = crafted_pickle(tmp_path / "x.pt", marker)
+    for load in (read_checkpoint, load_shard, load_tensors, load_reference,
+                 lambda p: load_reference_images({"kind": "file", "path": str(p)})):
+        with pytest.raises(ValueError) as err:
+            load(path)
+        one_line_naming(err, path)
+    assert not marker.exists()
