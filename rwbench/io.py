@@ -123,7 +123,8 @@ def load_tensors(path: str | os.PathLike, what: str = "file", remedy: str = "del
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         if "weights only load failed" in str(err).lower():
             raise UserError(f"{path}: {what} holds pickled objects other than tensors ({_refused_global(err)}); "
-                            f"refused, rwbench unpickles only tensors (torch.load weights_only=True); {remedy}") from err
+                            f"refused, rwbench unpickles only tensors (torch.load weights_only=True); "
+                            f"{remedy}") from err
         raise UserError(f"{path}: truncated or corrupt {what} ({first_line(err)}); {remedy}") from err
 
 
