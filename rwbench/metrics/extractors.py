@@ -245,9 +245,10 @@ def resolve_extractor(name: str, weights_path: str | os.PathLike | None = None,
     else:
         if name not in registry.FEATURE_EXTRACTORS_REGISTRY:
             raise ValueError(f"--extractor {name!r} is not registered; choose {INCEPTION} or {DIGITS}")
-        if not _is_module_extractor(name):  # torch-fidelity's others unpickle weights or run torch.hub.load code
-            raise ValueError(f"--extractor {name!r}: rwbench loads only {INCEPTION}, {DIGITS} and extractors it "
-                             f"registers itself (this one unpickles its weights); choose {INCEPTION} or {DIGITS}")
+        if registry.FEATURE_EXTRACTORS_REGISTRY[name].__module__.startswith("torch_fidelity."):
+            # torch-fidelity's own others (vgg16, CLIP, DINOv2) unpickle their weights or run torch.hub.load code
+            raise ValueError(f"--extractor {name!r}: torch-fidelity's {name} unpickles its weights, which rwbench "
+                             f"never does; choose {INCEPTION} or {DIGITS}")
         path = Path(weights_path) if weights_path else None
     cls = registry.FEATURE_EXTRACTORS_REGISTRY[name]
     layer = cls.get_default_feature_layer_for_metric("fid")
