@@ -185,8 +185,9 @@ def load_image_folder(root: str | os.PathLike | None, resolution: int = 256, *, 
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
-def read_image_rgb(path: str | os.PathLike, resolution: int | None = None) -> torch.Tensor:
-    """One image file as uint8 RGB [3, r, r]: 16-bit grey scaled by 255/65535 (v8 = round(v16 / 257)), then LANCZOS."""
+def open_image(path: str | os.PathLike):
+    """One image file as a loaded PIL image in mode L (greyscale; 16-bit grey scaled by 255/65535, v8 =
+    round(v16 / 257), not clipped) or RGB (everything else); one UserError line naming the file if unreadable."""
     import numpy as np
     from PIL import Image
 
@@ -197,11 +198,19 @@ def read_image_rgb(path: str | os.PathLike, resolution: int | None = None) -> to
             im.load()
             if im.mode in SIXTEEN_BIT_MODES:
                 grey = np.rint(np.asarray(im, dtype=np.float64) / 257.0).clip(0, 255).astype(np.uint8)
-                im = Image.fromarray(grey)   # 2-D uint8: mode L
-            im = im.convert("RGB")
-            if resolution is not None and im.size != (resolution, resolution):
-                im = im.resize((resolution, resolution), Image.LANCZOS)
-            rgb = np.asarray(im, dtype=np.uint8).copy()
+                return Image.fromarray(grey)   # 2-D uint8: mode L
+            return im.convert("L" if im.mode in ("L", "1") else "RGB")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise UserError(f"{path}: not a readable image ({first_line(err)}); replace or remove the file") from err
+
+
+def read_image_rgb(path: str | os.PathLike, resolution: int | None = None) -> torch.Tensor:
+    """One image file as uint8 RGB [3, r, r]: open_image (16-bit grey scaled, not clipped), then LANCZOS."""
+    import numpy as np
+    from PIL import Image
+
+    im = open_image(path).convert("RGB")
+    if resolution is not None and im.size != (resolution, resolution):
+        im = im.resize((resolution, resolution), Image.LANCZOS)
+    rgb = np.asarray(im, dtype=np.uint8).copy()
     return torch.from_numpy(rgb).permute(2, 0, 1)

@@ -86,6 +86,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def save_safetensors(path: str | os.PathLike, tensors: dict, metadata: dict[str, str] | None = None) -> Path:
+    """Write `tensors` (name -> tensor, made contiguous) as a safetensors file atomically, readable as the umask says.
+
+    safetensors' writer replaces the temp file atomic_path made, so the mode is set again before the rename (without
+    it the file would be mkstemp-private, 0600). Every safetensors file rwbench writes goes through here.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        os.chmod(tmp, _creation_mode())
+    return path
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write `obj` as indented JSON atomically."""
     with atomic_write(path, "w") as handle:
@@ -93,12 +108,17 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
         handle.write("\n")
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file, naming the path if it is missing."""
+def read_json(path: str | os.PathLike, remedy: str = "delete it and rerun the stage that wrote it") -> Any:
+    """Read a JSON file; a missing, truncated or corrupt one is one line naming the path."""
+    from rwbench.errors import UserError, first_line
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file; run the stage that produces it first")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:  # json.JSONDecodeError is a ValueError
+        raise UserError(f"{path}: truncated or corrupt JSON ({first_line(err)}); {remedy}") from err
 
 
 def load_tensors(path: str | os.PathLike, what: str = "file", remedy: str = "delete it and rebuild it") -> Any:
@@ -116,7 +136,19 @@ def load_tensors(path: str | os.PathLike, what: str = "file", remedy: str = "del
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+        if "weights only load failed" in str(err).lower():
+            raise UserError(f"{path}: {what} holds pickled objects other than tensors ({_refused_global(err)}); "
+                            f"refused, rwbench unpickles only tensors (torch.load weights_only=True); "
+                            f"{remedy}") from err
         raise UserError(f"{path}: truncated or corrupt {what} ({first_line(err)}); {remedy}") from err
+
+
+def _refused_global(err: BaseException) -> str:
+    """What a weights_only refusal says the pickle asked for (e.g. 'it asks for posix.system')."""
+    import re
+
+    found = re.search(r"GLOBAL ([\w.]+)", str(err))
+    return f"it asks for {found.group(1)}" if found else "not a plain state dict"
 
 
 def load_safetensors(path: str | os.PathLike, what: str = "safetensors file",
@@ -134,6 +166,27 @@ def load_safetensors(path: str | os.PathLike, what: str = "safetensors file",
         return load_file(str(path))
     except (SafetensorError, OSError, RuntimeError, ValueError) as err:
         raise UserError(f"{path}: truncated or corrupt {what} ({first_line(err)}); {remedy}") from err
+
+
+def load_state_checked(module: Any, state: dict, path: str | os.PathLike, remedy: str) -> None:
+    """module.load_state_dict(state) strictly; a missing, unexpected or wrongly shaped key is one UserError line
+    naming the file and the key (torch's own error names neither the file nor, in one line, the key)."""
+    from rwbench.errors import UserError
+
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise UserError(f"{path}: key {missing[0]!r}{more} missing from the weights; {remedy}")
+    if unexpected:
+        more = f" and {len(unexpected) - 1} more" if len(unexpected) > 1 else ""
+        raise UserError(f"{path}: unexpected key {unexpected[0]!r}{more} in the weights; {remedy}")
+    for key, want in expected.items():
+        if tuple(state[key].shape) != tuple(want.shape):
+            raise UserError(f"{path}: key {key!r} has shape {tuple(state[key].shape)}, the model expects "
+                            f"{tuple(want.shape)}; {remedy}")
+    module.load_state_dict(state)
 
 
 def _json_default(obj: Any) -> Any:

@@ -406,3 +406,345 @@ def test_shards_written_before_the_check_still_read(two_runs):
     shutil.copy(b / "shards/shard-00000.pt", a / "shards/shard-00000.pt")
     shutil.copy(b / "provenance-00000.json", a / "provenance-00000.json")
     _refused(a, spec["run_id"])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Issue 25, items 2 and 7: no third-party weights are unpickled; each CLI failure is one line naming file and fix
+# ---------------------------------------------------------------------------------------------------------------------
+
+class WritesMarker:
+    """Unpickling this runs open(marker, 'w'): what a crafted weights file would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('ran')",)
+
+
+def crafted_pickle(path: Path, marker: Path) -> Path:
+    """A .pth that torch.load(weights_only=False) would execute: a state dict with one code-running value."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"weight": torch.zeros(1), "payload": WritesMarker(marker)}, path)
+    return path
+
+
+def one_line_naming(err, path: Path) -> str:
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message, message
+    return message
+
+
+@pytest.fixture()
+def torch_home(tmp_path, monkeypatch):
+    from rwbench.metrics import extractors as ex
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv(ex.INCEPTION_ENV, raising=False)
+    return tmp_path / "torch" / "hub" / "checkpoints"
+
+
+def test_the_crafted_pickle_really_runs_code_when_unpickled(tmp_path):
+    import torch
+
+    marker = tmp_path / "marker"
+    torch.load(crafted_pickle(tmp_path / "w.pth", marker), weights_only=False)
+    assert marker.read_text() == "ran"
+
+
+def test_inception_weights_of_the_user_are_read_with_weights_only(tmp_path, torch_home):
+    from rwbench.errors import UserError
+    from rwbench.metrics import extractors as ex
+
+    marker, path = tmp_path / "marker", crafted_pickle(tmp_path / "my-inception.pth", tmp_path / "marker")
+    with pytest.raises(UserError) as err:
+        ex.build_extractor(ex.resolve_extractor(ex.INCEPTION, path))
+    assert "refused" in one_line_naming(err, path) and "weights_only=True" in str(err.value)
+    assert not marker.exists()
+
+
+def test_inception_weights_in_the_hub_cache_must_carry_their_hash_prefix(tmp_path, torch_home):
+    from rwbench.errors import UserError
+    from rwbench.metrics import extractors as ex
+
+    marker = tmp_path / "marker"
+    path = crafted_pickle(torch_home / ex.INCEPTION_WEIGHTS_FILE, marker)
+    with pytest.raises(UserError) as err:
+        ex.build_extractor(ex.resolve_extractor(ex.INCEPTION, allow_download=False))
+    assert "6726825d" in one_line_naming(err, path) and "genuine" in str(err.value)
+    assert not marker.exists()
+
+
+def test_torch_fidelity_extractors_that_unpickle_are_refused():
+    from rwbench.metrics import extractors as ex
+
+    with pytest.raises(ValueError, match="--extractor 'vgg16'.*unpickles"):
+        ex.resolve_extractor("vgg16")
+
+
+def test_lpips_backbone_in_the_hub_cache_must_carry_its_hash_prefix(tmp_path, torch_home):
+    from rwbench.errors import UserError
+    from rwbench.metrics.lpips_metric import LPIPSMetric
+
+    marker = tmp_path / "marker"
+    path = crafted_pickle(torch_home / "alexnet-owt-7be5be79.pth", marker)
+    with pytest.raises(UserError) as err:
+        LPIPSMetric("alex")
+    assert "7be5be79" in one_line_naming(err, path)
+    assert not marker.exists()
+
+
+def test_lpips_backbone_and_linear_layers_are_read_with_weights_only(tmp_path, torch_home):
+    import torch
+    import torchvision
+
+    from rwbench.errors import UserError
+    from rwbench.metrics.lpips_metric import build_lpips
+
+    marker = tmp_path / "marker"
+    backbone = crafted_pickle(tmp_path / "alex-mine.pth", marker)
+    with pytest.raises(UserError) as err:
+        build_lpips("alex", backbone)
+    assert "refused" in one_line_naming(err, backbone)
+    good = tmp_path / "alex-random.pth"
+    torch.save(torchvision.models.alexnet().state_dict(), good)
+    linear = crafted_pickle(tmp_path / "lin.pth", marker)
+    with pytest.raises(UserError) as err:
+        build_lpips("alex", good, linear)
+    assert "refused" in one_line_naming(err, linear)
+    assert not marker.exists()
+
+
+def test_lpips_built_by_rwbench_equals_lpips_loading_the_same_files(tmp_path, monkeypatch):
+    """The key mapping (features.<i> -> net.slice<k>.<i>, lin<l>) loads every tensor where lpips itself puts it."""
+    import warnings
+
+    import lpips
+    import torch
+    import torchvision
+
+    from rwbench.metrics.lpips_metric import BACKBONE_FILES, build_lpips
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    torch.manual_seed(0)
+    state = torchvision.models.alexnet().state_dict()
+    hub = tmp_path / "torch" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    torch.save(state, hub / BACKBONE_FILES["alex"])  # torchvision loads a cached file without a hash check
+    torch.save(state, tmp_path / "alex-random.pth")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = lpips.LPIPS(net="alex", version="0.1", verbose=False).eval()
+    ours = build_lpips("alex", tmp_path / "alex-random.pth").eval()
+    mine, other = ours.state_dict(), theirs.state_dict()
+    assert mine.keys() == other.keys() and all(torch.equal(mine[k], other[k]) for k in mine)
+    a, b = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
+    assert torch.equal(ours(a, b), theirs(a, b))
+
+
+def test_model_checkpoints_shards_and_reference_caches_are_read_with_weights_only(tmp_path):
+    from rwbench.io import load_tensors
+    from rwbench.metrics.reference import load_reference, load_reference_images
+    from rwbench.models.checkpoints import read_checkpoint
+    from rwbench.run.rundir import load_shard
+
+    marker = tmp_path / "marker"
+    path = crafted_pickle(tmp_path / "x.pt", marker)
+    for load in (read_checkpoint, load_shard, load_tensors, load_reference,
+                 lambda p: load_reference_images({"kind": "file", "path": str(p)})):
+        with pytest.raises(ValueError) as err:
+            load(path)
+        one_line_naming(err, path)
+    assert not marker.exists()
+
+
+def cli_one_line(argv, capsys, monkeypatch) -> str:
+    """Run `rwbench <argv>`; it must fail with exit 2 and one stderr line (no traceback)."""
+    from rwbench import cli
+
+    monkeypatch.delenv("RWBENCH_DEBUG", raising=False)
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.strip().splitlines() if not line.startswith("rwbench: warning:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.fixture()
+def oracle_config(tmp_path):
+    """A config whose `models:` holds a small fitted oracle "oracle" (tests/test_sample.write_run)."""
+    from test_sample import write_run
+
+    write_run(tmp_path / "cell", n_images=2, shard_size=2)
+    return tmp_path / "cell" / "config.yaml"
+
+
+def test_generate_with_a_posterior_sampler_is_one_line(oracle_config, tmp_path, capsys, monkeypatch):
+    line = cli_one_line(["generate", "--config", str(oracle_config), "--model", "oracle", "--sampler", "dps",
+                         "--n", "2", "--out", str(tmp_path / "g"), "--no-progress"], capsys, monkeypatch)
+    assert "--sampler dps: a posterior sampler" in line and "simplified" in line and "tasks:" in line
+    assert not (tmp_path / "g").exists()
+
+
+def test_generate_refuses_to_overwrite_without_force(oracle_config, tmp_path, capsys, monkeypatch):
+    from rwbench import cli
+
+    argv = ["generate", "--config", str(oracle_config), "--model", "oracle", "--sampler", "simplified", "--n", "2",
+            "--steps", "3", "--no-progress", "--out"]
+    existing = tmp_path / "existing"
+    existing.write_text("keep me")
+    line = cli_one_line([*argv, str(existing)], capsys, monkeypatch)
+    assert f"--out {existing}: is a file; pass --force" in line and existing.read_text() == "keep me"
+    assert cli.main([*argv, str(tmp_path / "g")]) == 0
+    first = (tmp_path / "g" / "000000.png").read_bytes()
+    line = cli_one_line([*argv, str(tmp_path / "g")], capsys, monkeypatch)
+    assert "holds earlier output" in line and "--force" in line
+    assert cli.main([*argv, str(existing), "--force"]) == 0 and (existing / "000001.png").is_file()
+    assert cli.main([*argv, str(tmp_path / "g"), "--force", "--seed", "9"]) == 0
+    assert (tmp_path / "g" / "000000.png").read_bytes() != first
+
+
+def test_score_names_a_corrupt_or_non_image_png(tmp_path, capsys, monkeypatch):
+    from PIL import Image
+    import numpy as np
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "000000.png")
+    good = (folder / "000000.png").read_bytes()
+    (folder / "000001.png").write_bytes(good[: len(good) // 2])
+    line = cli_one_line(["score", str(folder), "--reference", "dataset:digits/test/8"], capsys, monkeypatch)
+    assert str(folder / "000001.png") in line and "replace or remove the file" in line
+    (folder / "000001.png").write_text("not an image")
+    line = cli_one_line(["score", str(folder), "--reference", "dataset:digits/test/8"], capsys, monkeypatch)
+    assert str(folder / "000001.png") in line
+
+
+def test_sixteen_bit_pngs_are_scaled_wherever_images_are_read(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from rwbench.data import load_image_folder
+    from rwbench.tools.oneshot import read_images
+
+    v16 = (np.arange(64, dtype=np.uint32).reshape(8, 8) * 1000 + 7).astype(np.uint16)
+    Image.fromarray(v16).save(tmp_path / "000000.png")
+    with Image.open(tmp_path / "000000.png") as im:
+        assert im.mode.startswith("I")
+    expected = np.rint(v16 / 257.0).astype(np.uint8)
+    score_folder = read_images(tmp_path)                      # rwbench score / a folder reference
+    assert score_folder.shape == (1, 1, 8, 8) and np.array_equal(score_folder[0, 0].numpy(), expected)
+    dataset = load_image_folder(tmp_path, 8).images           # FFHQ-style image folders
+    assert all(np.array_equal(dataset[0, c].numpy(), expected) for c in range(3))
+
+
+def test_compare_n_boot_overrides_the_configs_compare_n_boot(tmp_path, capsys, monkeypatch):
+    from rwbench import cli
+
+    config = dict(smoke(), compare={"n_boot": 200}, results_dir=str(tmp_path / "r"), reports_dir=str(tmp_path / "p"))
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert cli.main(["compare", "--config", str(path), "--n-boot", "300", "--experiments", "schedules"]) == 0
+    line = cli_one_line(["compare", "--config", str(path), "--n-boot", "5"], capsys, monkeypatch)
+    assert "--n-boot 5: need at least 100" in line
+
+
+@pytest.mark.parametrize("steps", [2, 5, 9])
+def test_equivalence_with_fewer_than_ten_steps(tmp_path, capsys, monkeypatch, steps):
+    from rwbench import cli
+
+    line = cli_one_line(["equivalence", "--steps", str(steps), "--out", str(tmp_path / "e.csv"), "--no-progress"],
+                        capsys, monkeypatch)
+    assert f"--steps {steps}: the ncsn and ncsn_released pair(s) need at least 10 steps" in line and "--pairs" in line
+    assert cli.main(["equivalence", "--steps", str(steps), "--pairs", "ddpm_beta,ddim,euler,ve_sde",
+                     "--out", str(tmp_path / "e.csv"), "--no-progress"]) == 0
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".json"])
+def test_a_truncated_reference_cache_is_one_line(tmp_path, capsys, monkeypatch, suffix):
+    import torch
+
+    from rwbench.io import read_json, write_json
+    from rwbench.metrics.reference import load_reference
+
+    path = tmp_path / f"cache{suffix}"
+    if suffix == ".pt":
+        torch.save({"mu": torch.zeros(64), "sigma": torch.eye(64)}, path)
+    else:
+        write_json(path, {"logp_mean": 1.0, "energy_yy": 2.0})
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError) as err:
+        load_reference(path) if suffix == ".pt" else read_json(path)
+    assert "delete it and rerun" in one_line_naming(err, path)
+
+
+def test_a_truncated_reference_cache_through_the_cli(tmp_path, capsys, monkeypatch):
+    from toy_extractor import register_toy_extractor
+
+    from rwbench import cli
+
+    toy = register_toy_extractor("rwbench-test-toy-hostile")
+    argv = ["reference", "--dataset", "digits", "--split", "test", "--resolution", "8", "--reference-cache",
+            str(tmp_path), "--extractor", toy]
+    assert cli.main(argv) == 0
+    (cache,) = tmp_path.glob("*.pt")
+    cache.write_bytes(cache.read_bytes()[:100])
+    line = cli_one_line(argv, capsys, monkeypatch)
+    assert str(cache) in line and "delete it and rerun" in line
+
+
+def test_a_wrong_key_or_shape_in_a_users_model_safetensors_names_file_and_key(tmp_path):
+    import torch
+
+    from rwbench.errors import UserError
+    from rwbench.io import save_safetensors, write_json
+    from rwbench.models.embedded import load_trained_net
+    from rwbench.nets.unet import UNet
+
+    net = UNet(base_channels=8)
+    write_json(tmp_path / "config.json", {"kind": "vp", "net_config": net.config})
+    weights = tmp_path / "model.safetensors"
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    key = next(iter(state))
+    save_safetensors(weights, {("renamed" if k == key else k): v for k, v in state.items()})
+    with pytest.raises(UserError) as err:
+        load_trained_net(tmp_path, "vp")
+    assert f"key {key!r}" in one_line_naming(err, weights)
+    save_safetensors(weights, dict(state, **{key: torch.zeros(3)}))
+    with pytest.raises(UserError) as err:
+        load_trained_net(tmp_path, "vp")
+    assert f"key {key!r} has shape (3,)" in one_line_naming(err, weights)
+    save_safetensors(weights, state)
+    assert load_trained_net(tmp_path, "vp")[1]["kind"] == "vp"
+
+
+def test_safetensors_outputs_are_readable_as_the_umask_says(tmp_path):
+    import stat
+
+    import torch
+
+    from rwbench.io import save_safetensors
+    from rwbench.models.denoisers import GaussianMixtureDenoiser
+    from rwbench.run.rundir import write_features
+
+    old = os.umask(0o022)
+    try:
+        save_safetensors(tmp_path / "a.safetensors", {"x": torch.zeros(2)})
+        GaussianMixtureDenoiser(torch.ones(1), torch.zeros(1, 4), torch.eye(4)[None]).save(tmp_path / "o.safetensors")
+        write_features(tmp_path, {"index": torch.arange(2)})
+        os.umask(0o077)
+        save_safetensors(tmp_path / "private.safetensors", {"x": torch.zeros(2)})
+    finally:
+        os.umask(old)
+    for name in ("a.safetensors", "o.safetensors", "features.safetensors"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
+    assert stat.S_IMODE((tmp_path / "private.safetensors").stat().st_mode) == 0o600
+
+
+def test_every_safetensors_write_goes_through_the_io_helper():
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "rwbench").rglob("*.py")
+                 if "save_file" in p.read_text() and p.name != "io.py"]
+    assert offenders == []

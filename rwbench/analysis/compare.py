@@ -481,7 +481,7 @@ def compare(config: dict, runs_dir, experiments=None, options: dict | None = Non
     from rwbench.run import rundir
     from rwbench.run.rundir import read_spec
 
-    opts = dict(DEFAULTS, **(config.get("compare") or {}), **(options or {}))
+    opts = {**DEFAULTS, **(config.get("compare") or {}), **(options or {})}   # options override the config
     data = RunData(runs_dir, reference_cache, extractor)
     rows, notes = [], []
     names = experiments if experiments is not None else list(config.get("experiments") or {})

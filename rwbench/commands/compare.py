@@ -33,7 +33,11 @@ def run(args: argparse.Namespace) -> int:
     runs_dir = args.runs_dir or f"{config['results_dir']}/runs"
     out = args.out or config["reports_dir"]
     names = [s.strip() for s in args.experiments.split(",") if s.strip()] if args.experiments else None
-    options = {"n_boot": args.n_boot} if args.n_boot else {}
+    least = node("compare.n_boot")["minimum"]
+    if args.n_boot is not None and args.n_boot < least:
+        raise ValueError(f"--n-boot {args.n_boot}: need at least {least} replicates (the schema's compare.n_boot "
+                         f"minimum); give a larger --n-boot or leave it out to use the config's")
+    options = {"n_boot": args.n_boot} if args.n_boot is not None else {}   # overrides the config's compare.n_boot
     cache = args.reference_cache or f"{config['results_dir']}/reference"
     table, notes = compare.compare(config, runs_dir, names, options, cache, args.extractor)
     q = dict(COMPARE, **(config.get("compare") or {}))["q"]

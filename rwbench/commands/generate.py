@@ -14,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", required=True, help="sampler name (rwbench.plan.grid.SAMPLERS), e.g. simplified")
     parser.add_argument("--n", type=int, required=True, help="number of images")
     parser.add_argument("--out", required=True, help="folder for <index>.png, samples.npz and spec.json")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out file or earlier output")
     parser.add_argument("--config", default="config/default.yaml",
                         help="config whose `models:` section declares --model (its experiments are ignored)")
     parser.add_argument("--steps", type=int, default=None, help=f"iterations K (default: {AXES['steps'].default}, rwbench.plan.samplers)")
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--n: need at least one image, got {args.n}")
     spec = one_cell_spec(load_config(args.config), args.model, args.sampler, args.n, steps=args.steps,
                          schedule=args.schedule, c=args.c, T0=args.T0, TK=args.TK, seed=args.seed)
-    info = generate(spec, args.out, device=args.device, batch_size=args.batch_size, progress=not args.no_progress)
+    info = generate(spec, args.out, device=args.device, batch_size=args.batch_size, progress=not args.no_progress,
+                    force=args.force)
     print(f"{spec['run_id']}: {info['images']} images ({info['diverged']} diverged, left out) -> {info['out']}")
     return 0

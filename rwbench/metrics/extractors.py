@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
 import urllib.error
 from dataclasses import dataclass
@@ -11,7 +13,8 @@ from typing import Callable
 
 import torch
 
-from rwbench.io import file_sha256
+from rwbench.errors import UserError, first_line
+from rwbench.io import file_sha256, load_tensors
 
 INCEPTION = "inception-v3-compat"
 DIGITS = "digits-cnn"
@@ -22,17 +25,83 @@ DIGITS_ENV = "RWBENCH_DIGITS_CLASSIFIER"
 RESIZE_FILTERS = {INCEPTION: "tf1x-bilinear-299 (torch-fidelity interpolate_bilinear_2d_like_tensorflow1x)"}
 
 
+# torch.hub's naming convention: <name>-<first hex digits of the file's SHA-256>.<ext>
+HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.[A-Za-z]+$")
+
+
 def hub_checkpoint(filename: str) -> Path:
     """Path `$TORCH_HOME/hub/checkpoints/<filename>` where torch.hub caches downloaded weights."""
     return Path(torch.hub.get_dir()) / "checkpoints" / filename
 
 
+def verify_hash_prefix(path: str | os.PathLike, published_name: str) -> None:
+    """A file named like the published weights `published_name` must have the SHA-256 prefix that name carries.
+
+    Checked before anything reads the file (as torch.hub does on download); a mismatch is one UserError line.
+    Files under another name (the user's own weights) are not checked here: load_weights reads them with
+    weights_only=True, so no code can run either way.
+    """
+    path = Path(path)
+    match = HASH_IN_NAME.search(published_name)
+    if path.name != published_name or match is None:
+        return
+    prefix, sha = match.group(1), file_sha256(path)
+    if not sha.startswith(prefix):
+        raise UserError(f"{path}: SHA-256 {sha[:16]}... does not start with {prefix}, the hash in its name: not the "
+                        f"published weights; delete it and put the genuine {published_name} there")
+
+
+def load_weights(path: str | os.PathLike, what: str, published_name: str = "") -> dict:
+    """A third-party state dict, never unpickled beyond tensors: hash-prefix check, then torch.load(weights_only=True).
+
+    Every error is one UserError line naming the file.
+    """
+    path = Path(path)
+    remedy = f"delete it and put the genuine {published_name or what} there"
+    if published_name:
+        verify_hash_prefix(path, published_name)
+    state = load_tensors(path, what, remedy)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{path}: {what} is not a state dict of tensors (got {type(state).__name__}); {remedy}")
+    return state
+
+
+@contextlib.contextmanager
+def _handing_over(module, state: dict):
+    """Within the block `module.load_state_dict_from_url` returns `state` (loaded safely) instead of unpickling."""
+    saved = module.load_state_dict_from_url
+    module.load_state_dict_from_url = lambda *args, **kwargs: state
+    try:
+        yield
+    finally:
+        module.load_state_dict_from_url = saved
+
+
+def _safe_inception_class() -> type:
+    """torch-fidelity's InceptionV3 fed a state dict that load_weights read (its own loader uses weights_only=False)."""
+    from torch_fidelity import feature_extractor_inceptionv3 as module
+
+    class SafeInceptionV3(module.FeatureExtractorInceptionV3):
+        def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+            path = inception_weights_path(feature_extractor_weights_path, allow_download=False)
+            state = load_weights(path, "Inception weights", INCEPTION_WEIGHTS_FILE)
+            try:
+                with _handing_over(module, state):
+                    super().__init__(name, features_list, feature_extractor_weights_path=None, **kwargs)
+            except RuntimeError as err:  # load_state_dict: missing / unexpected keys, wrong shapes
+                raise UserError(f"{path}: not torch-fidelity's Inception weights ({first_line(err)}); put the "
+                                f"genuine {INCEPTION_WEIGHTS_FILE} there") from err
+
+    return SafeInceptionV3
 
 
 def _torch_fidelity():
     import torch_fidelity  # noqa: F401  (importing fills the registry)
     from torch_fidelity import registry
 
+    if getattr(registry.FEATURE_EXTRACTORS_REGISTRY.get(INCEPTION), "__name__", "") != "SafeInceptionV3":
+        registry.FEATURE_EXTRACTORS_REGISTRY.pop(INCEPTION, None)
+        registry.register_feature_extractor(INCEPTION, _safe_inception_class())
     return registry
 
 
@@ -138,8 +207,10 @@ def inception_weights_path(path: str | os.PathLike | None = None, allow_download
         raise FileNotFoundError(message)
     from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
-    try:
-        torch.hub.load_state_dict_from_url(URL_INCEPTION_V3, progress=False, map_location="cpu")
+    try:  # download only (torch.hub checks the hash prefix); load_weights reads it without unpickling code
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(URL_INCEPTION_V3, str(cached), HASH_IN_NAME.search(cached.name).group(1),
+                                       progress=False)
     except (urllib.error.URLError, OSError, RuntimeError) as err:
         raise FileNotFoundError(message) from err
     if not cached.is_file():
@@ -174,6 +245,10 @@ def resolve_extractor(name: str, weights_path: str | os.PathLike | None = None,
     else:
         if name not in registry.FEATURE_EXTRACTORS_REGISTRY:
             raise ValueError(f"--extractor {name!r} is not registered; choose {INCEPTION} or {DIGITS}")
+        if registry.FEATURE_EXTRACTORS_REGISTRY[name].__module__.startswith("torch_fidelity."):
+            # torch-fidelity's own others (vgg16, CLIP, DINOv2) unpickle their weights or run torch.hub.load code
+            raise ValueError(f"--extractor {name!r}: torch-fidelity's {name} unpickles its weights, which rwbench "
+                             f"never does; choose {INCEPTION} or {DIGITS}")
         path = Path(weights_path) if weights_path else None
     cls = registry.FEATURE_EXTRACTORS_REGISTRY[name]
     layer = cls.get_default_feature_layer_for_metric("fid")

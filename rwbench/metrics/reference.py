@@ -19,12 +19,13 @@ from pathlib import Path
 
 import torch
 
-from rwbench.io import atomic_path, write_json
+from rwbench.io import atomic_path, load_safetensors, load_tensors, write_json
 from rwbench.metrics import extractors as ex
 from rwbench.run.rundir import check_reference, reference_key, reference_label
 
 CACHE_VERSION = 2  # 2: features in the extractor's normalised space (digits-cnn), KID's reference term kid_yy
 DEFAULT_CACHE_DIR = "results/reference"
+REMEDY = "delete it and rerun (`rwbench reference` or the stage that built it)"
 
 
 def load_reference_images(reference: dict) -> torch.Tensor:
@@ -39,11 +40,10 @@ def load_reference_images(reference: dict) -> torch.Tensor:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: reference file not found (spec reference.path)")
         if path.suffix == ".safetensors":  # e.g. `rwbench prepare`'s exact oracle samples, key "images"
-            from safetensors.torch import load_file
-
-            images = load_file(str(path)).get("images")
+            images = load_safetensors(path, "reference images", "replace it with a uint8 [N, C, H, W] tensor file")
+            images = images.get("images")
         else:
-            images = torch.load(path, map_location="cpu", weights_only=True)
+            images = load_tensors(path, "reference images", "replace it with a uint8 [N, C, H, W] tensor file")
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
         raise ValueError(f"reference {reference_key(reference)}: expected a uint8 tensor [N, C, H, W]")
     return images
@@ -96,7 +96,7 @@ def reference_statistics(reference: dict, info: ex.ExtractorInfo, cache_dir: str
     path = reference_cache_path(reference, info.name, channels, cache_dir)
     conversion = conversion_for(info.name, channels)
     if path.is_file():
-        cached = torch.load(path, map_location="cpu", weights_only=True)
+        cached = load_tensors(path, "reference cache", REMEDY)
         reason = _stale(cached, info, conversion)
         if reason is None:
             cached["path"] = str(path)
@@ -140,7 +140,9 @@ def load_reference(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no reference statistics; build them with `rwbench reference` (or evaluate)")
-    entry = torch.load(path, map_location="cpu", weights_only=True)
+    entry = load_tensors(path, "reference cache", REMEDY)
+    if not isinstance(entry, dict):
+        raise ValueError(f"{path}: not a reference cache (a {type(entry).__name__}); {REMEDY}")
     if entry.get("cache_version") != CACHE_VERSION:
         raise ValueError(f"{path}: reference cache version {entry.get('cache_version')!r} != {CACHE_VERSION}; "
                          f"delete it and re-run `rwbench reference`")

@@ -8,12 +8,11 @@
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import torch
 
-from rwbench.io import atomic_path
+from rwbench.io import atomic_path, load_tensors
 from rwbench.nets.adm import ADMUNet, build_adm
 from rwbench.nets.ncsnpp import NCSNpp, build_ncsnpp
 
@@ -27,11 +26,8 @@ def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint", source: s
     if not path.is_file():
         hint = f"; download it from {source}" if source else ""
         raise FileNotFoundError(f"{path}: {what} not found{hint} (or set RWBENCH_CHECKPOINTS to its folder)")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{path}: cannot read {what} with torch.load(weights_only=True): {first}") from None
+    remedy = f"download it again from {source}" if source else "replace it with the published file"
+    return load_tensors(path, what, remedy)
 
 
 def _check_keys(path, expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], what: str) -> None:

@@ -263,12 +263,9 @@ class GaussianMixtureDenoiser:
 
     def save(self, path: str | Path) -> None:
         """Write the mixture as a safetensors file (atomically)."""
-        from safetensors.torch import save_file
+        from rwbench.io import save_safetensors
 
-        from rwbench.io import atomic_path
-
-        with atomic_path(path) as tmp:
-            save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(tmp))
+        save_safetensors(path, self.state_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "GaussianMixtureDenoiser":
@@ -279,6 +276,10 @@ class GaussianMixtureDenoiser:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: oracle file missing; run `rwbench prepare` to fit it")
         t = load_safetensors(path, "oracle file", "delete it and refit it with `rwbench prepare` (or snakemake)")
+        missing = [key for key in ("weights", "means", "covs", "sample_shape") if key not in t]
+        if missing:
+            raise ValueError(f"{path}: key {missing[0]!r} missing, not an oracle file; delete it and refit it with "
+                             f"`rwbench prepare` (or snakemake)")
         return cls(t["weights"], t["means"], t["covs"], sample_shape=tuple(int(v) for v in t["sample_shape"]))
 
 

@@ -11,7 +11,6 @@ source), VE and the oracles [0, 1].
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -62,8 +61,8 @@ def native_function(kind: str, net, objective: dict):
 
 def load_trained_net(checkpoint_dir, kind: str, device="cpu", dtype=torch.float32):
     """(net in eval mode with EMA weights, training config) from a `rwbench train` output folder."""
-    from rwbench.io import load_safetensors
-
+    from rwbench.errors import UserError, first_line
+    from rwbench.io import load_safetensors, load_state_checked, read_json
     from rwbench.nets.unet import UNet
 
     folder = Path(checkpoint_dir)
@@ -71,12 +70,18 @@ def load_trained_net(checkpoint_dir, kind: str, device="cpu", dtype=torch.float3
     if not weights.is_file() or not meta_path.is_file():
         raise FileNotFoundError(f"{folder}: no trained digits-{kind} model (model.safetensors + config.json); run "
                                 f"`rwbench train --config config/embedded-default.yaml --model {kind} --out {folder}`")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("kind") != kind:
-        raise ValueError(f"{meta_path}: holds a {meta.get('kind')!r} model, expected {kind!r}")
-    net = UNet(**meta["net_config"])
-    net.load_state_dict(load_safetensors(weights, f"digits-{kind} checkpoint",
-                                         f"delete {folder} and retrain it (snakemake, or rwbench train --model {kind})"))
+    remedy = f"delete {folder} and retrain it (snakemake, or rwbench train --model {kind})"
+    meta = read_json(meta_path, remedy)
+    if not isinstance(meta, dict) or meta.get("kind") != kind:
+        found = meta.get("kind") if isinstance(meta, dict) else None
+        raise ValueError(f"{meta_path}: holds a {found!r} model, expected {kind!r}")
+    try:
+        net = UNet(**meta["net_config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"{meta_path}: key net_config is missing or wrong ({type(err).__name__}: {first_line(err)}); "
+                        f"{remedy}") from err
+    load_state_checked(net, load_safetensors(weights, f"digits-{kind} checkpoint", remedy), weights,
+                       f"not the weights of the net in {meta_path.name}; {remedy}")
     return net.to(device=device, dtype=dtype).eval().requires_grad_(False), meta
 
 

@@ -86,7 +86,7 @@ def _config_path(path: Path) -> Path:
 
 def load_classifier(path, device="cpu") -> DigitsClassifier:
     """Load a classifier in eval mode from a directory (model.safetensors + config.json) or a safetensors file."""
-    from rwbench.io import load_safetensors
+    from rwbench.io import load_safetensors, load_state_checked
 
     path = Path(path)
     weights = path / "model.safetensors" if path.is_dir() else path
@@ -101,6 +101,7 @@ def load_classifier(path, device="cpu") -> DigitsClassifier:
     if missing:
         raise ValueError(f"{weights}: classifier without the feature normalisation ({', '.join(missing)}; it predates "
                          f"it); retrain it: rm -r {weights.parent} and `rwbench train --model classifier`")
-    net.load_state_dict(state)
+    load_state_checked(net, state, weights, "not a digits classifier of this config.json; delete it and retrain it "
+                       "(snakemake, or rwbench train --model classifier)")
     net.test_accuracy = meta.get("test_accuracy")
     return net.to(device).eval().requires_grad_(False)

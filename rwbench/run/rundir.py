@@ -198,7 +198,7 @@ def load_trajectories(run_dir: str | Path) -> dict[str, torch.Tensor]:
 def write_features(run_dir: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> Path:
     """<run_dir>/features.safetensors (atomic): "index" int64 [n] plus per-image tensors whose first axis is n; scalars
     go into `metadata` (strings; floats as repr, which round-trips)."""
-    from safetensors.torch import save_file
+    from rwbench.io import save_safetensors
 
     if "index" not in tensors:
         raise ValueError("features: need an 'index' tensor (global image indices)")
@@ -207,10 +207,8 @@ def write_features(run_dir: str | Path, tensors: dict[str, torch.Tensor], metada
     if bad:
         raise ValueError(f"features: tensors {bad} do not have {n} rows like 'index'")
     path = Path(run_dir) / FEATURES
-    with atomic_path(path) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
-                  metadata={k: str(v) for k, v in (metadata or {}).items()})
-    return path
+    return save_safetensors(path, {k: v.detach().cpu() for k, v in tensors.items()},
+                            {k: str(v) for k, v in (metadata or {}).items()})
 
 
 def read_features(run_dir: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

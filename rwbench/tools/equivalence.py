@@ -151,6 +151,11 @@ def equivalence_table(oracle: GaussianMixtureDenoiser, steps: int = 1000, batch:
     unknown = sorted(set(pairs) - set(PAIRS))
     if unknown:
         raise ValueError(f"--pairs: unknown pair(s) {', '.join(unknown)}; choose from {', '.join(PAIRS)}")
+    ncsn = [name for name in pairs if name in ("ncsn", "ncsn_released")]
+    if ncsn and steps < NCSN_LEVELS:  # NCSN walks NCSN_LEVELS levels x steps // NCSN_LEVELS, at least one each
+        raise ValueError(f"--steps {steps}: the {' and '.join(ncsn)} pair(s) need at least {NCSN_LEVELS} steps "
+                         f"({NCSN_LEVELS} noise levels x steps/{NCSN_LEVELS}); give --steps >= {NCSN_LEVELS} or leave "
+                         f"them out of --pairs")
     shape = (int(batch), *oracle.sample_shape)
     g = torch.Generator().manual_seed(int(seed))
     z0 = torch.randn(shape, generator=g, dtype=F64)  # shared initial draw (scaled by each preset's init_scale)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from rwbench.io import atomic_path, write_json
+from rwbench.errors import UserError
+from rwbench.io import atomic_path, save_safetensors, write_json
 
 NPZ_NAME = "samples.npz"   # arr_0: uint8 [N, H, W, C], the layout of ADM's / guided-diffusion's evaluation batches
 PNG_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -56,18 +57,15 @@ def read_images(folder) -> torch.Tensor:
     """Every PNG/JPEG in `folder` (sorted by name) as uint8 [N, C, H, W]: C = 1 if all are greyscale, else RGB.
     All images must share one size (no resizing: resize before scoring if you mean to)."""
     import numpy as np
-    from PIL import Image
+
+    from rwbench.data import open_image
 
     folder = Path(folder)
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in PNG_SUFFIXES) if folder.is_dir() else []
     if not files:
         raise FileNotFoundError(f"{folder}: no PNG/JPEG images; export a run with `rwbench export RUN --out {folder}`")
-    opened = []
-    for path in files:
-        with Image.open(path) as im:
-            im.load()
-            opened.append((path, im.copy()))
-    grey = all(im.mode in ("L", "1") for _, im in opened)
+    opened = [(path, open_image(path)) for path in files]   # 16-bit grey scaled; unreadable: one line naming it
+    grey = all(im.mode == "L" for _, im in opened)
     arrays = []
     for path, im in opened:
         arr = np.asarray(im.convert("L" if grey else "RGB"), dtype=np.uint8)
@@ -91,12 +89,8 @@ def parse_reference(text: str, cache_dir) -> dict:
     if path.is_file():
         return {"kind": "file", "path": str(path)}
     if path.is_dir():
-        from safetensors.torch import save_file
-
         target = Path(cache_dir) / "folders" / f"{path.resolve().name}.safetensors"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(target) as tmp:
-            save_file({"images": read_images(path)}, str(tmp))
+        save_safetensors(target, {"images": read_images(path)})
         return {"kind": "file", "path": str(target)}
     raise FileNotFoundError(f"--reference {text!r}: not a file or folder; give dataset:NAME/SPLIT/RES, a uint8 "
                             f"tensor file or a folder of images")
@@ -124,7 +118,13 @@ def one_cell_spec(config: dict, model: str, sampler: str, n: int, **axes) -> dic
     `models:` entry; every other value is a default (the sampler table rwbench.plan.samplers, the config schema) unless given in `axes` (steps, c, T0, TK, schedule,
     seed, ...)."""
     from rwbench.plan.grid import expand
+    from rwbench.plan.samplers import SAMPLERS, get
 
+    if not get(sampler).uncond:
+        plain = ", ".join(name for name, row in SAMPLERS.items() if row.uncond)
+        raise ValueError(f"--sampler {sampler}: a posterior sampler (it needs a measurement of an inverse task); "
+                         f"`rwbench generate` draws unconditional samples: choose one of {plain}, or run {sampler} "
+                         f"in an experiment with `tasks:` through snakemake")
     if model not in (config.get("models") or {}):
         raise ValueError(f"--model {model!r}: not under `models:` of the config (have: "
                          f"{', '.join(sorted(config.get('models') or {})) or 'none'})")
@@ -140,14 +140,35 @@ def one_cell_spec(config: dict, model: str, sampler: str, n: int, **axes) -> dic
             experiment[key] = value
     cell = {"results_dir": config.get("results_dir", "results"), "models": {model: config["models"][model]},
             "experiments": {"generate": experiment}}
-    (spec,) = expand(cell).values()
-    return spec
+    specs = list(expand(cell).values())
+    if len(specs) != 1:
+        family = config["models"][model].get("family", "?")
+        raise ValueError(f"--sampler {sampler}: makes {len(specs)} runs on --model {model} (family {family}), not one; "
+                         f"choose a sampler that runs on this model's family (rwbench.plan.samplers)")
+    return specs[0]
 
 
-def generate(spec: dict, out, *, device: str = "cpu", batch_size: int | None = None, progress: bool = True) -> dict:
-    """Sample every image of a one-cell spec and write PNGs + samples.npz + spec.json to `out`."""
+def check_out_folder(out, force: bool = False) -> Path:
+    """`out` may be new or an empty folder; an existing file or earlier output there is replaced only with --force
+    (the earlier PNGs, samples.npz and spec.json are removed first, so no image of an earlier call is left behind)."""
+    out = Path(out)
+    earlier = ([p for p in out.iterdir() if p.name in (NPZ_NAME, "spec.json", "export.json")
+                or (p.suffix == ".png" and p.stem.isdigit())] if out.is_dir() else [])
+    if (out.exists() and not out.is_dir()) or earlier:
+        if not force:
+            what = "is a file" if not out.is_dir() else f"holds earlier output ({earlier[0].name}, ...)"
+            raise UserError(f"--out {out}: {what}; pass --force to overwrite it or choose another --out")
+        for path in earlier if out.is_dir() else [out]:
+            path.unlink()
+    return out
+
+
+def generate(spec: dict, out, *, device: str = "cpu", batch_size: int | None = None, progress: bool = True,
+             force: bool = False) -> dict:
+    """Sample every image of a one-cell spec and write PNGs + samples.npz + spec.json to `out` (check_out_folder)."""
     from rwbench.run.sample import sample_images
 
+    out = check_out_folder(out, force)
     shard = sample_images(spec, list(range(int(spec["n_images"]))), device=device, batch_size=batch_size,
                           progress=progress)
     keep = ~shard["diverged"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from rwbench.data import load_dataset, to_model_range
-from rwbench.io import atomic_path, write_json
+from rwbench.io import save_safetensors, write_json
 from rwbench.progress import progress as track
 from rwbench.models.oracle import fit_gmm, oracle_file, oracle_samples_uint8, reference_file
 
@@ -19,10 +19,7 @@ ORACLE_DEFAULTS = {
 
 
 def _save_tensors(path: Path, tensors: dict) -> None:
-    from safetensors.torch import save_file
-
-    with atomic_path(path) as tmp:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+    save_safetensors(path, tensors)
 
 
 def prepare(embedded: dict, out, progress: bool = True) -> dict:

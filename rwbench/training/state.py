@@ -7,7 +7,7 @@ Files in a training folder `out`:
 - model.safetensors + config.json: the final weights (EMA, or the raw weights without an EMA) and the metadata,
   written only when the last step is done.
 - checkpoint.json: the metadata of an intermediate checkpoint, so a killed or partial training never looks finished.
-Every safetensors file is written through a temporary file and renamed (rwbench.io.atomic_path).
+Every safetensors file is written through a temporary file and renamed (rwbench.io.save_safetensors).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from rwbench.io import atomic_path, load_safetensors, read_json, write_json
+from rwbench.io import load_safetensors, read_json, save_safetensors, write_json
 from rwbench.core.rng import image_seed
 
 STATE_FILE, FINAL_WEIGHTS, FINAL_META, CHECKPOINT_META = (
@@ -60,8 +60,6 @@ def training_meta(cfg: dict, step: int, n_params: int, loss, clock: Clock) -> di
 
 def save_state(out: Path, net, ema: dict | None, opt, step: int) -> None:
     """Write out/state.safetensors atomically: raw weights, EMA weights (if any), Adam moments and the step."""
-    from safetensors.torch import save_file
-
     tensors = {f"net.{k}": v.detach().clone().contiguous() for k, v in net.state_dict().items()}
     if ema is not None:
         tensors.update({f"ema.{k}": v.detach().clone().contiguous() for k, v in ema.items()})
@@ -69,8 +67,7 @@ def save_state(out: Path, net, ema: dict | None, opt, step: int) -> None:
         for name, value in st.items():
             tensors[f"opt.{i}.{name}"] = torch.as_tensor(value).detach().clone().contiguous()
     tensors["step"] = torch.tensor(step, dtype=torch.int64)
-    with atomic_path(Path(out) / STATE_FILE) as tmp:
-        save_file(tensors, str(tmp))
+    save_safetensors(Path(out) / STATE_FILE, tensors)
 
 
 def _existing_state(out: Path) -> Path:
@@ -126,15 +123,12 @@ def resume_or_start(out: Path, cfg: dict, net, ema: dict | None, opt, resume: bo
 def save_checkpoint(out: Path, net, ema: dict | None, opt, meta: dict) -> None:
     """Save the state at meta["step"], then the model files: final ones (model.safetensors with the EMA weights, or
     the raw ones without an EMA, and config.json) at the last step, else checkpoint.json only."""
-    from safetensors.torch import save_file
-
     out = Path(out)
     save_state(out, net, ema, opt, meta["step"])
     if meta["step"] < meta["train"]["steps"]:
         write_json(out / CHECKPOINT_META, meta)
         return
     weights = ema if ema is not None else net.state_dict()
-    with atomic_path(out / FINAL_WEIGHTS) as tmp:
-        save_file({k: v.detach().clone().contiguous() for k, v in weights.items()}, str(tmp))
+    save_safetensors(out / FINAL_WEIGHTS, {k: v.detach().clone() for k, v in weights.items()})
     write_json(out / FINAL_META, meta)
     (out / CHECKPOINT_META).unlink(missing_ok=True)

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model = lpips.LPIPS(net="alex", pnet_rand=True, verbose=False).to(device).eval()
+                model = lpips.LPIPS(net="alex", pnet_rand=True, pretrained=False, verbose=False).to(device).eval()
             n = args.n_inception * 4 * big
             a = torch.rand(n, 3, side, side, generator=gen).to(device) * 2 - 1
             b = torch.rand(n, 3, side, side, generator=gen).to(device) * 2 - 1

@@ -265,12 +265,9 @@ def main(argv: list[str] | None = None) -> int:
 
         write_json(args.json, {"args": vars(args), "oracle": source, "rows": rows, "summary": summary})
     if args.images:
-        from safetensors.torch import save_file
+        from rwbench.io import save_safetensors
 
-        from rwbench.io import atomic_path
-
-        with atomic_path(args.images) as tmp:
-            save_file({k: v.to(F64).contiguous() for k, v in images.items()}, str(tmp))
+        save_safetensors(args.images, {k: v.to(F64) for k, v in images.items()})
     return 0
 
 
