@@ -44,17 +44,19 @@ def blown_up_run(tmp_path):
 def test_blown_up_walk_is_flagged_by_sample_and_evaluate(blown_up_run, tmp_path):
     from rwbench.metrics import evaluate as ev
 
+    register_toy_extractor(TOY)
+    ref = to_uint8(torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(1)))
+    torch.save(ref, tmp_path / "ref.pt")
+    spec = read_json(blown_up_run / "spec.json")
+    write_json(blown_up_run / "spec.json", dict(spec, reference={"kind": "file", "path": str(tmp_path / "ref.pt")}))
+    # sampled again for the changed spec (a shard records the spec it was drawn for; reading checks it)
+    assert cli.main(["sample", "--spec", str(blown_up_run / "spec.json"), "--shard", "0", "--no-progress"]) == 0
     shard = torch.load(blown_up_run / "shards" / "shard-00000.pt", weights_only=True)
     assert torch.isfinite(shard["sample"]).all() and shard["sample"].abs().max() > 1e4
     assert shard["diverged"].all()
     # evaluate re-applies the threshold to shards written without it (the old flag: non-finite only)
     shard["diverged"] = ~torch.isfinite(shard["sample"].flatten(1)).all(1)
     torch.save(shard, blown_up_run / "shards" / "shard-00000.pt")
-    register_toy_extractor(TOY)
-    ref = to_uint8(torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(1)))
-    torch.save(ref, tmp_path / "ref.pt")
-    spec = read_json(blown_up_run / "spec.json")
-    write_json(blown_up_run / "spec.json", dict(spec, reference={"kind": "file", "path": str(tmp_path / "ref.pt")}))
     frame = ev.evaluate_run(blown_up_run, reference_cache=tmp_path / "cache", extractor=TOY).set_index("metric")
     assert frame.loc["diverged_fraction", "value"] == 1.0 and frame.loc["diverged", "value"] == 1.0
     assert math.isnan(frame.loc["fid", "value"]) and math.isnan(frame.loc["kid_mean", "value"])
