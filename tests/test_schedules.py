@@ -106,3 +106,14 @@ def test_every_vp_time_map_is_sigma_at():
     wrapped = VPEpsDenoiser(eps_from_denoiser(D, abar), abar)
     x = torch.linspace(-1, 1, 4, dtype=torch.float64).reshape(1, 4)
     assert torch.allclose(wrapped(x, sigma), D(x, torch.tensor(sigma, dtype=torch.float64)), rtol=0, atol=1e-12)
+
+
+def test_sigma_of_abar_keeps_scalar_callers_bits():
+    """A float abar gives the float math.sqrt((1 - abar) / abar) (the eps conversion and the forward process read
+    single levels that way); tensors give the elementwise float64 map; both invert abar = 1 / (1 + sigma^2)."""
+    abar = schedules.alphas_cumprod(schedules.linear_betas())
+    for t in (0, 1, 217, 999):
+        a = float(abar[t])
+        assert schedules.sigma_of_abar(a) == math.sqrt((1.0 - a) / a)
+        assert abs(1.0 / (1.0 + schedules.sigma_of_abar(a) ** 2) - a) < 1e-15
+    assert torch.allclose(schedules.sigma_of_abar(abar), schedules.vp_sigmas(schedules.linear_betas()), rtol=0, atol=0)

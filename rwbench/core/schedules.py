@@ -44,8 +44,12 @@ def alphas_cumprod(betas: torch.Tensor) -> torch.Tensor:
     return torch.cumprod(1.0 - betas, dim=0)
 
 
-def sigma_of_abar(abar) -> torch.Tensor:
-    """VE noise level of a VP signal level: sigma = sqrt((1 - abar) / abar) (eq. 13); abar = 1 / (1 + sigma^2)."""
+def sigma_of_abar(abar):
+    """VE noise level of a VP signal level: sigma = sqrt((1 - abar) / abar) (eq. 13); abar = 1 / (1 + sigma^2).
+
+    A Python float gives a float (math.sqrt: scalar callers keep their bits), anything else a float64 tensor."""
+    if isinstance(abar, float):
+        return math.sqrt((1.0 - abar) / abar)
     abar = torch.as_tensor(abar, dtype=F64)
     return torch.sqrt((1.0 - abar) / abar)
 

@@ -111,7 +111,8 @@ def eps_from_denoiser(denoiser: Denoiser, alphas_cumprod: torch.Tensor) -> Calla
         # sigma(t) of rwbench.core.schedules.sigma_at (the adapter's own map; at integer t the DDPM level itself) and
         # abar(t) = 1 / (1 + sigma(t)^2), which at integer t is the chain's abar_t
         if tt == int(tt):
-            ab, sigma = float(abar[int(tt)]), float(levels[int(tt)])
+            ab = float(abar[int(tt)])
+            sigma = sigma_of_abar(ab)
         else:
             sigma = float(sigma_at(tt, levels))
             ab = 1.0 / (1.0 + sigma * sigma)

@@ -107,7 +107,7 @@ class _DiscreteSchedule:
 
     def sigma_ve(self, level) -> float:
         """VE noise level of step t: sqrt((1 - abar_t) / abar_t) (eq. 13)."""
-        return float(sigma_of_abar(self.abar[self.check_level(level)]))
+        return sigma_of_abar(float(self.abar[self.check_level(level)]))
 
 
 class VPProcess(_DiscreteSchedule, ForwardProcess):
