@@ -37,9 +37,14 @@ def run(args: argparse.Namespace) -> int:
     frame = score_images(images, reference, args.reference_cache, extractor=args.extractor,
                          extractor_weights=args.extractor_weights,
                          device=args.device, batch_size=args.batch_size)
-    for row in frame[frame["metric"] != "diverged_fraction"].itertuples():
+    rows = frame[frame["metric"] != "diverged_fraction"]
+    for row in rows.itertuples():
         value = "nan" if math.isnan(row.value) else f"{row.value:.6g}"
-        print(f"{row.metric:20s} {value:>12s}  n={row.n}")
+        ci = "" if math.isnan(row.ci_lo) else f"  95 % [{row.ci_lo:.4g}, {row.ci_hi:.4g}]"
+        print(f"{row.metric:20s} {value:>12s}{ci}  n={row.n} n_ref={row.n_ref}")
+    fid = rows[rows["metric"] == "fid"]
+    if len(fid):       # which weights and which reference the numbers are measured with
+        print(f"extractor: {fid['extractor'].iloc[0]}; reference: {fid['reference'].iloc[0]}")
     if args.out:
         with atomic_write(args.out, "w") as handle:
             frame.to_csv(handle, index=False)

@@ -164,12 +164,22 @@ def register_extractor(name: str, cls: type) -> None:
     registry.register_feature_extractor(name, cls)
 
 
+def embedded_classifier() -> Path:
+    """Where the DAG trains the digits classifier: <results_dir>/embedded/classifier/model.safetensors, results_dir the
+    config schema's default (relative to the working directory, as the DAG's own paths are)."""
+    from rwbench.plan.config import default
+
+    return Path(default("results_dir")) / "embedded" / "classifier" / "model.safetensors"
+
+
 def digits_weights_path(path: str | os.PathLike | None = None) -> Path:
-    """Resolve the digits classifier checkpoint (safetensors file or directory): argument, else $RWBENCH_DIGITS_CLASSIFIER."""
-    path = path or os.environ.get(DIGITS_ENV)
+    """Resolve the digits classifier checkpoint (safetensors file or directory): the argument, else
+    $RWBENCH_DIGITS_CLASSIFIER, else the classifier the default DAG trained (embedded_classifier) when it exists."""
+    path = path or os.environ.get(DIGITS_ENV) or (embedded_classifier() if embedded_classifier().is_file() else None)
     if not path:
         raise FileNotFoundError(f"digits-cnn: no classifier checkpoint; pass --extractor-weights PATH or set "
-                                f"{DIGITS_ENV} (train one with `rwbench train`)")
+                                f"{DIGITS_ENV}, or run the default DAG (it trains {embedded_classifier()}; "
+                                f"alone: `rwbench train --model classifier`)")
     path = Path(path)
     if not (path.is_file() or (path / "model.safetensors").is_file()):
         raise FileNotFoundError(f"{path}: digits classifier checkpoint not found; pass --extractor-weights or set "
