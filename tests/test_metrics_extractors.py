@@ -193,3 +193,25 @@ def test_evaluate_with_inception_weights_file(empty_torch_home, tmp_path):
     assert math.isfinite(frame.loc["fid", "value"]) and "confident_share" not in frame.index
     cache = list((tmp_path / "cache").glob("*.pt"))
     assert len(cache) == 1 and torch.load(cache[0], weights_only=True)["weights_sha256"] == sha
+
+
+def test_digits_cnn_defaults_to_the_classifier_the_dag_trained(tmp_path, monkeypatch):
+    """No weights given and no $RWBENCH_DIGITS_CLASSIFIER: digits-cnn uses <results_dir>/embedded/classifier (what the
+    default DAG trains), and says so through the weights' hash in its label; without it, one line says what to do."""
+    import json
+
+    from rwbench.io import save_safetensors
+    from rwbench.nets.classifier import DigitsClassifier
+
+    monkeypatch.delenv(ex.DIGITS_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="run the default DAG"):
+        ex.resolve_extractor(ex.DIGITS)
+    torch.manual_seed(0)
+    net = DigitsClassifier().eval()
+    folder = tmp_path / "results" / "embedded" / "classifier"
+    save_safetensors(folder / "model.safetensors", net.state_dict())
+    (folder / "config.json").write_text(json.dumps({"net": net.config}))
+    info = ex.resolve_extractor(ex.DIGITS)
+    assert info.weights_sha256 == file_sha256(folder / "model.safetensors")
+    assert info.label().endswith(info.weights_sha256[:12])
