@@ -91,6 +91,7 @@ def compute_floors(specs: list[dict], reference_cache="results/reference", extra
         ref = reference_statistics(reference, info, reference_cache, int(spec.get("channels", 1)), device,
                                    batch_size, extractor=net)
         source, pool, draw, oracle = floor_source(spec)
+        stream = rundir.reference_key(reference)
         consts = ref_images = None
         if oracle is not None:
             ref_images = load_reference_images(reference)
@@ -100,8 +101,10 @@ def compute_floors(specs: list[dict], reference_cache="results/reference", extra
         values: dict[str, list[float]] = {}
         n_refs = {"fid": int(ref["count"]), "kid_mean": int(ref["count"])}
         for r in range(draws):
-            # draw r: its own generator (image_seed of task "floors"), so draws are independent and reproducible
-            g = torch.Generator().manual_seed(image_seed(seed, f"floors:{label}:{n}", r))
+            # draw r: its own generator (image_seed of task "floors"), so draws are independent and reproducible; keyed
+            # by the reference's content identity (reference_key: name and sha256), not its path, so the same floors
+            # come out wherever the files live
+            g = torch.Generator().manual_seed(image_seed(seed, f"floors:{stream}:{n}", r))
             images, floats = draw(n, g)
             prepared, _ = ex.prepare_uint8(images, info.name)
             feats = ex.extract_features(net, prepared, batch_size, device)[info.layer].double().cpu()
