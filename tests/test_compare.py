@@ -183,7 +183,8 @@ def test_inverse_comparison_clusters_by_target(tmp_path):
     table, _ = cmp.compare(config, tmp_path / "runs")
     row = table.set_index("metric").loc["psnr"]
     assert row["method"].startswith("cluster t (4 targets, 3 df)")
-    assert row["decision"] == iv.A_GT_B and row["better_arm"] == "a" and row["n_images"] == 32
+    # PSNR is accuracy, not posterior fidelity: decided, but never "better" on its own
+    assert row["decision"] == iv.A_GT_B and row["better_arm"] == "-" and row["n_images"] == 32
 
 
 def test_fid_comparison_uses_the_one_fid_path(tmp_path, monkeypatch):
@@ -216,19 +217,26 @@ def test_fid_comparison_uses_the_one_fid_path(tmp_path, monkeypatch):
         np.testing.assert_allclose(arm.values(rows), expected, rtol=1e-9, atol=1e-12, equal_nan=True)
 
 
-def test_three_seeds_use_the_t_interval_over_seed_differences(tmp_path):
+def test_three_seeds_pool_within_seed_jackknife_variances(tmp_path):
+    """No t over a few seeds' spread: each seed's paired U-statistic difference with its jackknife se over images,
+    averaged over seeds with variance sum(se^2) / S^2, normal quantiles."""
+    from rwbench.metrics.distances import energy_difference_jackknife
+
     config = _config(tmp_path, TK=[0.2, 1.0], seeds=[0, 1, 2], compare_metrics=["energy_distance"])
     _write_runs(tmp_path, config, {0.2: 0.05})
     table, _ = cmp.compare(config, tmp_path / "runs", options={"n_boot": 50})
     row = table.iloc[0]
-    assert row["method"] == "seeds t (3 seeds, 2 df)" and row["n_images"] == 3 * 64
+    assert "jackknife" in row["method"] and "3 seeds pooled" in row["method"] and row["n_images"] == 3 * 64
     data = cmp.RunData(tmp_path / "runs")
     cells = cmp.cells_of(expand_experiment(config, "e"))
-    d = np.array([data.arm(a, "energy_distance").value() - data.arm(b, "energy_distance").value()
-                  for a, b in zip(cells[0].specs, cells[1].specs)])
-    half = (0.95 * math.sqrt(2 / (4 * 0.975 * 0.025))) * d.std(ddof=1) / np.sqrt(3)          # t_{0.975, 2}
+    got = []
+    for a, b in zip(cells[0].specs, cells[1].specs):
+        fa, fb = data.features(a)[0], data.features(b)[0]
+        got.append(energy_difference_jackknife(fa["energy_cross"].numpy(), fa["energy_within"].numpy(),
+                                               fb["energy_cross"].numpy(), fb["energy_within"].numpy()))
+    d, se = np.array([g[0] for g in got]), math.sqrt(sum(g[1] ** 2 for g in got)) / 3
     assert row["difference"] == pytest.approx(d.mean(), abs=1e-12)
-    assert row["ci_hi"] - row["ci_lo"] == pytest.approx(2 * half, rel=1e-9)
+    assert row["ci_hi"] - row["ci_lo"] == pytest.approx(2 * 1.959963984540054 * se, rel=1e-9)
 
 
 def test_pilot_energy_matches_the_energy_distance():
@@ -266,7 +274,38 @@ def test_compare_command_writes_the_tables(tmp_path, capsys):
     assert cli.main(["compare", "--config", str(path), "--out", str(tmp_path / "reports"),
                      "--reference-cache", str(tmp_path / "no-cache")]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("comparisons: 4 differences (") and "note e:" in out     # fid / kid: no reference statistics
+    # the contrast TK 0.2 vs 1 is the sweep's own pair: one row per identical comparison
+    assert out.startswith("comparisons: 2 differences (") and "note e:" in out     # fid / kid: no reference statistics
     table = pd.read_csv(tmp_path / "reports" / "tables" / "comparisons.csv")
-    assert len(table) == 4 and set(table["metric"]) == {"energy_distance", "logp_gap"}
+    assert len(table) == 2 and set(table["metric"]) == {"energy_distance", "logp_gap"}
+    assert (table["family"] == "exploratory").all()
     assert (tmp_path / "reports" / "tables" / "comparisons.html").is_file()
+
+
+def test_inverse_cells_pair_only_within_one_dataset_and_reference():
+    faces = dict(ORACLE, dataset="faces", reference={"kind": "file", "path": "faces.pt"})
+    digits = dict(ORACLE, reference={"kind": "file", "path": "digits.pt"})
+    config = {"models": {"d": digits, "f": faces, "d2": dict(digits)},
+              "experiments": {"e": {"models": ["d", "f", "d2"], "samplers": ["simplified"], "steps": [10],
+                                    "tasks": ["inpaint"], "n_targets": 2, "samples_per_target": 2}}}
+    cells = cmp.cells_of(expand_experiment(config, "e"))
+    pairs = [(a.key["model"], b.key["model"]) for _, a, b in cmp.sweep_pairs(config["experiments"]["e"], cells)]
+    assert pairs == []              # d vs f: other dataset; f vs d2: other dataset (neighbours in config order)
+    config["experiments"]["e"]["models"] = ["d", "d2"]
+    cells = cmp.cells_of(expand_experiment(config, "e"))
+    assert [(a.key["model"], b.key["model"]) for _, a, b in cmp.sweep_pairs(config["experiments"]["e"], cells)] \
+        == [("d", "d2")]
+
+
+def test_identical_cells_of_two_experiments_are_one_row():
+    config = {"models": {"m": dict(ORACLE, reference={"kind": "file", "path": "r.pt"})},
+              "experiments": {name: {"models": ["m"], "samplers": ["simplified"], "TK": [0.2, 1.0], "figure": fig}
+                              for name, fig in (("x", "temperature"), ("y", "none"))}}
+    rows = []
+    for name in ("x", "y"):
+        cells = cmp.cells_of(expand_experiment(config, name))
+        a, b = cells
+        rows.append({"experiment": name, "figure": config["experiments"][name]["figure"], "kind": "difference",
+                     "metric": "energy_distance", "a_runs": a.specs[0]["run_id"], "b_runs": b.specs[0]["run_id"]})
+    merged = cmp.merge_identical(rows, config)
+    assert len(merged) == 1 and merged[0]["experiment"] == "x;y" and merged[0]["figure"] == "temperature;none"

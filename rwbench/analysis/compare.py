@@ -42,10 +42,11 @@ PAIRED_ON = ("model", "task", "eta")     # cells compared across samplers or cla
 HEADLINE = {"uncond": ("energy_distance", "logp_gap", "fid", "kid"), "inverse": ("psnr", "ssim")}
 DEFAULTS = defaults("compare")     # n_boot, q, level, seed (workflow/schemas/config.schema.yaml)
 ORACLE_ONLY = ("energy_distance", "logp_gap")   # exact-answer metrics (rwbench.metrics.exact) of oracle cells
-SEED_T = 3   # with at least this many seeds a set-metric difference gets the t interval over seeds (S - 1 df)
+MIN_BOOT = 2000   # bootstrap replicates of set-metric differences at least (percentile intervals need them)
 # calibration rows: metric -> better direction of (sampler - N exact draws); "" where either sign is miscalibration
 CALIBRATION = {"coverage": "", "coverage_of_exact_draws": "", "energy_distance": "lower", "psnr_gap_vs_exact_draws": ""}
-DECIDED_KINDS = ("difference", "calibration")    # rows that get a decision under one Benjamini-Hochberg family
+DECIDED_KINDS = ("difference", "calibration")
+ACCURACY_ONLY = ("psnr", "psnr_minmax", "ssim", "lpips")   # posterior samplers: accuracy, judged beside calibration    # rows that get a decision under one Benjamini-Hochberg family
 
 
 def cell_key(spec: dict) -> dict:
@@ -111,7 +112,8 @@ def _value(key: dict, field: str):
 
 
 def _same_reference(a: Cell, b: Cell) -> bool:
-    return a.specs[0].get("reference") == b.specs[0].get("reference")
+    sa, sb = a.specs[0], b.specs[0]
+    return sa.get("reference") == sb.get("reference") and sa.get("dataset") == sb.get("dataset")
 
 
 def sweep_pairs(exp: dict, cells: list[Cell]) -> list[tuple[str, Cell, Cell]]:
@@ -129,8 +131,8 @@ def sweep_pairs(exp: dict, cells: list[Cell]) -> list[tuple[str, Cell, Cell]]:
                     continue
                 for b in cells:
                     if _value(b.key, field) == right and _differs_only_in(a.key, b.key, field):
-                        if axis == "models" and a.task_kind == "uncond" and not _same_reference(a, b):
-                            continue
+                        if axis == "models" and not _same_reference(a, b):
+                            continue          # pairs only within one dataset and reference (inverse tasks too)
                         out.append((axis, a, b))
     return out
 
@@ -338,7 +340,13 @@ def _paired_rows(ia: np.ndarray, ib: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def set_interval(data: RunData, a: Cell, b: Cell, metric: str, n_boot: int, level: float, seed: int):
-    """Paired (hierarchical over seeds) bootstrap interval of metric(a) - metric(b); None when a run lacks the data."""
+    """Interval of metric(a) - metric(b) for a set metric, paired image by image (shared per-image seeds); None when a
+    run lacks the data. Per seed: the energy distance by its U-statistic jackknife over images
+    (rwbench.metrics.distances.energy_difference_jackknife); logp gap, FID and KID by the paired bootstrap over images
+    (one shared index resample for both arms, the reference statistics fixed; B >= MIN_BOOT). Several seeds: the
+    per-seed estimates averaged with their within-seed variances (never a t over a few seeds' spread)."""
+    from rwbench.metrics.distances import energy_difference_jackknife
+
     groups = []
     for sa in a.specs:
         sb = next((s for s in b.specs if s["seed"] == sa["seed"]), None)
@@ -350,36 +358,50 @@ def set_interval(data: RunData, a: Cell, b: Cell, metric: str, n_boot: int, leve
         ra, rb = _paired_rows(arm_a.index, arm_b.index)
         if len(ra) < 4:
             return None
-        groups.append((arm_a, arm_b, ra, rb))
+        groups.append((sa, sb, arm_a, arm_b, ra, rb))
     if not groups:
         return None
+    per_seed = []
+    for sa, sb, A, B, ra, rb in groups:
+        if metric == "energy_distance":
+            fa, fb = data.features(sa)[0], data.features(sb)[0]
+            est, se = energy_difference_jackknife(
+                fa["energy_cross"].double().numpy()[ra], fa["energy_within"].double().numpy()[np.ix_(ra, ra)],
+                fb["energy_cross"].double().numpy()[rb], fb["energy_within"].double().numpy()[np.ix_(rb, rb)])
+            per_seed.append(iv.Interval(est, math.nan, math.nan, se, math.nan, len(ra), "jackknife"))
+            continue
 
-    def statistic(group, idx):
-        A, B, ra, rb = group
-        if idx is None:
-            if len(ra) == A.n and len(rb) == B.n:
-                return A.value() - B.value()
-            return A.value(ra) - B.value(rb)
-        try:
-            return A.value(ra[idx]) - B.value(rb[idx])     # one shared index resample for both arms
-        except ValueError:                                  # e.g. KID of a resample holding one distinct image
-            return math.nan
+        def statistic(group, idx):
+            if idx is None:
+                return A.value(ra) - B.value(rb)
+            try:
+                return A.value(ra[idx]) - B.value(rb[idx])     # one shared index resample for both arms
+            except ValueError:                                  # e.g. KID of a resample holding one distinct image
+                return math.nan
 
-    if len(groups) >= SEED_T:
-        # each seed is an independent replicate of the whole comparison: t interval over the per-seed differences
-        # (valid also near the null, where an energy distance is a degenerate U-statistic and resampling images
-        # overstates its spread about threefold; docs/statistics.md)
-        per_seed = np.array([statistic(g, None) for g in groups])
-        S = len(per_seed)
-        return iv.t_interval(float(per_seed.mean()), float(per_seed.std(ddof=1) / math.sqrt(S)), S - 1,
-                             sum(len(g[2]) for g in groups), level, f"seeds t ({S} seeds, {S - 1} df)")
-    def batch(group, idx):
-        A, B, ra, rb = group
-        return A.values(ra[idx]) - B.values(rb[idx])      # row r: one shared index resample for both arms
+        def batch(group, idx):
+            return A.values(ra[idx]) - B.values(rb[idx])       # row r: one shared index resample for both arms
 
-    # one or two seeds: the paired two-level bootstrap (seeds, then images), percentiles
-    return iv.hierarchical(groups, statistic, n_boot=n_boot, level=level, seed=seed, sizes=[len(g[2]) for g in groups],
-                           few_t=False, batch=batch if metric in ("fid", "kid") else None)
+        per_seed.append(iv.hierarchical([None], statistic, n_boot=max(n_boot, MIN_BOOT), level=level,
+                                        seed=seed, sizes=[len(ra)], few_t=False,
+                                        batch=batch if metric in ("fid", "kid") else None))
+    method = ("paired U-statistic difference, jackknife se over images" if metric == "energy_distance"
+              else f"paired bootstrap over images (B = {max(n_boot, MIN_BOOT)})")
+    if len(per_seed) == 1 and metric != "energy_distance":
+        got = per_seed[0]
+        return iv.Interval(got.estimate, got.lo, got.hi, got.se, got.p, got.n, method + ", percentile", got.level)
+    est = float(np.mean([g.estimate for g in per_seed]))
+    se = float(math.sqrt(sum(g.se ** 2 for g in per_seed)) / len(per_seed))
+    q = float(np.sqrt(2) * _erfinv(level))
+    S = len(per_seed)
+    return iv.Interval(est, est - q * se, est + q * se, se, iv.normal_p(est, se), sum(g.n for g in per_seed),
+                       method + (f", {S} seeds pooled (within-seed variances)" if S > 1 else "") + ", normal", level)
+
+
+def _erfinv(y: float) -> float:
+    from scipy.special import erfinv
+
+    return float(erfinv(y))
 
 
 def per_image_interval(data: RunData, a: Cell, b: Cell, metric: str, level: float):
@@ -455,7 +477,7 @@ def interval(data: RunData, a: Cell, b: Cell, metric: str, opts: dict, level: fl
 # ---------------------------------------------------------------------------------------------- the table
 
 
-COLUMNS = ["experiment", "figure", "kind", "axis", "metric", "better", "context", "a", "b", "n_images", "n_seeds",
+COLUMNS = ["experiment", "figure", "family", "kind", "axis", "metric", "better", "context", "a", "b", "n_images", "n_seeds",
            "difference", "ci_lo", "ci_hi", "level", "p", "p_adjusted", "method", "decision", "better_arm", "margin",
            "equivalence", "a_runs", "b_runs"]
 
@@ -469,6 +491,40 @@ def _row(exp_name, a: Cell, b: Cell, axis, metric, kind, iv_: iv.Interval):
             "n_images": iv_.n, "n_seeds": len(a.specs), "difference": iv_.estimate, "ci_lo": iv_.lo, "ci_hi": iv_.hi,
             "level": iv_.level, "p": iv_.p, "method": iv_.method,
             "a_runs": ";".join(s["run_id"] for s in a.specs), "b_runs": ";".join(s["run_id"] for s in b.specs)}
+
+
+def _cell_signature(run_ids: str, config: dict) -> str:
+    """What a row's runs sampled, without the experiment that names them: identical cells of two experiments (the same
+    model, sampler, parameters, task, seeds and sizes) give the same signature."""
+    from rwbench.plan.grid import expand
+
+    specs = _SPECS.setdefault(id(config), expand(config))
+    drop = ("run_id", "experiment", "figure", "trajectory_points", "trajectory_images", "shard_size", "n_shards")
+    return json.dumps([{k: v for k, v in specs[r].items() if k not in drop} for r in run_ids.split(";") if r in specs],
+                      sort_keys=True, default=str)
+
+
+_SPECS: dict = {}
+
+
+def merge_identical(rows: list[dict], config: dict) -> list[dict]:
+    """One row per identical comparison: rows whose runs sample the same cells in different experiments (e.g.
+    calibration and posterior-sweep) merge into the first, which lists every experiment and figure using it."""
+    seen: dict[str, dict] = {}
+    out = []
+    for row in rows:
+        key = json.dumps([row["kind"], row["metric"], _cell_signature(row["a_runs"], config),
+                          _cell_signature(row["b_runs"], config)])
+        if key in seen:
+            first = seen[key]
+            for field in ("experiment", "figure"):
+                if row[field] not in first[field].split(";"):
+                    first[field] = f"{first[field]};{row[field]}"
+            continue
+        seen[key] = row
+        out.append(row)
+    _SPECS.clear()
+    return out
 
 
 def compare(config: dict, runs_dir, experiments=None, options: dict | None = None,
@@ -530,6 +586,11 @@ def compare(config: dict, runs_dir, experiments=None, options: dict | None = Non
                 rows.append(row)
         oracle_inverse = [c for c in cells if c.key["model"] in oracle_models and c.task_kind == "inverse"]
         rows += calibration_rows(name, oracle_inverse, data, opts["level"], notes)
+    rows = merge_identical(rows, config)
+    for row in rows:
+        row["family"] = "exploratory"     # the confirmatory family is the claims ledger (rwbench.analysis.claims)
+        if row["kind"] == "difference" and row["metric"] in ACCURACY_ONLY:
+            row["better"] = ""            # accuracy, not posterior fidelity: never "better" on its own
     table = pd.DataFrame(rows, columns=COLUMNS)
     diff = table["kind"].isin(DECIDED_KINDS)
     if diff.any():

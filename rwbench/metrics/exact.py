@@ -131,3 +131,13 @@ class ExactMetrics:
         energy_within [n, n] (scalars energy_yy, logp_mean go into the file's metadata)."""
         return {"responsibility": self.responsibility, "log_density": self.log_density,
                 "energy_cross": self.cross, "energy_within": self.within}
+
+
+def variance_ratio_per_image(oracle, samples: torch.Tensor) -> torch.Tensor:
+    """|x_i - mu|^2 / tr(Sigma) per image [n] (float64): mu, Sigma the mixture's exact mean and covariance
+    (tr Sigma = sum_j w_j (tr C_j + |m_j - mu|^2)); its expectation under exact draws is exactly 1."""
+    x = samples.to(F64).reshape(len(samples), -1).cpu()
+    w, means, covs = oracle.weights.to(F64).cpu(), oracle.means.to(F64).cpu(), oracle.covs.to(F64).cpu()
+    mu = w @ means
+    trace = float(w @ (torch.diagonal(covs, dim1=-2, dim2=-1).sum(-1) + ((means - mu) ** 2).sum(-1)))
+    return ((x - mu) ** 2).sum(-1) / trace

@@ -164,6 +164,7 @@ def _semantic_errors(config: dict) -> list[str]:
     """Checks the schema cannot express: reference_sampler is one of the experiment's samplers, sampler_options keys
     are samplers, and their options ones the sampler uses; each experiment's models are declared and known to the
     registry, its samplers solve one of its tasks and accept its steps (or NFE budgets)."""
+    from rwbench.plan.claims import PILOT_SEED_BASE, check_claims
     from rwbench.plan.samplers import SAMPLERS
 
     messages = []
@@ -186,6 +187,17 @@ def _semantic_errors(config: dict) -> list[str]:
                     close = difflib.get_close_matches(str(key), used, n=1, cutoff=0.5)
                     hint = f"did you mean {close[0]!r}?" if close else f"{sampler} uses: {', '.join(used) or 'none'}"
                     messages.append(f"{where}.{sampler}: unknown key {key!r} ({hint})")
+        seeds = exp.get("seeds", exp.get("seed"))
+        seeds = seeds if isinstance(seeds, list) else [seeds] if seeds is not None else []
+        if any(int(s) >= PILOT_SEED_BASE for s in seeds):
+            messages.append(f"experiments.{name}: seeds from {PILOT_SEED_BASE} on belong to pilot runs "
+                            f"(rwbench.tools.design); confirmatory runs must not reuse a pilot's images")
+    if int(config.get("seed", 0)) >= PILOT_SEED_BASE:
+        messages.append(f"seed: {config['seed']} is a pilot seed (>= {PILOT_SEED_BASE}); choose a smaller base seed")
+    try:
+        check_claims(config)
+    except ValueError as err:
+        messages.append(str(err))
     return messages
 
 

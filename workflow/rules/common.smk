@@ -244,6 +244,8 @@ def all_targets():
     figures and tables, and any sample shard deleted after its run was evaluated (missing_intermediates)."""
     targets = [f"{RESULTS}/metrics.csv", f"{RESULTS}/floors.csv", f"{REPORTS}/tables/runs.csv",
                f"{REPORTS}/tables/comparisons.csv"] + missing_intermediates()
+    if config.get("claims"):
+        targets.append(f"{REPORTS}/claims.csv")
     targets += [f"{REPORTS}/figures/{name}.png" for name in figure_names()]
     if trajectory_runs():
         targets.append(f"{REPORTS}/figures/scalespace.png")
@@ -470,6 +472,12 @@ def scalespace_figure_command():
 def compare_command():
     """`rwbench compare`: paired differences, intervals and decisions of the comparisons the figures make."""
     return ["compare", "--config", CONFIGFILE, "--runs-dir", f"{RESULTS}/runs", "--out", REPORTS,
+            "--reference-cache", f"{RESULTS}/reference", "--extractor", metrics_settings()["extractor"]]
+
+
+def claims_command():
+    """`rwbench claims`: the claims ledger of the config's declared claims."""
+    return ["claims", "--config", CONFIGFILE, "--runs-dir", f"{RESULTS}/runs", "--out", REPORTS,
             "--reference-cache", f"{RESULTS}/reference", "--extractor", metrics_settings()["extractor"]]
 
 

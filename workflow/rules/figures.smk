@@ -118,3 +118,30 @@ rule compare:
         CONDA_ENV
     shell:
         "{params.command} > {log:q} 2>&1"
+
+
+# The claims ledger: every declared claim (config `claims:`) decided with its procedure, its design beside it.
+if config.get("claims"):
+
+    rule claims:
+        input:
+            metrics=f"{RESULTS}/metrics.csv",
+            equivalence=f"{RESULTS}/tables/equivalence.csv" if config.get("equivalence") else [],
+            design=config["claims_design"] or [],
+        output:
+            table=f"{REPORTS}/claims.csv",
+            markdown=f"{REPORTS}/claims.md",
+        params:
+            command=lambda wildcards: rwbench_line(claims_command()),
+        log:
+            f"{RESULTS}/logs/claims.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/claims.tsv"
+        threads: 1
+        resources:
+            runtime=20,
+            mem_mb=4000,
+        conda:
+            CONDA_ENV
+        shell:
+            "{params.command} > {log:q} 2>&1"
