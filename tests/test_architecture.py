@@ -49,12 +49,28 @@ def layer_of(module: str) -> int:
     return index
 
 
-def imports(module: str) -> set[str]:
+# The one exception to the order: the package root re-exports the library API (rwbench.tools.api) lazily, from its
+# module __getattr__ (PEP 562), so `rwbench.sample` works while `import rwbench` imports nothing below it. Those
+# imports run on first attribute access, never when a module of rwbench is imported, so they are not edges.
+LAZY_API = "rwbench.tools.api"
+
+
+def _lazy_nodes(tree: ast.AST) -> set[int]:
+    """ids of the nodes inside a module-level `def __getattr__`."""
+    return {id(n) for f in getattr(tree, "body", []) if isinstance(f, ast.FunctionDef) and f.name == "__getattr__"
+            for n in ast.walk(f)}
+
+
+def imports(module: str, lazy: bool = False) -> set[str]:
     """rwbench modules `module` imports anywhere in its file (a `from pkg import name` counts as pkg.name when that is
-    a module, else as pkg)."""
+    a module, else as pkg); the package root's lazy re-exports are left out (lazy=True: only those)."""
     path = MODULES[module]
     out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    inside = _lazy_nodes(tree) if module == "rwbench" else set()
+    for node in ast.walk(tree):
+        if (id(node) in inside) != lazy:
+            continue
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name.split(".")[0] == "rwbench")
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "rwbench":
@@ -118,6 +134,22 @@ def test_nothing_imports_commands_and_plan_stays_torch_free():
 def test_the_root_holds_only_the_entry_points_and_shared_modules():
     root = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert root == ["__init__.py", "__main__.py", "cli.py", "data.py", "errors.py", "io.py", "progress.py"], root
+
+
+def test_the_roots_lazy_api_is_the_only_exception_and_keeps_import_rwbench_light():
+    assert imports("rwbench", lazy=True) == {LAZY_API}
+    api_names = ast.literal_eval(next(n.value for n in ast.parse(MODULES["rwbench"].read_text()).body
+                                      if isinstance(n, ast.Assign) and n.targets[0].id == "API"))
+    assert not {f"rwbench.{name}" for name in api_names} & set(MODULES), "an API name hides a subpackage"
+    assert all(imports(m, lazy=True) == set() for m in MODULES if m != "rwbench")
+    import subprocess
+    import sys
+
+    code = ("import sys, rwbench; print(sorted(m for m in ('torch', 'numpy', 'pandas') if m in sys.modules)); "
+            "from rwbench.tools import api; print(sorted(set(rwbench.API) - set(api.__all__)))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={"PYTHONPATH": str(PACKAGE.parent), "PATH": "/usr/bin:/bin"})
+    assert res.returncode == 0 and res.stdout.split("\n")[:2] == ["[]", "[]"], res.stdout + res.stderr
 
 
 def test_the_layer_check_catches_an_upward_import_and_a_circle():

@@ -136,3 +136,107 @@ def test_library_defaults_equal_the_schemas():
     parser = commands.command_parser("evaluate")[0]
     for key in ("lpips", "lpips_net", "n_boot", "extractor_weights", "device", "seed", "batch_size"):
         assert parser.get_default(key) == fields[key], key
+
+
+# ---------------------------------------------------------------- generate / score as the field uses them
+
+
+@pytest.fixture(scope="module")
+def oracle_results(tmp_path_factory):
+    """<tmp>/results/embedded/oracle: a small digits oracle (tests/test_quickstart.small_digits_oracle)."""
+    from rwbench.models.oracle import oracle_file
+    from test_quickstart import small_digits_oracle
+
+    base = tmp_path_factory.mktemp("cli")
+    small_digits_oracle().save(oracle_file(base / "results" / "embedded" / "oracle", "digits"))
+    return base / "results"
+
+
+def rwbench_from(cwd, *argv, pythonpath=ROOT):
+    return subprocess.run([sys.executable, "-m", "rwbench", *argv], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env={"PYTHONPATH": str(pythonpath), "PATH": "/usr/bin:/bin"})
+
+
+def test_generate_from_another_folder_writes_one_png_per_seed_and_a_subset_gives_the_same_images(oracle_results,
+                                                                                                  tmp_path):
+    common = ["--model", "digits-oracle", "--sampler", "simplified", "--steps", "6", "--no-progress",
+              "--results-dir", str(oracle_results)]
+    res = rwbench_from(tmp_path, "generate", *common, "--seeds", "0-3,7", "--outdir", "all")
+    assert res.returncode == 0, res.stderr
+    assert "5 images" in res.stdout
+    names = sorted(p.name for p in (tmp_path / "all").glob("*.png"))
+    assert names == ["seed000000.png", "seed000001.png", "seed000002.png", "seed000003.png", "seed000007.png"]
+    assert cli.main(["generate", *common, "--seeds", "2,7", "--outdir", str(tmp_path / "some")]) == 0
+    for seed in (2, 7):
+        name = f"seed{seed:06d}.png"
+        assert (tmp_path / "some" / name).read_bytes() == (tmp_path / "all" / name).read_bytes()
+    import numpy as np
+
+    npz = np.load(tmp_path / "some" / "samples.npz")
+    assert npz["index"].tolist() == [2, 7] and npz["arr_0"].shape == (2, 16, 16, 1)
+
+
+def test_generate_refuses_an_option_the_sampler_does_not_take_in_one_line(oracle_results, tmp_path, capsys):
+    argv = ["generate", "--model", "digits-oracle", "--sampler", "ddpm", "--seeds", "0", "--outdir",
+            str(tmp_path / "g"), "--results-dir", str(oracle_results)]
+    assert cli.main([*argv, "--c", "0.3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--c: sampler ddpm does not take c (it takes --steps, --variance)" in err
+    assert cli.main([*argv[:-4], "--seeds", "4-2", "--outdir", str(tmp_path / "g")]) == 2
+    assert "runs backwards" in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()
+
+
+def test_score_json_is_one_object_with_intervals_extractor_and_reference(oracle_results, tmp_path, capsys):
+    import json
+
+    from toy_extractor import register_toy_extractor
+
+    register_toy_extractor("rwbench-test-toy-cli")
+    assert cli.main(["generate", "--model", "digits-oracle", "--sampler", "simplified", "--steps", "4", "--seeds",
+                     "0-5", "--outdir", str(tmp_path / "g"), "--results-dir", str(oracle_results),
+                     "--no-progress"]) == 0
+    capsys.readouterr()
+    argv = ["score", str(tmp_path / "g"), "--reference", "dataset:digits/test/16", "--extractor",
+            "rwbench-test-toy-cli", "--reference-cache", str(tmp_path / "cache")]
+    assert cli.main([*argv, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert set(summary) == {"metrics", "extractor", "reference"}
+    assert summary["reference"] == "dataset:digits/test/16" and summary["extractor"].startswith("rwbench-test-toy-cli")
+    fid = summary["metrics"]["fid"]
+    assert set(fid) == {"value", "ci_lo", "ci_hi", "se", "n", "n_ref"} and fid["n"] == 6 and fid["n_ref"] > 0
+    assert fid["ci_lo"] <= fid["value"] <= fid["ci_hi"]
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    assert f"{fid['value']:.6g}" in text and "extractor: rwbench-test-toy-cli" in text
+
+
+def test_one_entry_point():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"] == {"rwbench": "rwbench.cli:main"}
+    assert "gui-scripts" not in project and "entry-points" not in project
+    assert "from rwbench.cli import main" in (ROOT / "rwbench" / "__main__.py").read_text()
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_runs_generate_from_any_folder(oracle_results, tmp_path):
+    """pip builds a wheel of the checkout; installed into a bare folder (no checkout next to it) it finds the config
+    schema and the model presets as package data."""
+    wheel = tmp_path / "wheel"
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                          str(wheel), str(ROOT)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    site = tmp_path / "site"
+    res = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
+                          *map(str, wheel.glob("*.whl"))], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    where = subprocess.run([sys.executable, "-c", "import rwbench; print(rwbench.__file__)"], cwd=tmp_path,
+                           capture_output=True, text=True, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
+    assert where.stdout.startswith(str(site)), where.stdout + where.stderr
+    res = rwbench_from(tmp_path, "generate", "--model", "digits-oracle", "--sampler", "simplified", "--steps", "6",
+                       "--seeds", "0-1", "--outdir", "out", "--results-dir", str(oracle_results), "--no-progress",
+                       pythonpath=site)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["seed000000.png", "seed000001.png"]

@@ -584,7 +584,7 @@ def oracle_config(tmp_path):
 
 def test_generate_with_a_posterior_sampler_is_one_line(oracle_config, tmp_path, capsys, monkeypatch):
     line = cli_one_line(["generate", "--config", str(oracle_config), "--model", "oracle", "--sampler", "dps",
-                         "--n", "2", "--out", str(tmp_path / "g"), "--no-progress"], capsys, monkeypatch)
+                         "--seeds", "0-1", "--outdir", str(tmp_path / "g"), "--no-progress"], capsys, monkeypatch)
     assert "--sampler dps: a posterior sampler" in line and "simplified" in line and "tasks:" in line
     assert not (tmp_path / "g").exists()
 
@@ -592,19 +592,19 @@ def test_generate_with_a_posterior_sampler_is_one_line(oracle_config, tmp_path, 
 def test_generate_refuses_to_overwrite_without_force(oracle_config, tmp_path, capsys, monkeypatch):
     from rwbench import cli
 
-    argv = ["generate", "--config", str(oracle_config), "--model", "oracle", "--sampler", "simplified", "--n", "2",
-            "--steps", "3", "--no-progress", "--out"]
+    argv = ["generate", "--config", str(oracle_config), "--model", "oracle", "--sampler", "simplified", "--seeds", "0-1",
+            "--steps", "3", "--no-progress", "--outdir"]
     existing = tmp_path / "existing"
     existing.write_text("keep me")
     line = cli_one_line([*argv, str(existing)], capsys, monkeypatch)
-    assert f"--out {existing}: is a file; pass --force" in line and existing.read_text() == "keep me"
+    assert f"--outdir {existing}: is a file; pass --force" in line and existing.read_text() == "keep me"
     assert cli.main([*argv, str(tmp_path / "g")]) == 0
-    first = (tmp_path / "g" / "000000.png").read_bytes()
+    first = (tmp_path / "g" / "seed000000.png").read_bytes()
     line = cli_one_line([*argv, str(tmp_path / "g")], capsys, monkeypatch)
     assert "holds earlier output" in line and "--force" in line
-    assert cli.main([*argv, str(existing), "--force"]) == 0 and (existing / "000001.png").is_file()
+    assert cli.main([*argv, str(existing), "--force"]) == 0 and (existing / "seed000001.png").is_file()
     assert cli.main([*argv, str(tmp_path / "g"), "--force", "--seed", "9"]) == 0
-    assert (tmp_path / "g" / "000000.png").read_bytes() != first
+    assert (tmp_path / "g" / "seed000000.png").read_bytes() != first
 
 
 def test_score_names_a_corrupt_or_non_image_png(tmp_path, capsys, monkeypatch):

@@ -66,7 +66,7 @@ def test_generate_samples_the_cell_without_an_experiment(sampled, tmp_path, caps
     cfg.pop("experiments")
     (tmp_path / "models.yaml").write_text(yaml.safe_dump(cfg))
     argv = ["generate", "--config", str(tmp_path / "models.yaml"), "--model", "oracle", "--sampler", "simplified",
-            "--n", "8", "--steps", "6", "--seed", "3", "--out", str(tmp_path / "g"), "--no-progress"]
+            "--seeds", "0-7", "--steps", "6", "--seed", "3", "--outdir", str(tmp_path / "g"), "--no-progress"]
     assert cli.main(argv) == 0
     assert "8 images" in capsys.readouterr().out
     _, data = load_shards(run)

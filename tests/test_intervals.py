@@ -143,6 +143,42 @@ def test_benjamini_hochberg_known_values():
     assert np.isnan(adjusted[5])
 
 
+def _bh_by_hand(p, q):
+    """The step-up rule written out: reject the k smallest p where k is the largest rank with p_(k) <= k q / m;
+    adjusted p_(i) = min over j >= i of m p_(j) / j, capped at 1."""
+    order = sorted(range(len(p)), key=lambda i: p[i])
+    m = len(p)
+    k = max([r for r in range(1, m + 1) if p[order[r - 1]] <= r * q / m], default=0)
+    rejected = [False] * m
+    adjusted = [0.0] * m
+    for rank, i in enumerate(order, start=1):
+        rejected[i] = rank <= k
+        adjusted[i] = min(1.0, min(m * p[order[j - 1]] / j for j in range(rank, m + 1)))
+    return rejected, adjusted
+
+
+def test_benjamini_hochberg_goes_through_scipy_and_agrees_with_the_rule_by_hand(monkeypatch):
+    import scipy.stats
+
+    rng = np.random.default_rng(7)
+    for m in (1, 2, 7, 40):
+        p = np.concatenate([rng.uniform(0, 0.02, m // 2), rng.uniform(0, 1, m - m // 2)])
+        p[-1] = p[0]                                                   # a tie
+        for q in (0.05, 0.2):
+            want_rej, want_adj = _bh_by_hand(p.tolist(), q)
+            rejected, adjusted = iv.benjamini_hochberg(p, q=q)
+            assert rejected.tolist() == want_rej
+            np.testing.assert_allclose(adjusted, want_adj, rtol=1e-14, atol=0)
+    calls = []
+    real = scipy.stats.false_discovery_control
+    monkeypatch.setattr(scipy.stats, "false_discovery_control", lambda ps, **kw: calls.append(kw) or real(ps, **kw))
+    iv.benjamini_hochberg([0.01, np.nan, 0.2])
+    assert calls == [{"method": "bh"}]
+    assert iv.benjamini_hochberg([np.nan, np.nan])[0].tolist() == [False, False]
+    with pytest.raises(ValueError, match="false discovery rate"):
+        iv.benjamini_hochberg([0.01], q=1.5)
+
+
 def test_holm_known_values():
     p = np.array([0.01, 0.04, 0.03, 0.005])
     rejected, adjusted = iv.holm(p, alpha=0.05)

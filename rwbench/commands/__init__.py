@@ -27,9 +27,9 @@ COMMANDS: dict[str, str] = {
     "equivalence": "template-vs-native deviation per step on the exact oracle",
     "scalespace": "scale-space diagnostics of recorded sampler trajectories",
     "figures": "build figures and tables from aggregated results",
-    "generate": "sample images without a config (one model, one sampler) into a folder",
+    "generate": "sample one image per seed (one model preset, one sampler) into a folder, without a config",
     "export": "write a run's samples as PNG files and one .npz (for other FID tools)",
-    "score": "FID/KID of a folder of images against a reference set",
+    "score": "FID/KID/precision-recall of a folder of images against a reference set",
     "batch": "run several of these commands in one process (the DAG's packed jobs)",
     "info": "environment, devices, checkpoints and metric weights",
 }
@@ -50,9 +50,9 @@ EXAMPLES: dict[str, str] = {
     "equivalence": "rwbench equivalence --steps 200 --out equivalence.csv",
     "scalespace": "rwbench scalespace --run results/runs/<run_id>\n  rwbench scalespace --figure --runs-dir results/runs",
     "figures": "rwbench figures --only temperature,runs",
-    "generate": "rwbench generate --model digits-oracle --sampler simplified --n 16 --out samples/",
+    "generate": "rwbench generate --model digits-oracle --sampler simplified --seeds 0-15 --outdir samples/",
     "export": "rwbench export results/runs/<run_id> --out exported/<run_id>",
-    "score": "rwbench score exported/<run_id> --reference dataset:digits/test/16",
+    "score": "rwbench score samples/ --reference dataset:digits/test/16 [--json]",
     "batch": "rwbench batch \"sample --spec a/spec.json --shard 0\" \"sample --spec b/spec.json --shard 0\"",
     "info": "rwbench info --results-dir results",
 }

@@ -23,13 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=defaults()["device"], help="cpu or cuda[:i]")
     parser.add_argument("--batch-size", type=int, default=64, help="feature extraction batch size")
     parser.add_argument("--out", default=None, help="also write the metric rows as CSV here")
+    parser.add_argument("--json", action="store_true",
+                        help='print one JSON object instead: {"metrics": {metric: {value, ci_lo, ci_hi, se, n, '
+                             'n_ref}}, "extractor": ..., "reference": ...}')
 
 
 def run(args: argparse.Namespace) -> int:
-    """Score the folder and print one line per metric."""
-    import math
+    """Score the folder and print one line per metric (or, with --json, one JSON object)."""
+    import json
 
-    from rwbench.tools.oneshot import parse_reference, read_images, score_images
+    from rwbench.tools.oneshot import parse_reference, read_images, score_images, score_summary
     from rwbench.io import atomic_write
 
     images = read_images(args.folder)
@@ -37,14 +40,16 @@ def run(args: argparse.Namespace) -> int:
     frame = score_images(images, reference, args.reference_cache, extractor=args.extractor,
                          extractor_weights=args.extractor_weights,
                          device=args.device, batch_size=args.batch_size)
-    rows = frame[frame["metric"] != "diverged_fraction"]
-    for row in rows.itertuples():
-        value = "nan" if math.isnan(row.value) else f"{row.value:.6g}"
-        ci = "" if math.isnan(row.ci_lo) else f"  95 % [{row.ci_lo:.4g}, {row.ci_hi:.4g}]"
-        print(f"{row.metric:20s} {value:>12s}{ci}  n={row.n} n_ref={row.n_ref}")
-    fid = rows[rows["metric"] == "fid"]
-    if len(fid):       # which weights and which reference the numbers are measured with
-        print(f"extractor: {fid['extractor'].iloc[0]}; reference: {fid['reference'].iloc[0]}")
+    summary = score_summary(frame)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        for metric, entry in summary["metrics"].items():
+            value = "nan" if entry["value"] is None else f"{entry['value']:.6g}"
+            ci = "" if entry["ci_lo"] is None else f"  95 % [{entry['ci_lo']:.4g}, {entry['ci_hi']:.4g}]"
+            print(f"{metric:20s} {value:>12s}{ci}  n={entry['n']} n_ref={entry['n_ref']}")
+        # which weights and which reference the numbers are measured with
+        print(f"extractor: {summary['extractor']}; reference: {summary['reference']}")
     if args.out:
         with atomic_write(args.out, "w") as handle:
             frame.to_csv(handle, index=False)

@@ -244,22 +244,19 @@ def better_arm(decision: str, direction: str) -> str:
 
 
 def benjamini_hochberg(p_values, q: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Benjamini-Hochberg step-up at FDR q: (rejected mask, adjusted p-values), NaN p-values never rejected."""
+    """Benjamini-Hochberg step-up at FDR q: (rejected mask, adjusted p-values), NaN p-values never rejected (and their
+    adjusted value NaN). The adjustment is scipy.stats.false_discovery_control (method "bh") over the finite p-values."""
+    from scipy.stats import false_discovery_control
+
+    if not 0 < q < 1:
+        raise ValueError(f"q: need a false discovery rate strictly between 0 and 1, got {q}")
     p = np.asarray(p_values, dtype=np.float64)
     ok = np.isfinite(p)
     adjusted = np.full(p.shape, np.nan)
     rejected = np.zeros(p.shape, dtype=bool)
-    m = int(ok.sum())
-    if m == 0:
-        return rejected, adjusted
-    pv = p[ok]
-    order = np.argsort(pv)
-    ranked = pv[order] * m / np.arange(1, m + 1)
-    adj = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)   # step-up: running minimum from the largest p
-    out = np.empty(m)
-    out[order] = adj
-    adjusted[ok] = out
-    rejected[ok] = out <= q
+    if ok.any():
+        adjusted[ok] = false_discovery_control(p[ok], method="bh")
+        rejected[ok] = adjusted[ok] <= q
     return rejected, adjusted
 
 

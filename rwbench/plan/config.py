@@ -13,7 +13,11 @@ import difflib
 import functools
 from pathlib import Path
 
+# the checkout's schema; an installed wheel (no checkout) reads the copy shipped as package data (rwbench/plan/
+# config.schema.yaml, a link to the checkout's file)
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+if not SCHEMA_PATH.is_file():
+    SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 
 def read_schema(path=SCHEMA_PATH) -> dict:
@@ -22,8 +26,8 @@ def read_schema(path=SCHEMA_PATH) -> dict:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: config schema not found; run rwbench from its source checkout "
-                                f"(pip install -e .) so that workflow/schemas/ is next to the package")
+        raise FileNotFoundError(f"{path}: config schema not found; reinstall rwbench (pip install -e . from its "
+                                f"checkout) so that the schema ships with the package")
     return yaml.safe_load(path.read_text())
 
 

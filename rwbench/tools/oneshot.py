@@ -15,8 +15,9 @@ NPZ_NAME = "samples.npz"   # arr_0: uint8 [N, H, W, C], the layout of ADM's / gu
 PNG_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-def write_images(images: torch.Tensor, out, indices=None) -> list[Path]:
-    """uint8 [N, C, H, W] -> out/<index:06d>.png (grey for C = 1, RGB for C = 3) and out/samples.npz; returns the PNGs."""
+def write_images(images: torch.Tensor, out, indices=None, name: str = "{index:06d}.png") -> list[Path]:
+    """uint8 [N, C, H, W] -> out/<index:06d>.png (or `name` formatted with index=; grey for C = 1, RGB for C = 3) and
+    out/samples.npz (arr_0, and `index`); returns the PNGs."""
     import numpy as np
     from PIL import Image
 
@@ -28,7 +29,7 @@ def write_images(images: torch.Tensor, out, indices=None) -> list[Path]:
     hwc = images.permute(0, 2, 3, 1).contiguous().numpy()
     paths = []
     for i, image in zip(indices, hwc):
-        path = out / f"{i:06d}.png"
+        path = out / name.format(index=i)
         with atomic_path(path) as tmp:
             Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(tmp, format="PNG")
         paths.append(path)
@@ -113,11 +114,45 @@ def score_images(images: torch.Tensor, reference: dict, reference_cache, *, data
         return evaluate_run(tmp, reference_cache=reference_cache, write=False, lpips=False, **options)
 
 
-def one_cell_spec(config: dict, model: str, sampler: str, n: int, **axes) -> dict:
-    """The run spec of one cell (model x sampler, n images, in one shard) built by rwbench.plan.grid from the config's
-    `models:` entry; every other value is a default (the sampler table rwbench.plan.samplers, the config schema) unless given in `axes` (steps, c, T0, TK, schedule,
-    seed, ...)."""
+SUMMARY_FIELDS = ("value", "ci_lo", "ci_hi", "se", "n", "n_ref")
+
+
+def score_summary(frame) -> dict:
+    """score_images' rows as one JSON-ready object: {"metrics": {metric: {value, ci_lo, ci_hi, se, n, n_ref}},
+    "extractor": <name@weights hash>, "reference": <the reference's identity>} (NaN -> None; diverged_fraction left
+    out, as `rwbench score` prints)."""
+    import math
+
+    rows = frame[frame["metric"] != "diverged_fraction"]
+    metrics = {}
+    for row in rows.to_dict("records"):
+        entry = {}
+        for key in SUMMARY_FIELDS:
+            value = row.get(key)
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                entry[key] = None
+            else:
+                entry[key] = int(value) if key in ("n", "n_ref") else float(value)
+        metrics[str(row["metric"])] = entry
+    fid = rows[rows["metric"] == "fid"] if len(rows) else rows
+    named = fid if len(fid) else rows
+    first = lambda col: (str(named[col].iloc[0]) if len(named) and col in named and named[col].notna().iloc[0]  # noqa: E731
+                         else None)
+    return {"metrics": metrics, "extractor": first("extractor"), "reference": first("reference")}
+
+
+def one_cell_spec(config: dict, model: str, sampler: str, seeds, *, checkpoint=None, results_dir=None,
+                  seed: int | None = None, **options) -> dict:
+    """The run spec of one cell (model x sampler, one image per seed, in one shard) built by rwbench.plan.grid from the
+    config's `models:` entry (rwbench.plan.oneshot.model_presets: a mapping, a path, or None for the packaged default
+    config). Image s is drawn from seed s (stream (seed, uncond, s): the DAG's image s of that cell), so a subset of
+    seeds gives the same images. `checkpoint` replaces the preset's, `results_dir` is where `embedded:` checkpoints
+    and references resolve (default: the config's results_dir, else results), `seed` the base seed (default: the
+    schema's). `options` are sampler parameters (steps, schedule, c, T0, TK, ...; None: the sampler table's default);
+    one the sampler does not take is refused."""
     from rwbench.plan.grid import expand
+    from rwbench.plan.config import load_config
+    from rwbench.plan.oneshot import DEFAULT_CONFIG, model_preset, option_problem, parse_seeds
     from rwbench.plan.samplers import SAMPLERS, get
 
     if not get(sampler).uncond:
@@ -125,39 +160,42 @@ def one_cell_spec(config: dict, model: str, sampler: str, n: int, **axes) -> dic
         raise ValueError(f"--sampler {sampler}: a posterior sampler (it needs a measurement of an inverse task); "
                          f"`rwbench generate` draws unconditional samples: choose one of {plain}, or run {sampler} "
                          f"in an experiment with `tasks:` through snakemake")
-    if model not in (config.get("models") or {}):
-        raise ValueError(f"--model {model!r}: not under `models:` of the config (have: "
-                         f"{', '.join(sorted(config.get('models') or {})) or 'none'})")
-    experiment = {"models": [model], "samplers": [sampler], "n_images": int(n), "shard_size": int(n)}
-    for key, value in axes.items():
-        if value is None:
-            continue
-        if key == "schedule":
-            experiment["schedules"] = [value]
-        elif key in ("steps", "c", "T0", "TK"):
-            experiment[key] = [value]
-        else:
-            experiment[key] = value
-    cell = {"results_dir": config.get("results_dir", "results"), "models": {model: config["models"][model]},
-            "experiments": {"generate": experiment}}
+    problem = option_problem(sampler, options)
+    if problem:
+        raise ValueError(problem)
+    seeds = parse_seeds(seeds)
+    if not isinstance(config, dict):
+        config = load_config(config if config is not None else DEFAULT_CONFIG)
+    settings = model_preset(model, config)
+    if checkpoint is not None:
+        settings["checkpoint"] = str(checkpoint)
+    if results_dir is None:
+        results_dir = config.get("results_dir") or "results"
+    experiment = {"models": [model], "samplers": [sampler], "n_images": len(seeds), "shard_size": len(seeds),
+                  "sampler_options": {sampler: {k: v for k, v in options.items() if v is not None}}}
+    if seed is not None:
+        experiment["seed"] = int(seed)
+    cell = {"results_dir": str(results_dir), "models": {model: settings}, "experiments": {"generate": experiment}}
     specs = list(expand(cell).values())
     if len(specs) != 1:
-        family = config["models"][model].get("family", "?")
+        family = settings.get("family", "?")
         raise ValueError(f"--sampler {sampler}: makes {len(specs)} runs on --model {model} (family {family}), not one; "
                          f"choose a sampler that runs on this model's family (rwbench.plan.samplers)")
-    return specs[0]
+    return dict(specs[0], seeds=seeds)
 
 
 def check_out_folder(out, force: bool = False) -> Path:
     """`out` may be new or an empty folder; an existing file or earlier output there is replaced only with --force
     (the earlier PNGs, samples.npz and spec.json are removed first, so no image of an earlier call is left behind)."""
     out = Path(out)
+    from rwbench.plan.oneshot import SEED_PATTERN
+
     earlier = ([p for p in out.iterdir() if p.name in (NPZ_NAME, "spec.json", "export.json")
-                or (p.suffix == ".png" and p.stem.isdigit())] if out.is_dir() else [])
+                or (p.suffix == ".png" and p.stem.isdigit()) or SEED_PATTERN.match(p.name)] if out.is_dir() else [])
     if (out.exists() and not out.is_dir()) or earlier:
         if not force:
             what = "is a file" if not out.is_dir() else f"holds earlier output ({earlier[0].name}, ...)"
-            raise UserError(f"--out {out}: {what}; pass --force to overwrite it or choose another --out")
+            raise UserError(f"--outdir {out}: {what}; pass --force to overwrite it or choose another --outdir")
         for path in earlier if out.is_dir() else [out]:
             path.unlink()
     return out
@@ -165,13 +203,18 @@ def check_out_folder(out, force: bool = False) -> Path:
 
 def generate(spec: dict, out, *, device: str = "cpu", batch_size: int | None = None, progress: bool = True,
              force: bool = False) -> dict:
-    """Sample every image of a one-cell spec and write PNGs + samples.npz + spec.json to `out` (check_out_folder)."""
+    """Sample the images of a one-cell spec (one per seed of spec["seeds"]) and write out/seed<seed:06d>.png,
+    samples.npz (arr_0 and the seeds as `index`) and spec.json to `out` (check_out_folder); diverged images are left
+    out (counted)."""
+    from rwbench.plan.oneshot import SEED_PNG
     from rwbench.run.sample import sample_images
 
     out = check_out_folder(out, force)
-    shard = sample_images(spec, list(range(int(spec["n_images"]))), device=device, batch_size=batch_size,
-                          progress=progress)
+    seeds = [int(s) for s in spec.get("seeds", range(int(spec["n_images"])))]
+    shard = sample_images(spec, seeds, device=device, batch_size=batch_size, progress=progress)
     keep = ~shard["diverged"]
-    paths = write_images(shard["sample_uint8"][keep], out, shard["index"][keep].tolist())
+    paths = write_images(shard["sample_uint8"][keep], out, shard["index"][keep].tolist(),
+                         name=SEED_PNG.replace("{seed", "{index"))
     write_json(Path(out) / "spec.json", spec)
-    return {"images": len(paths), "diverged": int((~keep).sum()), "out": str(out)}
+    return {"images": len(paths), "diverged": int((~keep).sum()), "out": str(out),
+            "diverged_seeds": shard["index"][~keep].tolist()}
