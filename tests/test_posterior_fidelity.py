@@ -187,7 +187,7 @@ def test_fidelity_tables_and_validation_columns(fidelity_tree, tmp_path):
     validation = pd.read_csv(written["ksd_validation"])
     assert {"cells", "spearman", "lo", "hi"} <= set(validation.columns)
     head = validation[validation["scope"] == "all oracle cells"].iloc[0]
-    assert head["cells"] == 4 and head["spearman"] >= 0.8 and head["lo"] <= head["spearman"] <= head["hi"]
+    assert head["cells"] == 4 and head["spearman"] > 0.7 and head["lo"] <= head["spearman"] <= head["hi"]
     by = table.groupby("sampler")["ksd"]
     assert by.max()["simplified"] < by.min()["dps"]         # both exact cells rank below both over-confident ones
     claims = frames["claims"]["per_sampler"].set_index("sampler")
