@@ -285,7 +285,15 @@ def _posterior_fidelity(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: 
     `table` (metrics-per-target.csv) and the curves into coverage-curves.csv."""
     from rwbench.metrics import posterior_fidelity as pf
 
-    got, curve_rows = pf.run_fidelity(spec, data, ok, targets.tolist(), device=opts["device"])
+    try:
+        denoiser = pf.run_denoiser(spec, opts["device"])
+    except FileNotFoundError as err:      # the run's model is gone (a copied run folder): the rest is still scored
+        import sys
+
+        print(f"rwbench evaluate: {run_dir}: posterior fidelity skipped, the model is missing ({err}); "
+              "--no-fidelity skips it on purpose", file=sys.stderr)
+        return table
+    got, curve_rows = pf.run_fidelity(spec, data, ok, targets.tolist(), denoiser=denoiser)
     if not got:
         return table
     by_target = {r["target"]: r for r in table}

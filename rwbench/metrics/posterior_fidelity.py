@@ -89,15 +89,13 @@ def random_directions(d: int, k: int = RANDOM_DIRECTIONS, seed: int = 0) -> torc
     return _random_directions(int(d), int(k), int(seed)).clone()
 
 
-def principal_directions(post, k: int = PRINCIPAL_DIRECTIONS) -> torch.Tensor:
-    """The k leading eigenvectors [k, d] of the total covariance of a Gaussian-mixture posterior
-    sum_j w_j (P_j + (m_j - m)(m_j - m)^T)."""
-    return torch.linalg.eigh(mixture_covariance(post)).eigenvectors[:, -int(k):].flip(1).T.contiguous()
+def principal_directions(cov: torch.Tensor, k: int = PRINCIPAL_DIRECTIONS) -> torch.Tensor:
+    """The k leading eigenvectors [k, d] of a covariance [d, d] (e.g. mixture_covariance of the exact posterior)."""
+    return torch.linalg.eigh(cov).eigenvectors[:, -int(k):].flip(1).T.contiguous()
 
 
-def mixture_covariance(post) -> torch.Tensor:
-    """Total covariance [d, d] of a Gaussian mixture (rwbench.models.denoisers.GaussianMixtureDenoiser)."""
-    w, m, C = post.weights, post.means, post.covs
+def mixture_covariance(w: torch.Tensor, m: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+    """Total covariance [d, d] of a Gaussian mixture sum_j w_j N(m_j, C_j): sum_j w_j (C_j + (m_j - m)(m_j - m)^T)."""
     centred = m - w @ m
     return torch.einsum("j,jde->de", w, C) + torch.einsum("j,jd,je->de", w, centred, centred)
 
@@ -221,7 +219,7 @@ def run_fidelity(spec: dict, data: dict, ok: torch.Tensor, targets: Sequence[int
     (rwbench.run.rundir.load_shards); the KSD runs on the model's data scale (spec data_range) with the prior score
     at sigma = ksd_sigma (default the spec's sigma_min)."""
     from rwbench.models.denoisers import GaussianMixtureDenoiser
-    from rwbench.models.oracle_posterior import gmm_posterior, posterior_variance
+    from rwbench.models.oracle_posterior import gmm_posterior_parts
 
     lo, hi = (float(v) for v in spec["data_range"])
     width = hi - lo
@@ -253,12 +251,13 @@ def run_fidelity(spec: dict, data: dict, ok: torch.Tensor, targets: Sequence[int
             row["ksd_exact_n"] = ksd_u(model(sets["exact_n"]), score(model(sets["exact_n"])))
         if oracle:
             one, _ = target_operator(spec, t, 1)
-            post = gmm_posterior(denoiser, one.dense(denoiser.sample_shape), y[0], eta)
-            bases["principal"] = principal_directions(post)
+            w, means, covs, _ = gmm_posterior_parts(denoiser, one.dense(denoiser.sample_shape), y[0], eta)
+            cov = mixture_covariance(w, means, covs)                               # on the model's scale
+            bases["principal"] = principal_directions(cov)
             exact = data["exact_draw"][data["target"] == t].to(F64)
             mean = (data["exact_mmse"][first].to(F64) if "exact_mmse" in data else
-                    (post.mean.reshape(x.shape[1:]) - lo) / width)
-            trace = float(posterior_variance(post).sum()) / width ** 2
+                    ((w @ means).reshape(x.shape[1:]) - lo) / width)
+            trace = float(torch.trace(cov)) / width ** 2
         for name, draws in sets.items():
             suffix = "" if name == "sampler" else "_exact_n"
             got = curves(draws, truth, {k: v for k, v in bases.items() if k != "principal"}, levels)
