@@ -136,14 +136,14 @@ def draw_fidelity(table: pd.DataFrame, validation: pd.DataFrame):
     ax.set_title("oracle: accuracy vs calibration (< 0: over-confident)", fontsize=10)
     ax = axes[0, 1]
     _scatter(ax, oracle, "psnr", "energy_distance", colours)
-    ax.set_yscale("symlog", linthresh=0.05)
+    ax.set_yscale("symlog", linthresh=0.1)
     ax.set_xlabel("PSNR of single draws [dB]")
     ax.set_ylabel("energy distance to exact draws [[0, 1] pixel scale]")
     ax.set_title("oracle: accuracy vs distance to the exact posterior", fontsize=10)
     ax = axes[1, 0]
     _scatter(ax, oracle.assign(ksd_lo=oracle["ksd"] - 1.96 * oracle["ksd_se"],
                                ksd_hi=oracle["ksd"] + 1.96 * oracle["ksd_se"]), "energy_distance", "ksd", colours)
-    ax.set_xscale("symlog", linthresh=0.05)
+    ax.set_xscale("symlog", linthresh=0.1)
     ax.set_yscale("symlog", linthresh=1.0)
     head = validation[validation["scope"] == "all oracle cells"]
     text = ""
