@@ -35,6 +35,7 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/fidelity.smk"
 include: "workflow/rules/packs.smk"
 include: "workflow/rules/failures.smk"
 

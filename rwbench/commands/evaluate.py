@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-boot", type=int, default=D.n_boot,
                         help="bootstrap resamples for 95%% intervals (set metrics use at most 200)")
     parser.add_argument("--seed", type=int, default=D.seed, help="seed of the bootstrap resamples")
+    parser.add_argument("--fidelity", action=argparse.BooleanOptionalAction, default=D.fidelity,
+                        help="posterior fidelity of inverse runs with several draws per target: calibration curves, "
+                             "MMSE gap, score-KSD (loads the run's model; docs/posterior-fidelity.md)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
                               lpips_net=args.lpips_net, n_boot=args.n_boot, prc=not args.no_prc,
                               prc_neighborhood=args.prc_neighborhood, device=args.device,
                               batch_size=args.batch_size, max_diverged=args.max_diverged,
-                              allow_download=not args.no_download, allow_partial=args.allow_partial, seed=args.seed)
+                              allow_download=not args.no_download, allow_partial=args.allow_partial, seed=args.seed,
+                              fidelity=args.fidelity)
     frame = evaluate_run(args.run, options)
     for row in frame.itertuples():
         value = "nan" if math.isnan(row.value) else f"{row.value:.6g}"

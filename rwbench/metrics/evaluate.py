@@ -218,8 +218,13 @@ def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tenso
         mmse, truths = data["exact_mmse"][first].double(), gt[first]
         rows.summary("psnr_exact_mmse", iq.psnr(mmse, truths).numpy(), "ground_truth", "", iq.STANDARD,
                      n_boot=opts["n_boot"], seed=opts["seed"])
+    table = []
     if "exact_draw" in data and spt > 1 and not too_many and len(targets):
-        _oracle_posterior(rows, run_dir, data, ok, targets, opts)
+        table = _oracle_posterior(rows, run_dir, data, ok, targets, opts)
+    if spt > 1 and not too_many and len(targets) and "measurement" in data and opts.get("fidelity", True):
+        table = _posterior_fidelity(rows, run_dir, spec, data, ok, targets, opts, table)
+    if table:
+        rundir.write_per_target(run_dir, table)
     _write_per_image(run_dir / rundir.PER_IMAGE, data, per_image)
 
 
@@ -267,8 +272,60 @@ def _oracle_posterior(rows: _Rows, run_dir: Path, data: dict, ok: torch.Tensor, 
             rows.summary(key + EXACT_N, np.array([r[key + EXACT_N] for r in table], dtype=float), "exact_posterior",
                          "", conv_n, clusters=np.arange(len(table)))
     rows.add("level", level, len(targets), "exact_posterior", "", conv)
-    if table:
-        rundir.write_per_target(run_dir, table)
+    return table
+
+
+FIDELITY = registry.names("fidelity")      # per-target posterior fidelity (rwbench.metrics.posterior_fidelity)
+
+
+def _posterior_fidelity(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tensor, targets: torch.Tensor,
+                        opts: dict, table: list[dict]) -> list[dict]:
+    """Calibration curves, MMSE gap and score-KSD per target (rwbench.metrics.posterior_fidelity): summary rows into
+    metrics.csv (t over targets; mmse_gap_db: the mean ratio over targets in dB), the per-target values merged into
+    `table` (metrics-per-target.csv) and the curves into coverage-curves.csv."""
+    from rwbench.metrics import posterior_fidelity as pf
+
+    try:
+        denoiser = pf.run_denoiser(spec, opts["device"])
+    except FileNotFoundError as err:      # the run's model is gone (a copied run folder): the rest is still scored
+        import sys
+
+        print(f"rwbench evaluate: {run_dir}: posterior fidelity skipped, the model is missing ({err}); "
+              "--no-fidelity skips it on purpose", file=sys.stderr)
+        return table
+    got, curve_rows = pf.run_fidelity(spec, data, ok, targets.tolist(), denoiser=denoiser)
+    if not got:
+        return table
+    by_target = {r["target"]: r for r in table}
+    for r in got:
+        by_target.setdefault(r["target"], {"target": r["target"], "n": r["n"]}).update(r)
+    table = [by_target[t] for t in sorted(by_target)]
+    sigma = float(spec["sigma_min"])
+    conv = {"ksd": f"model data scale; IMQ c={pf.KSD_C:g}, beta={pf.KSD_BETA:g}; prior score (D(x, {sigma:g}) - x) / "
+                   f"{sigma:g}^2 + exact likelihood gradient; U-statistic per target",
+            "coverage": f"[0, 1] scale; mean over levels {pf.LEVELS[0]:g}..{pf.LEVELS[-1]:g} of sampler minus reference "
+                        "coverage",
+            "mmse": "[0, 1] scale; 10 log10 of the mean over targets of |mean of N - exact mean|^2 / (tr Cov / N)"}
+    for key in FIDELITY:
+        for name in (key, key + EXACT_N):
+            values = [r[name] for r in got if name in r]
+            if not values:
+                continue
+            reference = "exact_posterior" if (name.startswith(("mmse", "coverage_gap")) and "truth" not in name) \
+                else ("ground_truth" if "truth" in name else "posterior_score")
+            if key == "mmse_gap_db":
+                continue
+            kind = "ksd" if key == "ksd" else "coverage"
+            rows.summary(name, np.asarray(values, dtype=float), reference, "", conv[kind],
+                         clusters=np.arange(len(values)))
+    for suffix in ("", EXACT_N):
+        values = [r["mmse_ratio" + suffix] for r in got if "mmse_ratio" + suffix in r]
+        if values:
+            s = pf.ratio_db(values)
+            rows.add("mmse_gap_db" + suffix, s["value"], s["n"], "exact_posterior", "", conv["mmse"], se=s["se"],
+                     ci_lo=s["ci_lo"], ci_hi=s["ci_hi"])
+    rundir.write_curves(run_dir, curve_rows)
+    return table
 
 
 def _write_per_image(path: Path, data: dict, per_image: dict) -> None:

@@ -29,6 +29,7 @@ class EvaluateOptions:
     allow_download: bool = True
     allow_partial: bool = False
     seed: int = 0
+    fidelity: bool = True      # posterior fidelity of inverse runs (calibration curves, MMSE gap, score-KSD)
 
 
 def option_fields() -> dict[str, dataclasses.Field]:

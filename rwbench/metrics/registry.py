@@ -5,7 +5,9 @@ tests derive their lists from it. Torch-free (the analysis layer imports it).
 
 Kinds: `set` (a statistic of the whole sample set, bootstrap interval over images), `per-image` (one value per image,
 mean with se / interval), `per-target` (inverse tasks: one value per measured target), `posterior` (oracle inverse
-runs: the sampler's N draws per target against the exact posterior, t interval over targets), `run` (bookkeeping).
+runs: the sampler's N draws per target against the exact posterior, t interval over targets), `fidelity` (inverse runs
+with N draws per target: calibration curves, MMSE gap, score-KSD; rwbench.metrics.posterior_fidelity), `run`
+(bookkeeping).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 # nominal level of the per-pixel credible intervals of posterior calibration (evaluate, figures, the bench)
 CREDIBLE_LEVEL = 0.9
-KINDS = ("set", "per-image", "per-target", "posterior", "run")
+KINDS = ("set", "per-image", "per-target", "posterior", "fidelity", "run")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,21 @@ METRICS: dict[str, Metric] = {
     "diverged": Metric("diverged run", "flag", "lower", kinds=('run',)),
     "wall_s": Metric("wall time", "s", "lower", kinds=('run',)),
 }
+# posterior fidelity (issue 26; rwbench.metrics.posterior_fidelity): each with its value for N exact draws (<m>_exact_n)
+_PF = "rwbench.metrics.posterior_fidelity.run_fidelity"
+_COV = "coverage minus reference (mean over levels)"
+for _name, _label, _unit in (
+        ("coverage_gap", "calibration gap, pixels (vs exact draws)", _COV),
+        ("coverage_gap_random", "calibration gap, random projections (vs exact draws)", _COV),
+        ("coverage_gap_principal", "calibration gap, posterior principal directions (vs exact draws)", _COV),
+        ("coverage_gap_truth", "calibration gap, pixels (vs the ground truth)", _COV),
+        ("mmse_gap_db", "MMSE gap of the mean of N (vs tr Cov / N)", "dB"),
+        ("ksd", "score-KSD^2 (IMQ, U-statistic)", "")):
+    _better = "lower" if _name in ("mmse_gap_db", "ksd") else ""
+    METRICS[_name] = Metric(_label, _unit, _better, "model data scale, squared score units" if _name == "ksd" else "",
+                            kinds=("fidelity",), function=_PF)
+    METRICS[_name + "_exact_n"] = Metric(f"{_label}, N exact draws", _unit, "",
+                                         METRICS[_name].detail, ("fidelity",), _PF)
 # <m>_exact_n: the oracle calibration statistic m of N independent exact posterior draws in place of the sampler's
 # (what N exact draws reach); same unit, no better direction of its own
 EXACT_N = "_exact_n"

@@ -26,6 +26,16 @@ def gmm_posterior(prior: GaussianMixtureDenoiser, A: torch.Tensor, y: torch.Tens
     """p(x | y) for x ~ sum_j w_j N(m_j, C_j), y = A x + eta n: weights ∝ w_j N(y; A m_j, A C_j A^T + eta^2 I),
     means m_j + K_j (y - A m_j), covariances (I - K_j A) C_j (I - K_j A)^T + eta^2 K_j K_j^T (Joseph form),
     K_j = C_j A^T (A C_j A^T + eta^2 I)^-1."""
+    weights, post_means, post_covs, log_evidence = gmm_posterior_parts(prior, A, y, eta)
+    post = GaussianMixtureDenoiser(weights, post_means, post_covs, sample_shape=prior.sample_shape)
+    post.log_evidence = log_evidence         # log p(y)
+    return post
+
+
+def gmm_posterior_parts(prior: GaussianMixtureDenoiser, A: torch.Tensor, y: torch.Tensor,
+                        eta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """(weights [J], means [J, d], covariances [J, d, d], log p(y)) of gmm_posterior, without building its denoiser
+    (no eigendecompositions: what a caller needs that only reads the moments)."""
     eta = check_eta(eta)
     A = torch.as_tensor(A, dtype=F64)
     d = prior.dim
@@ -49,9 +59,7 @@ def gmm_posterior(prior: GaussianMixtureDenoiser, A: torch.Tensor, y: torch.Tens
     post_means = means + torch.einsum("jdm,jm->jd", K, resid)
     IKA = torch.eye(d, dtype=F64)[None] - K @ A                   # [J, d, d]
     post_covs = IKA @ covs @ IKA.transpose(1, 2) + (eta * eta) * K @ K.transpose(1, 2)
-    post = GaussianMixtureDenoiser(weights.clamp(min=0), post_means, post_covs, sample_shape=prior.sample_shape)
-    post.log_evidence = float(torch.logsumexp(log_w, 0))         # log p(y)
-    return post
+    return weights.clamp(min=0), post_means, post_covs, float(torch.logsumexp(log_w, 0))
 
 
 def batch_posteriors(prior: GaussianMixtureDenoiser, operator: LinearOperator | torch.Tensor, y: torch.Tensor, eta: float,
@@ -84,4 +92,4 @@ def posterior_variance(post: GaussianMixtureDenoiser) -> torch.Tensor:
     return (second - post.mean**2).reshape(post.sample_shape)
 
 
-__all__ = ["gmm_posterior", "batch_posteriors", "dense_operator", "posterior_mean", "posterior_variance"]
+__all__ = ["gmm_posterior", "gmm_posterior_parts", "batch_posteriors", "dense_operator", "posterior_mean", "posterior_variance"]

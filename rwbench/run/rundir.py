@@ -22,6 +22,7 @@ TRAJECTORIES = "trajectories"
 METRICS = "metrics.csv"
 PER_IMAGE = "metrics-per-image.csv"
 PER_TARGET = "metrics-per-target.csv"
+CURVES = "coverage-curves.csv"
 FEATURES = "features.safetensors"
 FLOORS = "floors.csv"
 
@@ -272,6 +273,25 @@ def read_per_target(run_dir: str | Path):
     import pandas as pd
 
     path = Path(run_dir) / PER_TARGET
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def write_curves(run_dir: str | Path, rows: list[dict]) -> Path:
+    """<run_dir>/coverage-curves.csv (atomic): an inverse run's calibration curves, one row per (target, draws, against,
+    basis, level) (rwbench.metrics.posterior_fidelity.run_fidelity)."""
+    import pandas as pd
+
+    path = Path(run_dir) / CURVES
+    with atomic_write(path, "w") as handle:
+        pd.DataFrame(rows).to_csv(handle, index=False)
+    return path
+
+
+def read_curves(run_dir: str | Path):
+    """The calibration curves of an inverse run (write_curves), or None when evaluate wrote none."""
+    import pandas as pd
+
+    path = Path(run_dir) / CURVES
     return pd.read_csv(path) if path.is_file() else None
 
 

@@ -249,7 +249,15 @@ def all_targets():
     targets += [f"{REPORTS}/figures/{name}.png" for name in figure_names()]
     if trajectory_runs():
         targets.append(f"{REPORTS}/figures/scalespace.png")
+    if posterior_runs():
+        targets += [f"{REPORTS}/tables/posterior_fidelity.csv", f"{REPORTS}/tables/ksd_validation.csv",
+                    f"{REPORTS}/figures/posterior-fidelity.png"]
     return targets
+
+
+def posterior_runs():
+    """Inverse runs with several draws per target (posterior fidelity: fidelity.smk)."""
+    return [r for r, s in RUNS.items() if s["task"] != "uncond" and int(s.get("samples_per_target") or 1) > 1]
 
 
 def scalespace_inputs(wildcards):
@@ -479,6 +487,11 @@ def claims_command():
     """`rwbench claims`: the claims ledger of the config's declared claims."""
     return ["claims", "--config", CONFIGFILE, "--runs-dir", f"{RESULTS}/runs", "--out", REPORTS,
             "--reference-cache", f"{RESULTS}/reference", "--extractor", metrics_settings()["extractor"]]
+
+
+def fidelity_command():
+    """`rwbench fidelity`: the posterior-fidelity table, the score-KSD validation and their figures."""
+    return ["fidelity", "--runs", f"{RESULTS}/runs", "--out", REPORTS]
 
 
 def batch_command(commands):

@@ -1,0 +1,29 @@
+# Posterior fidelity of the inverse runs (issue 26; rwbench.analysis.posterior_fidelity, docs/posterior-fidelity.md):
+# the table of every posterior cell, the score-KSD validated against the energy distance on the exact oracle, the
+# calibration claims and their figures, from what evaluate wrote into each run (metrics-per-target.csv,
+# coverage-curves.csv; their metrics.csv are inputs of the aggregated table).
+rule fidelity:
+    input:
+        metrics=f"{RESULTS}/metrics.csv",
+    output:
+        table=f"{REPORTS}/tables/posterior_fidelity.csv",
+        validation=f"{REPORTS}/tables/ksd_validation.csv",
+        claims=f"{REPORTS}/tables/calibration_claims.csv",
+        figure=f"{REPORTS}/figures/posterior-fidelity.png",
+        figure_pdf=f"{REPORTS}/figures/posterior-fidelity.pdf",
+        curves=f"{REPORTS}/figures/calibration-curves.png",
+        curves_pdf=f"{REPORTS}/figures/calibration-curves.pdf",
+    params:
+        command=lambda wildcards: rwbench_line(fidelity_command()),
+    log:
+        f"{RESULTS}/logs/fidelity.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/fidelity.tsv"
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    conda:
+        CONDA_ENV
+    shell:
+        "{params.command} > {log:q} 2>&1"
