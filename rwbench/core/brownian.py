@@ -28,6 +28,7 @@ F32 = torch.float32      # path values are float32: rounding 1e-7 of |W|, ~1e-6 
 SIGMA_LO = 1e-4          # the tree spans sigma in [SIGMA_LO, SIGMA_HI]; below it one bridge from W(0) = 0
 SIGMA_HI = 1e4
 DEPTH = 12               # leaves of width ln(1e8) / 2^12 = 0.0045 in log sigma (finer than a K = 1000 ladder's steps)
+START_LEVEL = 9          # start_normals' cells: ln(1e8) / 2^9 = 0.036 in log sigma
 CHUNK_BYTES = 48 << 20   # bound on the tree values held while one chunk of a ladder is evaluated
 
 _M32 = 0xFFFFFFFF
@@ -141,6 +142,31 @@ class BrownianPaths:
 
     def __len__(self) -> int:
         return len(self.seeds)
+
+    def start_normals(self, sigma: float, d: int, level: int = START_LEVEL) -> torch.Tensor:
+        """z ~ N(0, I) [B, d] (float64) from the path above sigma^2 only: the normalised sum of the increments over the
+        tree's level-`level` cells [a_i, b_i] above sigma^2, weighted c_i = ln(b_i / a_i) / (b_i - a_i) (the cell mean
+        of 1/v), i.e. z ~ sigma int_{sigma^2} dW(v) / v, the state a reverse VE diffusion from far above reaches at
+        sigma (over sigma) while the noise is far larger than the data. Independent of every step below sigma^2, so it
+        is a valid start for a sampler whose step noise comes from the same path, and samplers starting at nearby
+        levels (or passing through sigma from above) start coupled."""
+        sigma = float(sigma)
+        if not 0 <= sigma < math.sqrt(self.u_hi):
+            raise ValueError(f"sigma: the start level must lie in [0, {math.sqrt(self.u_hi):g}), got {sigma}")
+        if not 1 <= int(level) <= self.depth:
+            raise ValueError(f"level: need 1 <= level <= depth ({self.depth}), got {level}")
+        n = 1 << level
+        s0 = math.log(sigma) if sigma > 0 else -math.inf
+        j0 = max(0, math.ceil((s0 - self.s_lo) / (self.s_hi - self.s_lo) * n - 1e-9))
+        if j0 >= n:
+            raise ValueError(f"sigma: {sigma} leaves no cell of the tree above it; lower it")
+        points = [self._born(level, j) for j in range(j0, n + 1)]
+        V, row = self._grid_values(set(points), d)
+        u = torch.tensor([self._u(level, j) for j in range(j0, n + 1)], dtype=F64)
+        weights = torch.log(u[1:] / u[:-1]) / (u[1:] - u[:-1])
+        W = V[[row[p] for p in points]].to(F64)                                    # [cells + 1, B, d]
+        S = torch.einsum("c,cbd->bd", weights, W[1:] - W[:-1])
+        return S / float((weights**2 * (u[1:] - u[:-1])).sum().sqrt())
 
     def over(self, levels, shape: Sequence[int] | None = None) -> "LadderNoise":
         """The step-noise source of a sampler whose step k goes from levels[k] to levels[k + 1]."""
@@ -317,5 +343,5 @@ class LadderNoise:
         return self._noise[k - self._chunk[0]].reshape(x.shape).to(device=x.device, dtype=x.dtype)
 
 
-__all__ = ["BrownianPaths", "LadderNoise", "counter_normals", "image_keys", "path_times", "DEPTH", "SIGMA_LO",
+__all__ = ["BrownianPaths", "LadderNoise", "counter_normals", "image_keys", "path_times", "DEPTH", "START_LEVEL", "SIGMA_LO",
            "SIGMA_HI"]

@@ -251,22 +251,33 @@ class SamplerCall:
             return self.gens
         return self.paths.over(levels, tuple(self.x_T.shape[1:]))
 
+    def start_normal(self, level: float) -> torch.Tensor:
+        """The start's N(0, I) draw for a sampler whose first level is `level`: x_T (independent noise), or, with
+        coupled noise, the images' Brownian paths above level^2 (BrownianPaths.start_normals: independent of the step
+        noise, and coupled with the state of any sampler that passes `level` from above)."""
+        if self.paths is None:
+            return self.x_T
+        z = self.paths.start_normals(float(level), self.x_T[0].numel())
+        return z.reshape(self.x_T.shape).to(device=self.x_T.device, dtype=self.x_T.dtype)
+
     def start(self, level: float) -> torch.Tensor:
-        """x at the first level (VE coordinates): level * x_T (noise start) or an exact draw of p_level (exact start:
-        the oracle's noised mixture, a function of the same x_T and image i's `start` stream)."""
+        """x at the first level (VE coordinates): level z (noise start) or an exact draw of p_level (exact start: the
+        oracle's noised mixture as a function of the same z and image i's `start` stream); z = start_normal(level)."""
+        z = self.start_normal(level)
         if not self.exact:
-            return float(level) * self.x_T
+            return float(level) * z
         from rwbench.models.oracle import noised_sample
 
         gens = stream_generators(int(self.spec["seed"]), "start", self.spec["task"], self.indices)
-        return noised_sample(self.denoiser, float(level), self.x_T, gens).to(self.x_T.dtype)
+        return noised_sample(self.denoiser, float(level), z, gens).to(self.x_T.dtype)
 
     def start_vp(self, abar: float) -> torch.Tensor:
-        """x_T in VP coordinates at a chain step with cumulative alpha abar: x_T ~ N(0, I) (noise start) or
-        sqrt(abar) x with x ~ p_sigma, sigma = sqrt((1 - abar) / abar) (exact start)."""
+        """x_T in VP coordinates at a chain step with cumulative alpha abar (VE level sigma = sqrt((1 - abar) / abar)):
+        z ~ N(0, I) (noise start; z = start_normal(sigma)) or sqrt(abar) x with x ~ p_sigma (exact start)."""
+        sigma = schedules.sigma_of_abar(float(abar))
         if not self.exact:
-            return self.x_T
-        return math.sqrt(abar) * self.start(schedules.sigma_of_abar(float(abar)))
+            return self.start_normal(sigma)
+        return math.sqrt(abar) * self.start(sigma)
 
 
 def run_sampler(spec: dict, denoiser, indices, *, device="cpu", dtype=torch.float32, progress=False) -> dict:
@@ -308,7 +319,7 @@ def run_template(call: SamplerCall) -> torch.Tensor:
         callback = Trajectory(trajectory_steps(wp.K, int(spec["trajectory_points"])), wp.K, keep)
     trajectory, callback = callback, _with_progress(callback, wp.K, f"walk {call.row.name}", call.progress)
     # init_scale x_T, or Phi(x_T) ~ U(0, 1) for NCSN's released convention; the exact start: x_0 ~ p_{sigma_0}
-    x0 = call.start(float(wp.sigmas[0])) if call.exact else wp.initial(call.x_T)
+    x0 = call.start(float(wp.sigmas[0])) if call.exact else wp.initial(call.start_normal(float(wp.sigmas[0])))
     if inv is None:
         from rwbench.core.walk import random_walk
 
@@ -448,7 +459,8 @@ def run_ncsn(call: SamplerCall) -> torch.Tensor:
     convention = p.get("convention", "paper")
     levels = _ncsn_levels(call.spec, call.denoiser)
     fn = sampler_table.resolve(call.row.algorithm)
-    x0 = call.start(float(levels[0])) if call.exact else schedules.ncsn_initial_state(call.x_T, float(levels[0]), convention)
+    x0 = call.start(float(levels[0])) if call.exact else \
+        schedules.ncsn_initial_state(call.start_normal(float(levels[0])), float(levels[0]), convention)
     return fn(_native_score(call.denoiser), x0, levels,
               int(p["n_steps_each"]), float(p["eps"]), generators=call.gens, progress=call.progress, convention=convention)
 
