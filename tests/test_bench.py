@@ -18,10 +18,13 @@ def test_walk_bench_compares_the_template_with_euler_ancestral(capsys):
 
     assert walk.main(["--batch-sizes", "3", "--steps", "3", "--repeats", "1", "--threads", "1", "--compare-only"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("compare=euler_ancestral batch=3 dtype=float32 reference=")
+    assert len(lines) == 2 and all(line.startswith("compare=euler_ancestral batch=3 dtype=float32 reference=")
+                                   for line in lines)
     assert ("reference=k-diffusion " in lines[0]) == (kdiffusion.sampling()[0] is not None)
     assert re.search(r"reference_ms=[\d.]+ template_batch_noise_ms=[\d.]+ template_per_image_noise_ms=[\d.]+ "
-                     r"solver_per_image_noise_ms=[\d.]+ ratio_batch=[\d.]+ ratio_per_image=[\d.]+$", lines[0])
+                     r"template_coupled_noise_ms=[\d.]+ solver_per_image_noise_ms=[\d.]+ ratio_batch=[\d.]+ "
+                     r"ratio_per_image=[\d.]+ ratio_coupled=[\d.]+$", lines[0])
+    assert re.search(r" noise_only randn_like_ms=[\d.]+ coupled_draw_ms=[\d.]+ ratio_coupled_draw=[\d.]+$", lines[1])
 
 
 def test_nets_bench_runs_small_configs_on_cpu(capsys):

@@ -91,11 +91,14 @@ SAMPLERS = ["simplified", "ddpm", "ve-sde", "native-ddpm", "native-ve-sde", "nat
             "euler-ancestral", "dpmpp-2m-sde", "heun", "ddim"]
 
 
+@pytest.mark.parametrize("noise", ["coupled", "independent"])
 @pytest.mark.parametrize("model", ["oracle", "vp"])
-def test_shard_layout_is_irrelevant_bit_for_bit(model):
-    """1 x 8 images == 4 x 2 images == batches of 3, for every sampler family, on an exact oracle and a real UNet."""
+def test_shard_layout_is_irrelevant_bit_for_bit(model, noise):
+    """1 x 8 images == 4 x 2 images == batches of 3, for every sampler family, on an exact oracle (exact start) and a
+    real UNet, with coupled (Brownian paths) and independent step noise."""
     den = small_oracle() if model == "oracle" else random_vp_unet()
     cfg = config(e={"models": [model], "samplers": SAMPLERS, "schedules": ["geometric"], "steps": [10], "n_images": 8,
+                    "noise": noise,
                     "sampler_options": {"ncsn": {"n_steps_each": 2}, "ddim": {"ancestral_eta": 0.5}}})
     for spec in grid.expand(cfg).values():
         with torch.no_grad():
@@ -225,3 +228,63 @@ def test_plan_names_unknown_runs(tmp_path):
     with pytest.raises(SystemExit, match="--list"):
         cli.main(["plan", "--config", str(tmp_path / "config.yaml"), "--run", "nope"])
     assert json.loads(spec_path.read_text())["nfe"] == 6
+
+
+def test_start_and_noise_options_reach_the_spec_and_independent_noise_start_is_the_old_run():
+    """The grid writes start (oracle: exact by default) and noise (coupled by default); a spec with noise independent
+    and start noise samples what a spec without the keys (written before them) samples, bit for bit."""
+    cfg = config(e={"models": ["oracle", "vp"], "samplers": ["simplified", "euler-ancestral"], "steps": [5],
+                    "schedules": ["geometric"], "n_images": 4})
+    specs = list(grid.expand(cfg).values())
+    assert {(s["model"], s["start"], s["noise"]) for s in specs} == {("oracle", "exact", "coupled"),
+                                                                     ("vp", "noise", "coupled")}
+    den = small_oracle()
+    for spec in [s for s in specs if s["model"] == "oracle"]:
+        old = {k: v for k, v in spec.items() if k not in ("start", "noise")}
+        with torch.no_grad():
+            a = sample_cmd.sample_images(dict(spec, start="noise", noise="independent"), [0, 1, 2], denoiser=den)
+            b = sample_cmd.sample_images(old, [0, 1, 2], denoiser=den)
+            c = sample_cmd.sample_images(spec, [0, 1, 2], denoiser=den)
+        assert torch.equal(a["sample"], b["sample"]) and not torch.equal(a["sample"], c["sample"])
+    bad = dict(MODELS, vp=dict(MODELS["vp"], start="exact"))
+    with pytest.raises(ValueError, match="start: exact needs an exact oracle"):
+        grid.expand({**cfg, "models": bad})
+
+
+@pytest.mark.slow
+def test_deterministic_solvers_from_the_exact_start_reach_the_exact_draw_floor():
+    """Heun and DPM++(2M) at NFE 50 and 100 on the digits oracle (sigma_max 8.5, exact start, n = 256): energy distance
+    to the oracle's reference inside the band of 10 sets of 256 exact draws (mean + 3 sd); from the noise start they
+    sit far above it (the start error the exact start removes). Needs `rwbench prepare` (results/embedded/oracle)."""
+    from pathlib import Path
+
+    from rwbench.core.rng import image_seed
+    from rwbench.data import to_uint8
+    from rwbench.io import load_safetensors
+    from rwbench.metrics.distances import energy_distance
+
+    folder = Path("results/embedded/oracle")
+    if not (folder / "digits-gmm.safetensors").is_file():
+        pytest.skip("results/embedded/oracle missing: run `rwbench prepare --config config/embedded-default.yaml "
+                    "--out results/embedded/oracle`")
+    oracle = GaussianMixtureDenoiser.load(folder / "digits-gmm.safetensors")
+    ref = next(iter(load_safetensors(folder / "digits-oracle-reference.safetensors").values()))
+    ref = ref.double().reshape(len(ref), -1) / 255.0
+    n = 256
+
+    def ed(u8):
+        return energy_distance(u8.double().reshape(n, -1) / 255.0, ref)
+
+    floor = torch.tensor([ed(to_uint8(oracle.sample(n, generator=torch.Generator().manual_seed(
+        image_seed(0, "floor-test", r))), (0.0, 1.0))) for r in range(10)])
+    band = float(floor.mean() + 3 * floor.std())
+    model = {"family": "oracle", "dataset": "digits", "resolution": 16, "channels": 1, "data_range": [0, 1],
+             "checkpoint": str(folder), "sigma_min": 0.01, "sigma_max": 8.5}
+    for start in ("exact", "noise"):
+        cfg = {"seed": 0, "shard_size": n, "models": {"o": dict(model, start=start)},
+               "experiments": {"e": {"models": ["o"], "samplers": ["heun", "dpmpp-2m"], "schedules": ["karras"],
+                                     "nfe": [50, 100], "n_images": n}}}
+        for spec in grid.expand(cfg).values():
+            with torch.no_grad():
+                value = ed(sample_cmd.sample_images(spec, list(range(n)), denoiser=oracle)["sample_uint8"])
+            assert (value < band) == (start == "exact"), (start, spec["sampler"], spec["nfe"], value, band)

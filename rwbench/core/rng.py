@@ -34,9 +34,12 @@ def randn_per_image(generators: Sequence[torch.Generator], shape: Sequence[int],
 
 
 def step_noise(noise: torch.Tensor | None, k: int, x: torch.Tensor, generator=None) -> torch.Tensor:
-    """n_k ~ N(0, I) shaped like x: slice k of an explicit noise tensor, per-image generators, or one generator."""
+    """n_k ~ N(0, I) shaped like x: slice k of an explicit noise tensor, a noise source with draw(k, x) (the coupled
+    Brownian step noise of rwbench.core.brownian.LadderNoise), per-image generators, or one generator."""
     if noise is not None:
         return noise[k].to(device=x.device, dtype=x.dtype)
+    if hasattr(generator, "draw"):
+        return generator.draw(k, x)
     if isinstance(generator, (list, tuple)):
         return randn_per_image(generator, x.shape[1:], dtype=torch.float64).to(device=x.device, dtype=x.dtype)
     device = generator.device if generator is not None else "cpu"
@@ -52,6 +55,8 @@ def step_noise(noise: torch.Tensor | None, k: int, x: torch.Tensor, generator=No
 # target t is index t * samples_per_target + j (sample_index).
 STREAMS = {
     "noise": "{task}",                          # x_T and step noise of the sampler
+    "brownian": "{task}/brownian",              # image i's Brownian path: coupled step noise (rwbench.core.brownian)
+    "start": "{task}/start",                    # mixture component of image i's exact start x_T ~ p_{sigma_0} (oracle)
     "mask": "{task}/mask",                      # inpainting mask / box position of target t
     "measure": "{task}/measure",                # measurement noise n of y = A x + eta n for target t
     "exact": "{task}/exact",                    # exact posterior draw of image i (oracle)

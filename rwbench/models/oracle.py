@@ -82,3 +82,29 @@ def mixture_log_density(oracle: GaussianMixtureDenoiser, x: torch.Tensor) -> tor
 def mixture_responsibilities(oracle: GaussianMixtureDenoiser, x: torch.Tensor) -> torch.Tensor:
     """p(component j | x) of the noise-free mixture, [B, J]; E_p[r_j(X)] = w_j exactly for X ~ p."""
     return torch.softmax(component_log_likelihoods(oracle, x), dim=-1)
+
+
+def noised_moments(oracle: GaussianMixtureDenoiser, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean [d] and covariance [d, d] of p_sigma = sum_j w_j N(m_j, C_j + sigma^2 I) (float64)."""
+    mu = oracle.mean
+    diff = oracle.means - mu
+    cov = torch.einsum("j,jde->de", oracle.weights, oracle.covs + diff[:, :, None] * diff[:, None, :])
+    return mu, cov + float(sigma) ** 2 * torch.eye(oracle.dim, dtype=cov.dtype)
+
+
+def noised_sample(oracle: GaussianMixtureDenoiser, sigma: float, z: torch.Tensor, generators) -> torch.Tensor:
+    """Exact draws of p_sigma, one per image: x_b = m_j + U_j diag(sqrt(lambda_j + sigma^2)) U_j^T z_b with component
+    j ~ Categorical(w) from image b's generator (`generators`, one per image) and z_b ~ N(0, I) its given normal draw
+    (the sampler's x_T, so the exact start is a function of the same draw as the noise start). Float64, z's shape."""
+    if not float(sigma) >= 0:
+        raise ValueError(f"sigma: need a noise level >= 0, got {sigma}")
+    if len(generators) != z.shape[0]:
+        raise ValueError(f"generators: need one per image ({z.shape[0]}), got {len(generators)}")
+    flat = z.reshape(z.shape[0], -1).to(torch.float64).cpu()
+    if flat.shape[1] != oracle.dim:
+        raise ValueError(f"z: oracle of dimension {oracle.dim} got {flat.shape[1]} values per image")
+    comps = torch.cat([torch.multinomial(oracle.weights, 1, generator=g) for g in generators])
+    U = oracle.eigvecs[comps]                                                     # [B, d, d]
+    scale = (oracle.eigvals[comps] + float(sigma) ** 2).sqrt()                    # [B, d]
+    x = oracle.means[comps] + torch.einsum("bde,be->bd", U, scale * torch.einsum("bde,bd->be", U, flat))
+    return x.reshape(z.shape).to(z.device)

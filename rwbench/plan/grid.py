@@ -77,6 +77,18 @@ def resolve_checkpoint(config: dict, value):
     return value
 
 
+def start_of(msettings: dict) -> str:
+    """A model's start of unconditional runs: its `start`, where auto (the schema's default) is exact for exact oracles
+    (family oracle) and noise otherwise."""
+    start = msettings.get("start", default("models.*.start"))
+    if start == "auto":
+        return "exact" if msettings["family"] == "oracle" else "noise"
+    if start == "exact" and msettings["family"] != "oracle":
+        raise ValueError(f"start: exact needs an exact oracle (family oracle), not family {msettings['family']!r}; "
+                         "set the model's start to noise or auto")
+    return start
+
+
 def reference_for(config: dict, model: str, msettings: dict) -> dict:
     """What unconditional samples of `model` are scored against (see docs/run-layout.md)."""
     ref = msettings.get("reference")
@@ -203,6 +215,8 @@ def expand_experiment(config: dict, name: str) -> list[dict]:
                 "reference": reference_for(config, model, msettings) if not inverse else
                 {"kind": "ground_truth", "dataset": msettings["dataset"], "split": msettings.get("reference_split", "test")},
             }
+            spec["start"] = start_of(msettings)
+            spec["noise"] = _exp(exp, "noise")
             if spec["trajectory_points"] and exp.get("trajectory_images"):   # only when set: other specs unchanged
                 spec["trajectory_images"] = int(exp["trajectory_images"])
             if run_id in specs and specs[run_id] != spec:
@@ -230,5 +244,5 @@ def spec_digest(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-__all__ = ["SAMPLERS", "SCHEDULES", "FIGURES", "fmt", "etas", "expand", "expand_experiment",
+__all__ = ["SAMPLERS", "SCHEDULES", "FIGURES", "fmt", "etas", "expand", "expand_experiment", "start_of",
            "spec_digest", "model_settings"]

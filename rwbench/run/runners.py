@@ -5,6 +5,7 @@ runner and the posterior benchmark (rwbench.tools.bench.posterior) both call."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -136,6 +137,29 @@ def make_inverse(spec: dict, targets: torch.Tensor, dtype) -> Inverse:
     return Inverse(op, y.to(dtype), gt.to(dtype), eta)
 
 
+START_MODES = ("exact", "noise")            # spec["start"] (rwbench.plan.grid resolves the models' `start: auto`)
+NOISE_MODES = ("coupled", "independent")   # spec["noise"]
+
+
+def start_mode(spec: dict, denoiser) -> str:
+    """"exact" where the spec asks for it and the denoiser is an exact oracle (GaussianMixtureDenoiser; the planner
+    allows it for family oracle only, rwbench.plan.grid.start_of), else "noise" (specs written before the option:
+    noise; a denoiser wrapped around the oracle has no mixture to draw from)."""
+    mode = spec.get("start", "noise")
+    if mode not in START_MODES:
+        raise ValueError(f"start: choose one of {', '.join(START_MODES)}, got {mode!r}")
+    return mode if isinstance(denoiser, GaussianMixtureDenoiser) else "noise"
+
+
+def noise_mode(spec: dict) -> str:
+    """"coupled" (each image's Brownian path, rwbench.core.brownian) or "independent" (its generator; specs written
+    before the option: independent)."""
+    mode = spec.get("noise", "independent")
+    if mode not in NOISE_MODES:
+        raise ValueError(f"noise: choose one of {', '.join(NOISE_MODES)}, got {mode!r}")
+    return mode
+
+
 def initial_noise(spec: dict, indices, device="cpu") -> tuple[torch.Tensor, list]:
     """x_T ~ N(0, I) per image from image i's generator (drawn first, so every sampler sees the same x_T for image i)."""
     gens = stream_generators(int(spec["seed"]), "noise", spec["task"], [int(i) for i in indices], device=device)
@@ -201,7 +225,8 @@ def _with_progress(callback, K: int, desc: str, enabled: bool):
 @dataclass
 class SamplerCall:
     """What a sampler's runner gets: the spec, its table row, the denoiser, x_T ~ N(0, I) and the per-image generators
-    (already advanced past x_T), the inverse task's data (None: unconditional), and `extras` it may fill."""
+    (already advanced past x_T), the inverse task's data (None: unconditional), and `extras` it may fill. `paths`: the
+    images' Brownian paths when the run's noise is coupled (None: independent); `exact`: start from p_{sigma_0}."""
 
     spec: dict
     row: sampler_table.Sampler
@@ -212,10 +237,47 @@ class SamplerCall:
     indices: list
     progress: bool = False
     extras: dict = field(default_factory=dict)
+    paths: object = None
+    exact: bool = False
 
     @property
     def params(self) -> dict:
         return self.spec["params"]
+
+    def step_noise(self, levels):
+        """The step-noise source of a sampler whose step k goes from VE level levels[k] to levels[k + 1]: the images'
+        Brownian paths over that ladder (coupled), else the per-image generators."""
+        if self.paths is None:
+            return self.gens
+        return self.paths.over(levels, tuple(self.x_T.shape[1:]))
+
+    def start_normal(self, level: float) -> torch.Tensor:
+        """The start's N(0, I) draw for a sampler whose first level is `level`: x_T (independent noise), or, with
+        coupled noise, the images' Brownian paths above level^2 (BrownianPaths.start_normals: independent of the step
+        noise, and coupled with the state of any sampler that passes `level` from above)."""
+        if self.paths is None:
+            return self.x_T
+        z = self.paths.start_normals(float(level), self.x_T[0].numel())
+        return z.reshape(self.x_T.shape).to(device=self.x_T.device, dtype=self.x_T.dtype)
+
+    def start(self, level: float) -> torch.Tensor:
+        """x at the first level (VE coordinates): level z (noise start) or an exact draw of p_level (exact start: the
+        oracle's noised mixture as a function of the same z and image i's `start` stream); z = start_normal(level)."""
+        z = self.start_normal(level)
+        if not self.exact:
+            return float(level) * z
+        from rwbench.models.oracle import noised_sample
+
+        gens = stream_generators(int(self.spec["seed"]), "start", self.spec["task"], self.indices)
+        return noised_sample(self.denoiser, float(level), z, gens).to(self.x_T.dtype)
+
+    def start_vp(self, abar: float) -> torch.Tensor:
+        """x_T in VP coordinates at a chain step with cumulative alpha abar (VE level sigma = sqrt((1 - abar) / abar)):
+        z ~ N(0, I) (noise start; z = start_normal(sigma)) or sqrt(abar) x with x ~ p_sigma (exact start)."""
+        sigma = schedules.sigma_of_abar(float(abar))
+        if not self.exact:
+            return self.start_normal(sigma)
+        return math.sqrt(abar) * self.start(sigma)
 
 
 def run_sampler(spec: dict, denoiser, indices, *, device="cpu", dtype=torch.float32, progress=False) -> dict:
@@ -229,7 +291,13 @@ def run_sampler(spec: dict, denoiser, indices, *, device="cpu", dtype=torch.floa
     inv = make_inverse(spec, targets, dtype) if targets is not None else None
     if inv is not None and not row.inverse:
         raise ValueError(f"sampler {row.name!r} does not solve inverse tasks (task {spec['task']!r})")
-    call = SamplerCall(spec, row, denoiser, x_T.to(dtype), gens, inv, indices, progress)
+    paths = None
+    if noise_mode(spec) == "coupled" and inv is None:     # posterior samplers and the conditional walk keep their noise
+        from rwbench.core.brownian import BrownianPaths
+
+        paths = BrownianPaths.for_images(int(spec["seed"]), spec["task"], indices)
+    exact = start_mode(spec, denoiser) == "exact" and inv is None   # inverse tasks: the noise start
+    call = SamplerCall(spec, row, denoiser, x_T.to(dtype), gens, inv, indices, progress, paths=paths, exact=exact)
     x = sampler_table.resolve(row.run)(call)
     extras = call.extras
     if inv is not None:
@@ -250,11 +318,14 @@ def run_template(call: SamplerCall) -> torch.Tensor:
         keep = torch.tensor([i < limit for i in call.indices]) if limit else None
         callback = Trajectory(trajectory_steps(wp.K, int(spec["trajectory_points"])), wp.K, keep)
     trajectory, callback = callback, _with_progress(callback, wp.K, f"walk {call.row.name}", call.progress)
-    x0 = wp.initial(call.x_T)          # init_scale x_T, or Phi(x_T) ~ U(0, 1) for NCSN's released convention
+    # init_scale x_T, or Phi(x_T) ~ U(0, 1) for NCSN's released convention; the exact start: x_0 ~ p_{sigma_0}
+    x0 = call.start(float(wp.sigmas[0])) if call.exact else wp.initial(call.start_normal(float(wp.sigmas[0])))
     if inv is None:
         from rwbench.core.walk import random_walk
 
-        x = random_walk(call.denoiser, x0, generator=call.gens, callback=callback, **wp.walk_kwargs())
+        # step k's noise: the path's increment from sigma_k down to sigma_{k+1} (0 after the last level)
+        noise = call.step_noise(torch.cat([wp.sigmas, wp.sigmas.new_zeros(1)]))
+        x = random_walk(call.denoiser, x0, generator=noise, callback=callback, **wp.walk_kwargs())
     else:
         from rwbench.core.conditional import conditional_random_walk
 
@@ -273,11 +344,20 @@ def _vp_chain(call: SamplerCall):
     return schedules.respaced_betas(betas, ts), chain_eps(call.denoiser, betas, ts)
 
 
+def chain_levels(betas: torch.Tensor) -> torch.Tensor:
+    """The VE levels sigma_t = sqrt((1 - abar_t) / abar_t) of a (respaced) chain in sampling order t = T-1 .. 0,
+    followed by 0: step k of an ancestral sampler on the chain goes from levels[k] to levels[k + 1]."""
+    abar = schedules.alphas_cumprod(torch.as_tensor(betas, dtype=F64))
+    return torch.cat([((1.0 - abar) / abar).sqrt().flip(0), abar.new_zeros(1)])
+
+
 def run_native_ddpm(call: SamplerCall) -> torch.Tensor:
-    """DDPM ancestral sampling (rwbench.baselines.ddpm) on the respaced chain."""
+    """DDPM ancestral sampling (rwbench.baselines.ddpm) on the respaced chain; coupled noise: step t -> t-1 is the
+    path's increment between the chain's VE levels sigma_t and sigma_{t-1}."""
     sub, eps_fn = _vp_chain(call)
     fn = sampler_table.resolve(call.row.algorithm)
-    return fn(eps_fn, call.x_T, sub, variance=call.params.get("variance", "beta"), generators=call.gens,
+    x_T = call.start_vp(float(schedules.alphas_cumprod(sub)[-1]))
+    return fn(eps_fn, x_T, sub, variance=call.params.get("variance", "beta"), generators=call.step_noise(chain_levels(sub)),
               progress=call.progress)
 
 
@@ -285,7 +365,8 @@ def run_native_vp_sde(call: SamplerCall) -> torch.Tensor:
     """score-SDE VP predictor(-corrector) (rwbench.baselines.score_sde) on the respaced chain."""
     sub, eps_fn = _vp_chain(call)
     fn = sampler_table.resolve(call.row.algorithm)
-    return fn(eps_fn, call.x_T, sub, generators=call.gens, corrector_snr=call.params.get("corrector_snr"),
+    x_T = call.start_vp(float(schedules.alphas_cumprod(sub)[-1]))
+    return fn(eps_fn, x_T, sub, generators=call.gens, corrector_snr=call.params.get("corrector_snr"),
               progress=call.progress)
 
 
@@ -368,7 +449,7 @@ def run_ve_predictor(call: SamplerCall) -> torch.Tensor:
     """score-SDE VE predictor(-corrector) (rwbench.baselines.score_sde) on the spec's ladder, x_0 = sigma_0 x_T."""
     sig = ladder(call.spec, call.denoiser)
     fn = sampler_table.resolve(call.row.algorithm)
-    return fn(_native_score(call.denoiser), float(sig[0]) * call.x_T, sig, generators=call.gens,
+    return fn(_native_score(call.denoiser), call.start(float(sig[0])), sig, generators=call.gens,
               corrector_snr=call.params.get("corrector_snr"), progress=call.progress)
 
 
@@ -378,7 +459,9 @@ def run_ncsn(call: SamplerCall) -> torch.Tensor:
     convention = p.get("convention", "paper")
     levels = _ncsn_levels(call.spec, call.denoiser)
     fn = sampler_table.resolve(call.row.algorithm)
-    return fn(_native_score(call.denoiser), schedules.ncsn_initial_state(call.x_T, float(levels[0]), convention), levels,
+    x0 = call.start(float(levels[0])) if call.exact else \
+        schedules.ncsn_initial_state(call.start_normal(float(levels[0])), float(levels[0]), convention)
+    return fn(_native_score(call.denoiser), x0, levels,
               int(p["n_steps_each"]), float(p["eps"]), generators=call.gens, progress=call.progress, convention=convention)
 
 
@@ -412,15 +495,16 @@ def run_ve_solver(call: SamplerCall) -> torch.Tensor:
     fn = sampler_table.resolve(call.row.algorithm)
     kwargs = solver_kwargs(call.row, call.params)
     if _takes_generator(fn):
-        kwargs["generator"] = call.gens
-    return fn(call.denoiser, float(sigmas[0]) * call.x_T, sigmas, **kwargs)
+        kwargs["generator"] = call.step_noise(sigmas)     # coupled: step i is the path's sigma_i -> sigma_{i+1}
+    return fn(call.denoiser, call.start(float(sigmas[0])), sigmas, **kwargs)
 
 
 def run_ddim(call: SamplerCall) -> torch.Tensor:
     """DDIM with eta (rwbench.baselines.ddim) on the respaced DDPM timesteps."""
     sub, eps_fn = _vp_chain(call)
     fn = sampler_table.resolve(call.row.algorithm)
-    return fn(eps_fn, call.x_T, sub, eta=float(call.params.get("ancestral_eta", 0.0)), generators=call.gens)
+    x_T = call.start_vp(float(schedules.alphas_cumprod(sub)[-1]))
+    return fn(eps_fn, x_T, sub, eta=float(call.params.get("ancestral_eta", 0.0)), generators=call.gens)
 
 
 def exact_posterior(spec: dict, prior: GaussianMixtureDenoiser, inv: Inverse, indices, targets=None) -> dict:
@@ -444,6 +528,6 @@ def to_unit(x: torch.Tensor, data_range) -> torch.Tensor:
     return (x.to(F64) - lo) / (hi - lo)
 
 
-__all__ = ["load_denoiser", "run_sampler", "SamplerCall", "run_template", "run_ve_solver", "solver_sigmas", "walk_params", "ladder", "make_inverse",
+__all__ = ["START_MODES", "NOISE_MODES", "start_mode", "noise_mode", "chain_levels", "load_denoiser", "run_sampler", "SamplerCall", "run_template", "run_ve_solver", "solver_sigmas", "walk_params", "ladder", "make_inverse",
            "initial_noise", "trajectory_steps", "to_unit", "exact_posterior", "ground_truth_images", "run_posterior",
            "posterior_module", "posterior_settings", "posterior_nfe", "run_posterior_sampler"]

@@ -13,7 +13,8 @@ from torch import nn
 from rwbench.core import presets, schedules
 from rwbench.baselines import kdiffusion, solvers
 from rwbench.models.denoisers import GaussianMixtureDenoiser, VEScoreDenoiser
-from rwbench.core.rng import image_generators
+from rwbench.core.brownian import BrownianPaths
+from rwbench.core.rng import image_generators, step_noise
 from rwbench.core.walk import random_walk
 
 
@@ -72,9 +73,10 @@ def measure(name: str, denoiser, x0: torch.Tensor, K: int, repeats: int, per_ima
 
 
 def against_euler_ancestral(x0: torch.Tensor, K: int, repeats: int) -> list[str]:
-    """Per-step ms of Euler-ancestral (eta = 1) on a free denoiser: the template (presets.euler_ancestral) with batch
-    and per-image noise, rwbench's solver with per-image noise, and k-diffusion's sample_euler_ancestral (its default
-    noise: one randn_like per step from the global generator). ratio = template / k-diffusion (or / rwbench solver)."""
+    """Per-step ms of Euler-ancestral (eta = 1) on a free denoiser: the template (presets.euler_ancestral) with batch,
+    per-image and coupled (Brownian-path) noise, rwbench's solver with per-image noise, and k-diffusion's sample_euler_ancestral (its default
+    noise: one randn_like per step from the global generator). ratio = template / k-diffusion (or / rwbench solver).
+    A second line times the noise alone: one randn_like per step against the coupled source's draw per step."""
     ladder = torch.cat([schedules.geometric(K, 0.01, 10.0), torch.zeros(1, dtype=torch.float64)])
     p = presets.euler_ancestral(ladder, 1.0)
     cached = (0.5 * x0).clone()
@@ -93,8 +95,18 @@ def against_euler_ancestral(x0: torch.Tensor, K: int, repeats: int) -> list[str]
         with torch.no_grad():
             solvers.euler_ancestral(free, x0, ladder, generator=per_image())
 
+    def coupled():      # each image's Brownian path over the walk's ladder (+ 0): rwbench.core.brownian
+        return BrownianPaths(list(range(x0.shape[0]))).over(torch.cat([p.sigmas, p.sigmas.new_zeros(1)]))
+
+    def draws(source):   # the noise alone: K draws of [B, C, H, W]
+        for k in range(K):
+            step_noise(None, k, x0, source)
+
     t_batch = _time(lambda: template(torch.Generator().manual_seed(0)), repeats) / K
     t_image = _time(lambda: template(per_image()), repeats) / K
+    t_coupled = _time(lambda: template(coupled()), repeats) / K
+    t_randn = _time(lambda: [torch.randn_like(x0) for _ in range(K)], repeats) / K
+    t_draw_coupled = _time(lambda: draws(coupled()), repeats) / K
     t_native = _time(native, repeats) / K
     kd, reason = kdiffusion.sampling()
     if kd is not None:
@@ -105,8 +117,11 @@ def against_euler_ancestral(x0: torch.Tensor, K: int, repeats: int) -> list[str]
         t_ref, ref = t_native, f"rwbench-euler_ancestral ({reason})"
     head = f"compare=euler_ancestral batch={x0.shape[0]} dtype={str(x0.dtype).replace('torch.', '')} reference={ref}"
     return [f"{head} reference_ms={1e3 * t_ref:.4f} template_batch_noise_ms={1e3 * t_batch:.4f} "
-            f"template_per_image_noise_ms={1e3 * t_image:.4f} solver_per_image_noise_ms={1e3 * t_native:.4f} "
-            f"ratio_batch={t_batch / t_ref:.2f} ratio_per_image={t_image / t_ref:.2f}"]
+            f"template_per_image_noise_ms={1e3 * t_image:.4f} template_coupled_noise_ms={1e3 * t_coupled:.4f} "
+            f"solver_per_image_noise_ms={1e3 * t_native:.4f} ratio_batch={t_batch / t_ref:.2f} "
+            f"ratio_per_image={t_image / t_ref:.2f} ratio_coupled={t_coupled / t_ref:.2f}",
+            f"{head} noise_only randn_like_ms={1e3 * t_randn:.4f} coupled_draw_ms={1e3 * t_draw_coupled:.4f} "
+            f"ratio_coupled_draw={t_draw_coupled / t_randn:.2f}"]
 
 
 def main(argv: list[str] | None = None) -> int:
