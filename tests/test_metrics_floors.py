@@ -96,12 +96,19 @@ def test_exact_floors_centre_on_zero_and_oracle_evaluate(tmp_path):
     assert {"variance_ratio", "mean_offset", "mean_offset_sq", "occupancy_chi2", "component_variance_ratio",
             "component_ratio_maxdev"} <= set(EXACT_METRICS)
     assert (rows.loc[["variance_ratio", "mean_offset", "occupancy_chi2"], "n_ref"] == 0).all()
-    # exact-draw bands at n = 40: ratios centre on 1, the unbiased squared offset on 0, |mean - mu| on
-    # sqrt(tr Sigma / n) (Jensen: a little below), the chi-square near (K - 1) / n = 1 / 40
-    for metric, centre in (("variance_ratio", 1.0), ("component_variance_ratio", 1.0), ("mean_offset_sq", 0.0)):
-        assert abs(rows.loc[metric, "mean"] - centre) < 4 * rows.loc[metric, "sd"] / math.sqrt(12), metric
+    # exact-draw bands at n = 40: ratios centre on 1, the unbiased squared offset on 0, |mean - mu| at most
+    # sqrt(tr Sigma / n), the chi-square near (K - 1) / n = 1 / 40
+    # (the floor's draws are seeded by the reference label, which holds tmp_path: bounds allow for any seed)
+    for metric in ("variance_ratio", "component_variance_ratio"):
+        assert abs(rows.loc[metric, "mean"] - 1.0) < 5 * rows.loc[metric, "sd"] / math.sqrt(12), metric
+    # the U-statistic is skewed (one large eigenvalue: about lam_1 (chi2_1 - 1) / n), so a 12-draw sd understates
+    # its spread; its exact sd for exact draws is sqrt(2 tr Sigma^2 / (n (n - 1)))
+    cov = mixture_moments(oracle)["covariance"]
+    sd_u = math.sqrt(2 * float(torch.trace(cov @ cov)) / (40 * 39))
+    assert abs(rows.loc["mean_offset_sq", "mean"]) < 4 * sd_u / math.sqrt(12)
     floor_offset = math.sqrt(float(mixture_moments(oracle)["trace"]) / 40)
-    assert 0.8 * floor_offset < rows.loc["mean_offset", "mean"] < 1.05 * floor_offset
+    offset = rows.loc["mean_offset"]         # E|xbar - mu| <= sqrt(E|xbar - mu|^2) = sqrt(tr Sigma / n) (Jensen)
+    assert 0.5 * floor_offset < offset["mean"] < floor_offset + 4 * offset["sd"] / math.sqrt(12)
     assert 0 < rows.loc["occupancy_chi2", "mean"] < 4 / 40
     assert (rows["source"] == "exact:digits-oracle").all()
     # unbiased statistics centre on 0 for exact draws: within one draw's sd (the fixed reference set shifts all draws

@@ -92,6 +92,22 @@ def variance_ratios(oracle, x: torch.Tensor, moments: dict | None = None) -> tor
     return ((flat - m["mean"]) ** 2).sum(1) / m["trace"]
 
 
+def component_parts(oracle, x: torch.Tensor, responsibility: torch.Tensor | None = None,
+                    moments: dict | None = None) -> dict[str, torch.Tensor]:
+    """Per-image inputs of the within-component ratios of float samples x [n, ...]: ratio [n, J] = |x_i - mu_j|^2 /
+    tr C_j, num [n] = sum_j r_ij |x_i - mu_j|^2, den [n] = sum_j r_ij tr C_j (r: noise-free responsibilities);
+    component_variance_ratio = sum num / sum den."""
+    from rwbench.models.oracle import mixture_responsibilities
+
+    m = moments if moments is not None else mixture_moments(oracle)
+    flat = torch.as_tensor(x).detach().cpu().to(F64).reshape(len(x), -1)
+    r = mixture_responsibilities(oracle, flat).cpu() if responsibility is None else responsibility
+    means = oracle.means.detach().cpu().to(F64)
+    comp_sq = torch.stack([((flat - mj) ** 2).sum(1) for mj in means], dim=1)          # [n, J] |x_i - mu_j|^2
+    traces = m["component_traces"]
+    return {"ratio": comp_sq / traces, "num": (r * comp_sq).sum(1), "den": r @ traces}
+
+
 def offset_parts(gram: torch.Tensor) -> dict[str, float]:
     """Unbiased U-statistics of the Gram matrix G_ij = (x_i - mu).(x_j - mu) of n >= 4 independent draws with mean
     m_q = mu + d and covariance Sigma_q: offset_sq (|d|^2), z1 (d^T Sigma_q d), tr_sq (tr Sigma_q^2) and se, the
@@ -173,12 +189,8 @@ class ExactMetrics:
         self.trace = float(moments["trace"])
         self.gram = centred @ centred.T                                                  # [n, n] (x_i - mu).(x_j - mu)
         self.variance_ratios = self.gram.diagonal() / self.trace                         # [n] |x_i - mu|^2 / tr Sigma
-        means = oracle.means.detach().cpu().to(F64)
-        comp_sq = torch.stack([((flat - m) ** 2).sum(1) for m in means], dim=1)         # [n, J] |x_i - mu_j|^2
-        traces = moments["component_traces"]
-        self.component_ratio = comp_sq / traces                                          # [n, J]
-        self.within_num = (self.responsibility * comp_sq).sum(1)                         # [n]
-        self.within_den = self.responsibility @ traces                                   # [n]
+        parts = component_parts(oracle, x, self.responsibility, moments)
+        self.component_ratio, self.within_num, self.within_den = (parts[k] for k in ("ratio", "num", "den"))
         self.component = self.responsibility.argmax(dim=1)                               # [n] most probable j
 
     def _counts(self, counts) -> torch.Tensor:
