@@ -176,6 +176,7 @@ def _oracle_runs(tmp_path, shift_b: float):
         em = exact.ExactMetrics(oracle, y, to_uint8(y), ref, consts)
         t = em.tensors()
         t["index"] = torch.arange(300)
+        assert torch.allclose(t["variance_ratio"], exact.variance_ratios(oracle, y), atol=0, rtol=1e-12)
         rundir.write_features(run, t, {"energy_yy": repr(consts["energy_yy"]), "logp_mean": repr(consts["logp_mean"])})
     return config
 

@@ -177,3 +177,134 @@ def test_resample_of_one_distinct_item_is_nan_not_an_error():
     assert math.isnan(energy_from_parts(*parts, counts=torch.tensor([0.0, 4.0, 0.0, 0.0])))
     iv = aggregation.replicate_interval(1.0, [np.nan, 0.5, 1.5, 1.0])
     assert iv["se"] == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------- oracle moment metrics (rwbench.metrics.exact)
+
+def _separated(d=16, seed=0, spread=8.0):
+    """Three well-separated components (one-hot responsibilities) of dimension d, sample shape (1, d)."""
+    g = torch.Generator().manual_seed(seed)
+    means = spread * torch.randn(3, d, generator=g, dtype=F64)
+    a = torch.randn(3, d, d, generator=g, dtype=F64)
+    covs = a @ a.transpose(1, 2) / d + 0.2 * torch.eye(d, dtype=F64)
+    return GaussianMixtureDenoiser(torch.tensor([0.5, 0.3, 0.2], dtype=F64), means, covs, sample_shape=(1, d))
+
+
+def _exact_metrics(oracle, x):
+    from rwbench.data import to_uint8
+    from rwbench.metrics.exact import ExactMetrics
+
+    ref = to_uint8(oracle.sample(8, generator=torch.Generator().manual_seed(99)))
+    return ExactMetrics(oracle, x, to_uint8(x), ref, {"energy_yy": 0.0, "logp_mean": 0.0})
+
+
+def test_mixture_moments_are_the_exact_mean_and_total_covariance():
+    from rwbench.metrics.exact import mixture_moments
+
+    oracle = _mixture(d=4)
+    m = mixture_moments(oracle)
+    second = sum(w * (c + torch.outer(mu, mu)) for w, mu, c in zip(oracle.weights, oracle.means, oracle.covs))
+    assert torch.allclose(m["mean"], oracle.mean, rtol=0, atol=1e-14)
+    assert torch.allclose(m["covariance"], second - torch.outer(oracle.mean, oracle.mean), rtol=1e-12, atol=1e-12)
+    assert float(m["trace"]) == pytest.approx(float(torch.trace(m["covariance"])), rel=1e-14)
+    assert torch.allclose(m["component_traces"], oracle.covs.diagonal(dim1=1, dim2=2).sum(-1), rtol=1e-14)
+
+
+def test_per_image_variance_ratio_has_expectation_one():
+    from rwbench.metrics.exact import variance_ratios
+
+    oracle = _mixture(d=3)
+    v = variance_ratios(oracle, oracle.sample(200_000, generator=torch.Generator().manual_seed(3)))
+    assert abs(float(v.mean()) - 1.0) < 4 * float(v.std()) / math.sqrt(len(v))
+
+
+def test_variance_ratio_of_exact_and_of_scaled_draws():
+    oracle = _separated()
+    x = oracle.sample(4000, generator=torch.Generator().manual_seed(4))
+    em = _exact_metrics(oracle, x)
+    se = float(em.variance_ratios.std()) / math.sqrt(em.n)
+    assert abs(em.variance_ratio() - 1.0) < 4 * se
+    assert abs(em.component_variance_ratio() - 1.0) < 0.05          # per-image sd / sqrt(4000) is about 0.01
+    mu = oracle.mean.reshape(1, 1, -1)
+    hot = _exact_metrics(oracle, mu + 1.6 * (x - mu))              # x 1.6 around the mixture mean: ratio 2.56
+    assert abs(hot.variance_ratio() - 2.56) < 4 * float(hot.variance_ratios.std()) / math.sqrt(hot.n)
+    assert hot.variance_ratio() == pytest.approx(2.56 * em.variance_ratio(), rel=1e-12)
+    # x 0.5 around each draw's own component mean: within-component ratio 0.25, every component's too
+    comps = torch.multinomial(oracle.weights, 4000, replacement=True, generator=torch.Generator().manual_seed(5))
+    z = torch.randn(4000, 16, dtype=F64, generator=torch.Generator().manual_seed(6))
+    own = oracle.means[comps] + torch.einsum("nd,ned->ne", z * oracle.eigvals[comps].sqrt(), oracle.eigvecs[comps])
+    cold = _exact_metrics(oracle, (oracle.means[comps] + 0.5 * (own - oracle.means[comps])).reshape(4000, 1, 16))
+    assert cold.component_variance_ratio() == pytest.approx(0.25, abs=0.02)
+    assert cold.component_ratio_maxdev() == pytest.approx(0.75, abs=0.03)
+    assert torch.equal(cold.component, comps)                       # separated: the argmax is the true component
+    assert em.component_ratio_maxdev() < 0.1
+
+
+def test_mean_offset_statistics_exact_and_shifted():
+    from rwbench.metrics.exact import mixture_moments, offset_parts
+
+    oracle = _mixture(d=8, seed=1)
+    m = mixture_moments(oracle)
+    tr_sq = float(torch.trace(m["covariance"] @ m["covariance"]))
+    n, reps = 40, 300
+    g = torch.Generator().manual_seed(7)
+    shift = torch.full((8,), 1.5, dtype=F64)                       # |d|^2 = 18: the offset dominates the se
+    stats = {"exact": [], "shifted": []}
+    for _ in range(reps):
+        x = oracle.sample(n, generator=g).reshape(n, -1)
+        for key, y in (("exact", x), ("shifted", x + shift)):
+            c = y - m["mean"]
+            gram = c @ c.T
+            parts = offset_parts(gram)
+            xbar = c.mean(0)
+            s2 = float(((c - xbar) ** 2).sum()) / (n - 1)
+            assert parts["offset_sq"] == pytest.approx(float(xbar @ xbar) - s2 / n, rel=1e-9, abs=1e-12)
+            stats[key].append((parts["offset_sq"], parts["se"], parts["tr_sq"], float(xbar @ xbar)))
+    for key, want in (("exact", 0.0), ("shifted", 18.0)):
+        u, se, trs, sq = (np.array(col) for col in zip(*stats[key]))
+        assert abs(u.mean() - want) < 4 * u.std(ddof=1) / math.sqrt(reps), key       # unbiased
+        assert abs(trs.mean() - tr_sq) < 4 * trs.std(ddof=1) / math.sqrt(reps), key  # tr Sigma^2 unbiased
+        sd = u.std(ddof=1)
+        if key == "exact":          # d = 0: the clamped se is conservative, not wildly so
+            assert 0.95 * sd < se.mean() < 1.6 * sd
+        else:                       # d^T Sigma d > 0 dominates: the se is the sd to MC error (sd of an sd ~ 4 %)
+            assert se.mean() == pytest.approx(sd, rel=0.15)
+    sq = np.array([s[3] for s in stats["exact"]])
+    assert abs(sq.mean() - float(m["trace"]) / n) < 4 * sq.std(ddof=1) / math.sqrt(reps)   # E|xbar - mu|^2 = trS/n
+    with pytest.raises(ValueError, match="n >= 4"):
+        offset_parts(torch.eye(3, dtype=F64))
+
+
+def test_occupancy_chi2_of_exact_draws_is_k_minus_one_over_n():
+    # E sum_j (h_j - w_j)^2 / w_j = sum_j Var(r_j) / (n w_j) = (sum_j E r_j^2 / w_j - 1) / n, = (K - 1) / n one-hot
+    n, reps = 30, 300
+    overlapping = GaussianMixtureDenoiser(torch.tensor([0.5, 0.3, 0.2], dtype=F64),
+                                          torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.5]], dtype=F64),
+                                          torch.eye(2, dtype=F64).expand(3, 2, 2), sample_shape=(1, 2))
+    for oracle, one_hot in ((_separated(d=4), True), (overlapping, False)):
+        g = torch.Generator().manual_seed(8)
+        chi = np.array([_exact_metrics(oracle, oracle.sample(n, generator=g)).occupancy_chi2() for _ in range(reps)])
+        big = mixture_responsibilities(oracle, oracle.sample(100_000, generator=g))
+        want = (float(((big ** 2).mean(0) / oracle.weights).sum()) - 1.0) / n
+        assert abs(chi.mean() - want) < 4 * chi.std(ddof=1) / math.sqrt(reps)
+        assert want <= 1.01 * 2 / n                                   # Var r_j <= w_j (1 - w_j), up to MC error
+        assert (want == pytest.approx(2 / n, rel=0.01)) == one_hot
+
+
+def test_moment_metrics_take_bootstrap_counts():
+    oracle = _mixture(d=3)
+    x = oracle.sample(12, generator=torch.Generator().manual_seed(9))
+    em = _exact_metrics(oracle, x)
+    plain, doubled = em(), em(2 * torch.ones(12))
+    for key in ("variance_ratio", "mean_offset", "occupancy_chi2", "component_variance_ratio",
+                "component_ratio_maxdev", "energy_distance", "occupancy_tv"):
+        assert doubled[key] == pytest.approx(plain[key], rel=1e-12), key
+    c = torch.tensor([3.0, 1.0] + [0.0] * 10)                      # the multiset {x0, x0, x0, x1}
+    y = (torch.cat([x[:1]] * 3 + [x[1:2]]) - oracle.mean.reshape(1, 1, -1)).reshape(4, -1)
+    assert em.mean_offset(c) == pytest.approx(float(y.mean(0).norm()), rel=1e-12)
+    want = float(3 * 1 * 2 * (y[0] @ y[3])) / (16 - 10)             # pairs of copies of x0 left out
+    assert em.mean_offset_sq(c) == pytest.approx(want, rel=1e-12)
+    assert em.variance_ratio(c) == pytest.approx(float((y ** 2).sum(1).mean()) / em.trace, rel=1e-12)
+    t = em.tensors()
+    assert t["component"].dtype == torch.int64 and t["component_ratio"].shape == (12, 3)
+    assert t["within_num"].sum() / t["within_den"].sum() == pytest.approx(plain["component_variance_ratio"], rel=1e-12)

@@ -10,7 +10,7 @@ import torch
 from rwbench.run import rundir
 from rwbench.data import to_uint8
 from rwbench.models.denoisers import GaussianMixtureDenoiser
-from rwbench.metrics import floors
+from rwbench.metrics import floors, registry
 from toy_extractor import register_toy_extractor
 
 TOY = "rwbench-test-toy-floors"
@@ -90,7 +90,26 @@ def test_exact_floors_centre_on_zero_and_oracle_evaluate(tmp_path):
     spec = {"run_id": "uncond__oracle", "task": "uncond", "n_images": 40, "channels": 1, "dataset": "digits",
             "family": "oracle", "checkpoint": str(folder), "reference": ref, "n_shards": 1}
     rows = pd.DataFrame(floors.compute_floors([spec], tmp_path / "cache", TOY, draws=12)).set_index("metric")
-    assert set(rows.index) == {"fid", "kid_mean", "energy_distance", "occupancy_tv", "logp_gap"}
+    from rwbench.metrics.exact import EXACT_METRICS, mixture_moments
+
+    assert set(rows.index) == {"fid", "kid_mean", *EXACT_METRICS}
+    assert {"variance_ratio", "mean_offset", "mean_offset_sq", "occupancy_chi2", "component_variance_ratio",
+            "component_ratio_maxdev"} <= set(EXACT_METRICS)
+    assert (rows.loc[["variance_ratio", "mean_offset", "occupancy_chi2"], "n_ref"] == 0).all()
+    # exact-draw bands at n = 40: ratios centre on 1, the unbiased squared offset on 0, |mean - mu| at most
+    # sqrt(tr Sigma / n), the chi-square near (K - 1) / n = 1 / 40
+    # (the floor's draws are seeded by the reference label, which holds tmp_path: bounds allow for any seed)
+    for metric in ("variance_ratio", "component_variance_ratio"):
+        assert abs(rows.loc[metric, "mean"] - 1.0) < 5 * rows.loc[metric, "sd"] / math.sqrt(12), metric
+    # the U-statistic is skewed (one large eigenvalue: about lam_1 (chi2_1 - 1) / n), so a 12-draw sd understates
+    # its spread; its exact sd for exact draws is sqrt(2 tr Sigma^2 / (n (n - 1)))
+    cov = mixture_moments(oracle)["covariance"]
+    sd_u = math.sqrt(2 * float(torch.trace(cov @ cov)) / (40 * 39))
+    assert abs(rows.loc["mean_offset_sq", "mean"]) < 4 * sd_u / math.sqrt(12)
+    floor_offset = math.sqrt(float(mixture_moments(oracle)["trace"]) / 40)
+    offset = rows.loc["mean_offset"]         # E|xbar - mu| <= sqrt(E|xbar - mu|^2) = sqrt(tr Sigma / n) (Jensen)
+    assert 0.5 * floor_offset < offset["mean"] < floor_offset + 4 * offset["sd"] / math.sqrt(12)
+    assert 0 < rows.loc["occupancy_chi2", "mean"] < 4 / 40
     assert (rows["source"] == "exact:digits-oracle").all()
     # unbiased statistics centre on 0 for exact draws: within one draw's sd (the fixed reference set shifts all draws
     # alike, so no tighter bound holds for KID and the energy distance); the log p gap only shares the MC constant
@@ -110,9 +129,17 @@ def test_exact_floors_centre_on_zero_and_oracle_evaluate(tmp_path):
     rundir.save_torch({"index": torch.arange(40), "sample": x, "sample_uint8": to_uint8(x),
                        "diverged": torch.zeros(40, dtype=torch.bool)}, rundir.shard_path(run, 0))
     frame = evaluate_run(run, reference_cache=tmp_path / "cache", extractor=TOY, lpips=False).set_index("metric")
-    for metric in ("energy_distance", "occupancy_tv", "logp_gap"):
+    for metric in EXACT_METRICS:
         r = frame.loc[metric]
-        assert r["n"] == 40 and r["ci_lo"] <= r["value"] <= r["ci_hi"] and r["se"] > 0 and r["unit"], metric
+        assert r["n"] == 40 and r["ci_lo"] <= r["value"] <= r["ci_hi"] and r["se"] > 0, metric
+        assert r["unit"] or registry.better(metric) == "", metric
+    # x 1.6 around the mixture mean: variance ratio 2.56 (se = sd of the per-image ratios / sqrt(n))
+    vr = frame.loc["variance_ratio"]
+    assert vr["ci_lo"] > 1 and abs(vr["value"] - 2.56) < 4 * vr["se"]
+    flat = x.double().reshape(40, -1) - oracle.mean
+    per_image = (flat ** 2).sum(1) / float(mixture_moments(oracle)["trace"])
+    assert vr["value"] == pytest.approx(float(per_image.mean()), rel=1e-6)
+    assert vr["se"] == pytest.approx(float(per_image.std()) / math.sqrt(40), rel=1e-6)
     assert frame.loc["energy_distance", "n_ref"] == 300
     ref_images = torch.load(ref["path"], weights_only=True)
     want = energy_distance(to_uint8(x).double() / 255, ref_images.double() / 255)
@@ -120,5 +147,9 @@ def test_exact_floors_centre_on_zero_and_oracle_evaluate(tmp_path):
     assert frame.loc["logp_gap", "ci_hi"] < 0 and frame.loc["energy_distance", "ci_lo"] > 0   # too hot: detected
     feats, meta = rundir.read_features(run)
     assert feats["responsibility"].shape == (40, 2) and feats["energy_within"].shape == (40, 40)
+    # per-image moment inputs, paired by index: the ratio per image and the most probable component
+    assert torch.allclose(feats["variance_ratio"], per_image, rtol=1e-6)
+    assert torch.equal(feats["component"], feats["responsibility"].argmax(1))
+    assert float(meta["variance_trace"]) == pytest.approx(float(mixture_moments(oracle)["trace"]), rel=1e-12)
     again = (feats["log_density"].mean() - float(meta["logp_mean"])).item()
     assert again == pytest.approx(frame.loc["logp_gap", "value"], rel=1e-12)

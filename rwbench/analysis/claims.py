@@ -168,18 +168,12 @@ class Evidence:
         return t["index"].numpy(), t["energy_cross"].double().numpy(), t["energy_within"].double().numpy()
 
     def variance_ratio(self, spec):
-        """(index, per-image |x - mu|^2 / tr Sigma) of an oracle run's float samples."""
-        import torch
-
-        if spec["run_id"] not in self._vr:
-            from rwbench.metrics.exact import oracle_for, variance_ratio_per_image
-            from rwbench.run import rundir
-
-            _, shards = rundir.load_shards(self.runs_dir / spec["run_id"])
-            keep = ~shards["diverged"].bool() if "diverged" in shards else torch.ones(len(shards["index"]), dtype=bool)
-            self._vr[spec["run_id"]] = (shards["index"][keep].numpy(),   # diverged images dropped, as evaluate does
-                                        variance_ratio_per_image(oracle_for(spec), shards["sample"][keep]).numpy())
-        return self._vr[spec["run_id"]]
+        """(index, per-image |x - mu|^2 / tr Sigma) of an oracle run (features.safetensors, written by evaluate from the
+        float samples, diverged images dropped; rwbench.metrics.exact.variance_ratios)."""
+        got = self.data.features(spec)
+        if got is None or "variance_ratio" not in got[0]:
+            raise LookupError(f"{spec['run_id']}: no per-image variance ratio (features.safetensors); re-evaluate")
+        return got[0]["index"].numpy(), got[0]["variance_ratio"].double().numpy()
 
 
 def energy_interval(ev: Evidence, a_cell, b_cell, level: float) -> iv.Interval:

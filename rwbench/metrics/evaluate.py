@@ -4,8 +4,9 @@ Every row has value, unit, se, ci_lo, ci_hi (95 %), n (generated samples used) a
 Unconditional runs: FID and KID (rwbench.metrics.fidelity.SetMetrics: one path, all n samples x all n_ref reference
 images, no KID subsets), se / interval by bootstrap over the generated images against the fixed reference;
 precision/recall; for the digits classifier `confident_share` (per image) and `class_entropy` (bootstrapped); and
-for oracle runs the exact-answer metrics energy_distance, occupancy_tv, logp_gap (rwbench.metrics.exact), the
-primary metrics of those cells. Per-image features (and exact-metric inputs) go to <dir>/features.safetensors so
+for oracle runs the exact-answer metrics energy_distance, occupancy_tv, logp_gap and the moment metrics
+(variance_ratio, mean_offset, mean_offset_sq, occupancy_chi2, component_variance_ratio, component_ratio_maxdev;
+rwbench.metrics.exact), the primary metrics of those cells. Per-image features (and exact-metric inputs) go to <dir>/features.safetensors so
 comparisons can resample them. Inverse tasks (shards carry ground_truth): per-image psnr, psnr_minmax, ssim, lpips
 (mean, se, bootstrap interval), *_mean_of_samples over targets when samples_per_target > 1, and oracle calibration
 rows: the sampler's draws against exact posterior draws and, when the shards hold `exact_reference`, the same
@@ -168,9 +169,29 @@ def _exact(rows: _Rows, spec: dict, data: dict, ok: torch.Tensor, reference: dic
              f"float samples; mean log p / D minus E_p[log p] / D ({consts['logp_draws']} exact draws)",
              se=iv["se"] * grow, ci_lo=value["logp_gap"] - (value["logp_gap"] - iv["ci_lo"]) * grow,
              ci_hi=value["logp_gap"] + (iv["ci_hi"] - value["logp_gap"]) * grow, n_ref=consts["logp_draws"])
+    _moments(rows, em, value, reps, opts)
     tensors.update(em.tensors())
     meta.update(energy_yy=repr(consts["energy_yy"]), logp_mean=repr(consts["logp_mean"]),
-                logp_mc_se=repr(em.logp_mc_se()), exact_reference=ref_label)
+                logp_mc_se=repr(em.logp_mc_se()), exact_reference=ref_label, variance_trace=repr(em.trace))
+
+
+def _moments(rows: _Rows, em, value: dict, reps: list[dict], opts: dict) -> None:
+    """The oracle moment metrics (rwbench.metrics.exact): variance_ratio as a per-image mean (se = sd / sqrt(n)),
+    mean_offset_sq with its U-statistic se (normal interval), the rest bootstrapped like the other set metrics."""
+    conv = "float samples on [0, 1], float64; exact mixture mean and covariance"
+    rows.summary("variance_ratio", em.variance_ratios.numpy(), "exact_mixture", "",
+                 conv + "; mean of |x_i - mu|^2 / tr Sigma, se = sd / sqrt(n)", n_boot=opts["n_boot"],
+                 seed=opts["seed"])
+    rows.boot("mean_offset", value["mean_offset"], [r["mean_offset"] for r in reps], em.n, "exact_mixture", "",
+              conv + "; |mean - mu|, biased up by about sqrt(tr Sigma / n) (see floors)")
+    se = em.offset_se()
+    rows.add("mean_offset_sq", value["mean_offset_sq"], em.n, "exact_mixture", "",
+             conv + "; U-statistic of |E x - mu|^2, se from its variance, interval +- 1.96 se", se=se,
+             ci_lo=value["mean_offset_sq"] - 1.959964 * se, ci_hi=value["mean_offset_sq"] + 1.959964 * se)
+    for metric, text in (("occupancy_chi2", "noise-free responsibilities vs mixture weights"),
+                         ("component_variance_ratio", "responsibility-weighted, pooled over components"),
+                         ("component_ratio_maxdev", "components with soft count >= 2")):
+        rows.boot(metric, value[metric], [r[metric] for r in reps], em.n, "exact_mixture", "", f"{conv}; {text}")
 
 
 def _inverse(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tensor, too_many: bool, opts: dict) -> None:

@@ -7,7 +7,9 @@ exactly like a cell's samples (same extractor, same uint8 conversion, the one FI
   scored against statistics that contain it would understate the floor, so it is never used.
 - oracle references (spec family `oracle`, file reference of exact draws): fresh exact mixture draws (seeds of
   their own, independent of the reference file), converted with to_uint8 like a cell's samples; besides FID/KID
-  they give the exact-vs-exact bands of energy_distance, occupancy_tv and logp_gap (rwbench.metrics.exact).
+  they give the exact-vs-exact bands of every exact metric (rwbench.metrics.exact.EXACT_METRICS: energy_distance,
+  occupancy_tv, logp_gap and the moment metrics variance_ratio, mean_offset, mean_offset_sq, occupancy_chi2,
+  component_variance_ratio, component_ratio_maxdev) at the run's n.
 Output: results/floors.csv, long format (rwbench.run.rundir.FLOOR_COLUMNS): reference, n, metric, mean, sd, draws, ...
 """
 
@@ -115,7 +117,8 @@ def compute_floors(specs: list[dict], reference_cache="results/reference", extra
                 em = exact_metrics.ExactMetrics(oracle, floats, images, ref_images, consts)
                 for metric, value in em().items():
                     values.setdefault(metric, []).append(value)
-                n_refs.update(energy_distance=em.n_ref, occupancy_tv=0, logp_gap=int(consts["logp_draws"]))
+                n_refs.update({m: 0 for m in exact_metrics.EXACT_METRICS})     # against the exact mixture itself
+                n_refs.update(energy_distance=em.n_ref, logp_gap=int(consts["logp_draws"]))
         for metric, vals in values.items():
             arr = np.asarray(vals, dtype=np.float64)
             rows.append({"reference": label, "n": n, "metric": metric, "mean": float(arr.mean()),

@@ -75,6 +75,14 @@ METRICS: dict[str, Metric] = {
                                "squared pixel on [0, 1]", kinds=('posterior',), function="rwbench.metrics.posterior_quality.oracle_quality"),
     "logp_gap": Metric("E_q[log p] - E_p[log p] (0: exact)", "nats per pixel", kinds=('set',), function="rwbench.metrics.exact.ExactMetrics"),
     "occupancy_tv": Metric("component occupancy TV to the weights", "", "lower", "probability (total variation)", kinds=('set',), function="rwbench.metrics.exact.ExactMetrics"),
+    # oracle moment metrics (rwbench.metrics.exact): variance ratios have no better direction (1 is exact, > 1 too
+    # spread, < 1 contracted), like logp_gap; offsets, the chi-square and the largest deviation are lower-is-better
+    "variance_ratio": Metric("E|x - mu|^2 / tr Sigma (1: exact)", "", "", "ratio (1 = exact)", kinds=('set',), function="rwbench.metrics.exact.ExactMetrics"),
+    "mean_offset": Metric("|mean(x) - mu|", "[0, 1] pixel scale", "lower", _PX, kinds=('set',), function="rwbench.metrics.exact.ExactMetrics"),
+    "mean_offset_sq": Metric("|E x - mu|^2, unbiased", "[0, 1] scale squared", "lower", "squared pixel L2 on [0, 1] (U-statistic)", kinds=('set',), function="rwbench.metrics.exact.ExactMetrics"),
+    "occupancy_chi2": Metric("component occupancy chi-square to the weights", "", "lower", "chi-square divergence sum (h - w)^2 / w", kinds=('set',), function="rwbench.metrics.exact.ExactMetrics"),
+    "component_variance_ratio": Metric("within-component E|x - mu_j|^2 / tr C_j (1: exact)", "", "", "ratio (1 = exact), responsibility-weighted", kinds=('set',), function="rwbench.metrics.exact.ExactMetrics"),
+    "component_ratio_maxdev": Metric("largest |per-component variance ratio - 1|", "", "lower", "ratio deviation", kinds=('set',), function="rwbench.metrics.exact.ExactMetrics"),
     "psnr": Metric("PSNR", "dB", "higher", kinds=('per-image',), function="rwbench.metrics.image_quality.psnr"),
     "psnr_minmax": Metric("PSNR (per-image min-max)", "dB", "higher", kinds=('per-image',), function="rwbench.metrics.image_quality.psnr_minmax"),
     "psnr_mean_of_samples": Metric("PSNR of the mean of samples", "dB", "higher", kinds=('per-target',)),
