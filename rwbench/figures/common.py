@@ -255,8 +255,7 @@ class Context:
         written = []
         try:
             n_panels = len(style.panels(fig))
-            width_in = fig.get_tightbbox(fig.canvas.get_renderer()).width + 0.1
-            dpi = style.DPI if width_in * style.DPI <= style.MAX_WIDTH_PX else int(style.MAX_WIDTH_PX / width_in)
+            dpi, width_in = style.save_dpi(fig)
             if dpi < style.DPI:
                 self.note(f"{stem}: {width_in:.1f} in wide; saved at {dpi} dpi to stay within {style.MAX_WIDTH_PX} px")
             if n_panels > style.MAX_PANELS:

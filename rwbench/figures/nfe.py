@@ -83,7 +83,7 @@ def build(ctx: Context) -> list[Path]:
     runs["variant"] = variant_labels(runs)
     samplers = list(dict.fromkeys(runs["sampler"].astype(str)))       # config order
     styles = style.line_styles(runs["variant"])
-    fig, axes = plt.subplots(1, len(panels), figsize=(min(4.6 * len(panels) + 2.2, style.MAX_WIDTH_IN), 3.8),
+    fig, axes = plt.subplots(1, len(panels), figsize=(min(4.2 * len(panels) + 2.0, style.MAX_WIDTH_IN - 2.5), 3.8),
                              squeeze=False)
     for ax, metric in zip(axes[0], panels):
         finite = np.isfinite(runs[metric].astype(float))

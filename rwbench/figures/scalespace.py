@@ -138,10 +138,11 @@ def monotonicity_figure(table, path_base: Path) -> list[Path]:
 def _save(fig, path_base: Path) -> list[Path]:
     written = []
     try:
+        dpi, _ = style.save_dpi(fig)
         for suffix in (".png", ".pdf"):
             path = path_base.with_suffix(suffix)
             with atomic_path(path) as tmp:
-                fig.savefig(tmp, dpi=style.DPI, bbox_inches="tight", format=suffix[1:])
+                fig.savefig(tmp, dpi=dpi, bbox_inches="tight", pad_inches=0.05, format=suffix[1:])
             written.append(path)
     finally:
         plt.close(fig)

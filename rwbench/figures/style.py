@@ -64,10 +64,19 @@ def line_styles(names) -> dict:
     return {n: LINE_STYLES[i % len(LINE_STYLES)] for i, n in enumerate(names)}
 
 
+def save_dpi(fig) -> tuple[int, float]:
+    """(dpi, width in inches) to save `fig` with bbox_inches="tight", pad_inches=0.05: DPI, or less when the figure
+    would be wider than MAX_WIDTH_PX (a layout engine may move the tight box by a few pixels: 24 px of room)."""
+    fig.canvas.draw()                      # run the layout engine first: the tight box is that of the saved figure
+    width_in = fig.get_tightbbox(fig.canvas.get_renderer()).width + 0.1
+    room = MAX_WIDTH_PX - 24
+    return (DPI if width_in * DPI <= room else int(room / width_in)), width_in
+
+
 def panels(fig) -> list:
     """The axes of a figure that are panels (colour bars and empty axes left out)."""
     return [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and ax.axison]
 
 
 __all__ = ["DPI", "MAX_PANELS", "MAX_WIDTH_PX", "MAX_WIDTH_IN", "SAMPLER_PALETTE", "SAMPLER_MARKERS", "apply_theme",
-           "sampler_name", "sampler_color", "sampler_marker", "series_colors", "line_styles", "panels"]
+           "sampler_name", "sampler_color", "sampler_marker", "series_colors", "line_styles", "save_dpi", "panels"]

@@ -199,8 +199,8 @@ ROWS: tuple[Figure, ...] = (
            "One row per family and sampler: the chosen run, its FID and confident share with intervals, runs and "
            "diverged runs."),
     Figure("posterior", "rwbench.figures.posterior",
-           "**Posterior calibration on the exact oracle**: coverage of the ground truth and of exact posterior draws "
-           "by the samplers' per-pixel credible intervals (fraction of pixels), and the PSNR gap PSNR(mean of N) - "
+           "**Posterior calibration on the exact oracle**: coverage of the ground truth and coverage of exact "
+           "posterior draws by the samplers' per-pixel credible intervals (fraction of pixels), and the PSNR gap PSNR(mean of N) - "
            "PSNR(exact mean) in dB, one panel per metric; x: task and eta, colour and marker: sampler. Dashed: what N "
            "exact posterior draws reach on the same targets. Error bars: 95 % intervals over targets. Look for "
            "coverage at the dashed line (calibrated) and a PSNR gap near it; far below means overconfident (DPS).",
