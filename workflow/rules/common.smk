@@ -324,7 +324,7 @@ def figures_outputs():
 
 
 def claims_input(wildcards):
-    """reports/claims.csv (the claims ledger) when a rule makes it or it exists: the front page reads it if present."""
+    """reports/claims.csv (the claims ledger) when some job makes it or it exists: the front page reads it then."""
     path = f"{REPORTS}/claims.csv"
     made = any(path in [str(f) for f in r.output] for r in workflow.rules)
     return [path] if made or os.path.exists(path) else []
