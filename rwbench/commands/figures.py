@@ -32,5 +32,5 @@ def run(args: argparse.Namespace) -> int:
     for text in notes:
         print(f"note {text}")
     if runs_files:
-        print(f"runs table: {', '.join(str(f) for f in runs_files)}")
+        print(f"runs table, front page: {', '.join(str(f) for f in runs_files)}")
     return 0
