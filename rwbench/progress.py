@@ -1,4 +1,5 @@
-"""Progress of long loops: a tqdm bar on a terminal, a plain line every N steps or 30 s elsewhere (logs, DAG jobs)."""
+"""Progress of long loops: a tqdm bar on a terminal, a plain line every N steps or 30 s elsewhere (logs, DAG jobs: every
+rule sends them to its log file, not to the terminal); and the block the DAG prints when it ends (run_summary)."""
 
 from __future__ import annotations
 
@@ -91,3 +92,50 @@ def progress(iterable: Iterable, desc: str = "", *, total: int | None = None, en
         for item in iterable:
             yield item
             bar.update()
+
+
+MAX_LINE = 300   # the longest line the end-of-run summary prints
+
+
+def _clip(line: str, width: int = MAX_LINE) -> str:
+    return line if len(line) <= width else line[:width - 3] + "..."
+
+
+def run_summary(metrics_csv, report: str, planned: int | None = None, cell_keys=("experiment", "model", "sampler",
+                "schedule", "nfe", "task", "task_params_eta", "seed"), limit: int = 20) -> str:
+    """The block printed at the end of a DAG run (torch-free: the Snakefile calls it): runs done (runs with rows in the
+    aggregated metrics table, of `planned`), runs with diverged images with their cells (diverged_fraction > 0; at
+    most `limit` named), and the report to open. No line is longer than MAX_LINE characters."""
+    import csv
+    from pathlib import Path
+
+    path = Path(metrics_csv)
+    runs: dict[str, dict] = {}
+    if path.is_file():
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                runs.setdefault(row["run_id"], row)
+                if row.get("metric") == "diverged_fraction":
+                    runs[row["run_id"]] = dict(row)
+    diverged = []
+    for run_id, row in runs.items():
+        try:
+            fraction = float(row.get("value", "nan")) if row.get("metric") == "diverged_fraction" else 0.0
+        except ValueError:
+            fraction = 0.0
+        if fraction > 0:
+            diverged.append((run_id, fraction, row))
+    done = f"{len(runs)}" + (f" of {planned}" if planned is not None else "")
+    lines = [f"rwbench: {done} runs done ({path}); {len(diverged)} with diverged images"
+             + (":" if diverged else ".")]
+    for run_id, fraction, row in sorted(diverged, key=lambda d: -d[1])[:limit]:
+        try:
+            count = f"{round(fraction * float(row.get('n_images') or 'nan'))} images"
+        except ValueError:
+            count = "images"
+        cell = ", ".join(f"{k.replace('task_params_', '')}={row[k]}" for k in cell_keys if row.get(k) not in (None, ""))
+        lines.append(f"  - {run_id}: {count} ({100 * fraction:.0f} %) diverged; cell {cell}")
+    if len(diverged) > limit:
+        lines.append(f"  ... and {len(diverged) - limit} more (the report's front page lists them all)")
+    lines.append(f"rwbench: report: {report}")
+    return "\n".join(_clip(line) for line in lines)

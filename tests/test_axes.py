@@ -229,7 +229,7 @@ def _context(tmp_path, runs: list[dict], metrics: dict):
     rows = [{**run, "metric": m, "value": v} for run in runs for m, v in metrics[run["run_id"]].items()]
     ctx = Context(pd.DataFrame(rows), tmp_path / "runs", tmp_path / "tables", tmp_path / "out")
     figures = []
-    ctx.save_figure = lambda fig, stem: figures.append(fig) or []
+    ctx.save_figure = lambda fig, stem, draws=(): figures.append(fig) or []
     return ctx, figures
 
 
@@ -260,26 +260,33 @@ def test_posterior_figure_names_eta_and_step_scale(tmp_path):
     posterior.build(ctx)
     (fig,) = figures
     ax = fig.axes[0]
-    legend = {t.get_text() for t in ax.get_legend().get_texts()}
-    assert {"inpaint, eta = 0.05", "inpaint, eta = 0.2"} <= legend
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["dps", "dps (step_scale = 2)", "simplified"]
+    legend = {t.get_text() for t in fig.legends[0].get_texts()}                  # samplers, step_scale named
+    assert {"simplified", "dps", "dps (step_scale = 2)"} <= legend
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["inpaint, eta = 0.05", "inpaint, eta = 0.2"]
     plt.close(fig)
     table = pd.read_csv(tmp_path / "out" / "tables" / "posterior.csv").set_index("run_id")
     assert table.loc["b", "task_params_eta"] == 0.2 and table.loc["d", "params_step_scale"] == 2.0
 
 
-def test_inverse_summary_has_one_panel_row_per_task_and_eta(tmp_path):
+def test_inverse_summary_names_task_eta_and_step_scale(tmp_path):
+    """The overview: one panel per task, x = model and eta; the per-task metric panels: one per metric; the sampler
+    (with a step_scale off 1) in the legend."""
     from rwbench.figures import inverse
 
     runs = [_run("a", "inverse", "simplified", 0.05), _run("b", "inverse", "simplified", 0.2),
             _run("c", "inverse", "dps", 0.2, 0.5), _run("d", "inverse", "dps", 0.2, 1.0, task="sr")]
     ctx, figures = _context(tmp_path, runs, {r["run_id"]: {"psnr": 20.0} for r in runs})
     inverse.summary_figure(ctx, ctx.figure_runs("inverse"))
-    (fig,) = figures
-    assert [ax.get_title() for ax in fig.axes] == ["inpaint, eta = 0.05", "inpaint, eta = 0.2", "sr, eta = 0.2"]
-    ticks = [t.get_text() for t in fig.axes[1].get_xticklabels()]
-    assert "faces-oracle / dps (step_scale = 0.5)" in ticks and "faces-oracle / dps" in ticks
-    plt.close(fig)
+    overview = figures[0]
+    titles = [ax.get_title() for ax in overview.axes if ax.axison]
+    assert titles == ["inpaint: PSNR of single samples", "sr: PSNR of single samples"]
+    ticks = [t.get_text() for t in overview.axes[0].get_xticklabels()]
+    assert ticks == ["faces-oracle, eta = 0.05", "faces-oracle, eta = 0.2"]
+    legend = [t.get_text() for t in overview.legends[0].get_texts()]
+    assert legend == ["simplified", "dps (step_scale = 0.5)", "dps"]
+    assert len(figures) == 3                                     # the overview, then inpaint's and sr's metrics
+    for fig in figures:
+        plt.close(fig)
 
 
 def test_inverse_task_figure_names_each_rows_eta_and_step_scale(tmp_path):
@@ -297,9 +304,12 @@ def test_inverse_task_figure_names_each_rows_eta_and_step_scale(tmp_path):
         torch.save(shard, ctx.run_dir(run["run_id"]) / "shards" / "shard-00000.pt")
     inverse.task_figure(ctx, "inpaint", ctx.figure_runs("inverse"))
     (fig,) = figures
-    labels = [fig.axes[r * 5].get_ylabel() for r in range(2)]     # 5 columns: measurement, 2 samples, mean, truth
-    assert labels == ["faces-oracle\nsimplified\neta = 0.05", "faces-oracle\ndps\neta = 0.2, step_scale = 2"]
-    assert fig._suptitle.get_text().startswith("inpaint, rows of several eta")
+    (ax,) = fig.axes                                          # one montage panel for the one model
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["simplified, eta = 0.05", "dps, eta = 0.2, step_scale = 2"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["measurement", "sample 1", "sample 2", "mean of N",
+                                                            "ground truth"]
+    assert ax.get_title() == "inpaint: faces-oracle"
     plt.close(fig)
     table = pd.read_csv(tmp_path / "out" / "tables" / "inverse-inpaint.csv")
     assert set(zip(table["run_id"], table["eta"], table["step_scale"])) == {("a", 0.05, 1.0), ("b", 0.2, 2.0)}

@@ -236,7 +236,8 @@ def test_dag_calibration_figure_and_grid(oracle_tree):
                                                            root / "reports", only=["calibration"], formats=("png",))
     assert not skipped and not notes, (skipped, notes)
     names = sorted(p.name for p in written["calibration"])
-    assert names == ["calibration-grid.png", "calibration.csv", "calibration.html", "calibration.md", "calibration.png"]
+    assert names == ["calibration-grid.png", "calibration-inpaint.png", "calibration.csv", "calibration.html",
+                     "calibration.md", "calibration.png"]
     assert all(p.stat().st_size > 1000 for p in written["calibration"] if p.suffix == ".png")
     table = pd.read_csv(root / "reports" / "tables" / "calibration.csv")
     runs = run_frame(read_metrics(root / "metrics.csv")).set_index("run_id")

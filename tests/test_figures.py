@@ -274,7 +274,7 @@ def test_cli_prints_figures_and_writes_the_runs_table(tree, tmp_path, capsys):
     stale.mkdir(exist_ok=True)
     (stale / "spec.json").write_text('{"run_id": "from-an-older-config", "sampler": "x"}')
     args = argparse.Namespace(metrics=str(tree["metrics"]), runs_dir=str(tree["root"] / "runs"),
-                              tables_dir=str(tree["tables"]), out=str(tmp_path / "rep"), only="ve-vs-vp,runs",
+                              tables_dir=str(tree["tables"]), out=str(tmp_path / "rep"), only="ve-vs-vp,runs,summary",
                               formats="png")
     assert cli.run(args) == 0
     text = capsys.readouterr().out
@@ -382,3 +382,55 @@ def test_floor_bands_pick_metric_n_and_reference():
     assert box.y0 == pytest.approx(45.0) and box.y1 == pytest.approx(55.0)
     assert not draw_floor(ax, floors, "kid_mean", 128)
     plt.close(fig)
+
+
+def test_front_page_opens_with_the_claims_ledger_and_lists_diverged_runs(tree, tmp_path):
+    """summary.html: the ledger (one line per claim, decision, estimate [interval]) first, then the figures carrying the
+    claims with their captions (embedded), then the diverged runs with their cells, then the raw tables."""
+    from rwbench.figures.captions import caption
+    from rwbench.figures.summary import CLAIM_COLUMNS, read_claims
+
+    out = tmp_path / "rep"
+    figure_runs.build_figures(tree["metrics"], tree["root"] / "runs", tree["tables"], out, only=["nfe"],
+                              formats=("png",))
+    claims = pd.DataFrame([
+        dict(claim="C1", title="the linear ladder fails at K = 100", question="q1", metric="fid", a_runs="a", b_runs="b",
+             estimate=12.5, ci_lo=3.25, ci_hi=20.0, margin=0.0, decision="supported", n=128, seeds="0,1,2",
+             method="paired bootstrap", power=0.8, figure="nfe"),
+        dict(claim="C2", title="VE and VP agree", question="q2", metric="fid", a_runs="c", b_runs="d", estimate=-0.5,
+             ci_lo=-1.5, ci_hi=0.75, margin=1.0, decision="undecided", n=64, seeds="0", method="TOST", power=0.5,
+             figure=""),
+        dict(claim="C3", title="DPS is calibrated", question="q3", metric="coverage", a_runs="e", b_runs="f",
+             estimate=-0.3, ci_lo=-0.4, ci_hi=-0.2, margin=0.05, decision="contradicted", n=8, seeds="0",
+             method="t", power=0.9, figure="posterior")], columns=CLAIM_COLUMNS)
+    claims.to_csv(out / "claims.csv", index=False)
+    figure_runs.build_figures(tree["metrics"], tree["root"] / "runs", tree["tables"], out, only=["summary"])
+    front = (out / "summary.html").read_text()
+    assert front.index("<h2>Claims</h2>") < front.index("Figures that carry") < front.index("<h2>Diverged runs")
+    assert front.index("<h2>Diverged runs") < front.index("<h2>What was run") < front.index("Headline comparisons")
+    assert "1 supported, 1 contradicted, 1 undecided" in front
+    assert "<td>12.5 [3.25, 20]</td>" in front and "<td>-0.5 [-1.5, 0.75]</td>" in front
+    assert front.count("<tr><td style='color:") == 3
+    nfe_caption = caption("nfe").replace("**", "")
+    assert "data:image/png;base64," in front and "Quality per cost" in nfe_caption and nfe_caption[:60] in front
+    assert "posterior</b>: not drawn in this run" in front          # a carrying figure this run did not draw
+    # diverged runs with their cells: the tree's nfe-ncsn-5 (all images) and x-ve-iadb (3 of 4)
+    section = front[front.index("<h2>Diverged runs"):front.index("<h2>What was run")]
+    assert "2 run(s) have diverged images" in section and "<td>nfe-ncsn-5</td>" in section
+    assert "experiment=cross, model=digits-ve, sampler=iadb" in section and "<td>3</td><td>0.75</td>" in section
+    claims.assign(decision=["supported", "maybe", "undecided"]).to_csv(out / "claims.csv", index=False)
+    with pytest.raises(ValueError, match="maybe"):
+        read_claims(out / "claims.csv")
+    assert read_claims(out / "absent.csv") is None
+
+
+def test_run_summary_names_diverged_runs_and_the_report(tree):
+    from rwbench.progress import MAX_LINE, run_summary
+
+    text = run_summary(tree["metrics"], "reports/summary.html", planned=40)
+    lines = text.splitlines()
+    assert lines[0].startswith(f"rwbench: {len(tree['expected'])} of 40 runs done") and "2 with diverged images:" in lines[0]
+    assert any(line.startswith("  - nfe-ncsn-5: 4 images (100 %) diverged; cell experiment=nfe") for line in lines)
+    assert any("x-ve-iadb: 3 images (75 %)" in line for line in lines)
+    assert lines[-1] == "rwbench: report: reports/summary.html" and max(map(len, lines)) <= MAX_LINE
+    assert run_summary("/nonexistent/metrics.csv", "r").startswith("rwbench: 0 runs done")

@@ -66,7 +66,8 @@ def test_every_accepted_name_still_validates():
 def snakemake(*args, marker: Path, timeout=600):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                RWBENCH_MARKER=str(marker), RWBENCH_NO_PROGRESS="1")
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    verbose = ("--quiet", "host") if "-n" in args else ()   # a dry run listing every job (the profile is quiet)
+    return subprocess.run([sys.executable, "-m", "snakemake", *verbose, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout)
 
 

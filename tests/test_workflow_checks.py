@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def snakemake(*args, env=None, timeout=600):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **(env or {}))
-    res = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    verbose = ("--quiet", "host") if "-n" in args else ()   # a dry run listing every job (the profile is quiet)
+    res = subprocess.run([sys.executable, "-m", "snakemake", *verbose, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, timeout=timeout)   # one stream: keeps the order
     return res.returncode, res.stdout
 

@@ -12,8 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tables-dir", default="results/tables",
                         help="input tables: schedules.csv (rwbench schedules), equivalence.csv (rwbench equivalence)")
     parser.add_argument("--out", default="reports", help="writes <out>/figures/* and <out>/tables/*")
-    parser.add_argument("--only", default=None, help="comma list of figures (and `runs`, the run-parameter table); default: all "
-                        "(rwbench.figures.FIGURES and runs)")
+    parser.add_argument("--only", default=None, help="comma list of figures (and `runs`, the run-parameter table, and "
+                        "`summary`, the report's front page); default: all (rwbench.figures.FIGURES, runs, summary)")
     parser.add_argument("--formats", default="png,pdf", help="comma list of figure formats (png, pdf, svg)")
 
 
@@ -32,5 +32,5 @@ def run(args: argparse.Namespace) -> int:
     for text in notes:
         print(f"note {text}")
     if runs_files:
-        print(f"runs table: {', '.join(str(f) for f in runs_files)}")
+        print(f"runs table, front page: {', '.join(str(f) for f in runs_files)}")
     return 0

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     start = time.perf_counter()
     if args.figure:
-        from rwbench.scalespace.figure import build_figure_and_table
+        from rwbench.figures.scalespace import build_figure_and_table
 
         written = build_figure_and_table(args.runs_dir, args.out)
         print(f"scalespace figure: {', '.join(str(p) for p in written)} ({time.perf_counter() - start:.2f} s)")

@@ -1,6 +1,8 @@
-"""Calibration against the exact posterior (issue 15): per task and eta (rows), coverage of exact posterior draws,
-energy distance to exact draws and PSNR(mean of N) - PSNR(mean of N exact draws) (columns) against forward NFE (log x),
-one line per sampler with 95 % intervals over targets (t, targets - 1 df; over seeds when pooled).
+"""Calibration against the exact posterior (issue 15): coverage of exact posterior draws, energy distance to exact draws
+and PSNR(mean of N) - PSNR(mean of N exact draws) against forward NFE (log x, linear y), one line per sampler (colour
+and marker: rwbench.figures.style) and eta (line style) with 95 % intervals over targets (t, targets - 1 df; over seeds
+when pooled). The DAG figure `calibration` shows the coverage of exact draws, one panel per task; its extras
+`calibration-<task>` the three statistics of one task.
 
 The grey band is what N exact posterior draws reach: the same statistics of a second, independent set of N exact draws
 per target (metrics `<m>_exact_n`, stream exact-reference) with its 95 % interval. A calibrated sampler lies inside it;
@@ -8,7 +10,7 @@ the nominal level of the intervals (0.9) is not the reference (N draws cover les
 
 Two sources, one tidy frame (TIDY_COLUMNS), one plotting function (draw):
 - the DAG figure `calibration` (build(ctx)) from the run frame (metrics.csv); cells with step_scale != 1 are left out
-  (noted), eta levels are separate facet rows; its extra `calibration-grid` is rwbench.figures.inverse_grid.build_runs;
+  (noted), eta levels are line styles; its extra `calibration-grid` is rwbench.figures.inverse_grid.build_runs;
 - `python -m rwbench.figures.calibration BENCH_JSON OUT_DIR` from rwbench.tools.bench.posterior's summary (one file per eta).
 """
 
@@ -25,9 +27,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from rwbench.figures import inverse_grid  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+from rwbench.figures import inverse_grid, style  # noqa: E402
 from rwbench.figures.common import SkipFigure, interval_bounds, line_labels, line_sort_key  # noqa: E402
 from rwbench.io import atomic_path, read_json  # noqa: E402
+from rwbench.metrics.registry import metric_label  # noqa: E402
 
 # (metric, panel title); the band is metric + EXACT_N
 PANELS = [("coverage_of_exact_draws", "coverage of exact draws [fraction of pixels]"),
@@ -92,58 +97,79 @@ def tidy_from_bench(summary: list[dict], sweep: float = 1.0, n: int = 0) -> pd.D
     return pd.DataFrame(out, columns=TIDY_COLUMNS)
 
 
-def draw(tidy: pd.DataFrame, title: str):
-    """The figure: one row per (eta, task), one column per PANELS metric, x = forward NFE (log), a line with 95 % error
-    bars per sampler (first-appearance order), the N-exact-draws value as a dashed line in a grey band."""
-    facets = list(dict.fromkeys(zip(tidy["eta"], tidy["task"])))
-    facets.sort(key=lambda f: (np.nan_to_num(f[0], nan=-1.0), ))         # eta ascending, tasks in first-seen order
+def line_style_key(line: str, eta) -> str:
+    """What a line's style stands for: its eta and whatever its label adds to the sampler ('eta = 0.05, c=0.5')."""
+    rest = str(line)[len(style.sampler_name(line)):].strip()
+    return ", ".join(t for t in ((f"eta = {eta:g}" if pd.notna(eta) else ""), rest) if t) or "-"
+
+
+def draw(tidy: pd.DataFrame, title: str, facets: list[tuple[str, str]] | None = None):
+    """The figure: one panel per (task, metric) facet (default: every task x PANELS metric, first-seen order), x =
+    forward NFE (log, the budgets as ticks), y linear; per sampler line (colour and marker: the sampler's) and eta
+    (line style) the values with 95 % error bars, and per eta the N-exact-draws value as a dashed line in a band."""
+    names = dict(PANELS)
+    tasks = list(dict.fromkeys(tidy["task"]))
+    facets = facets or [(t, m) for t in tasks for m, _ in PANELS]
+    tidy = tidy.assign(style=[line_style_key(line, eta) for line, eta in zip(tidy["line"], tidy["eta"])])
+    styles = style.line_styles(sorted(dict.fromkeys(tidy["style"])))
     lines = sorted(dict.fromkeys(tidy["line"]), key=line_sort_key)
-    fig, axes = plt.subplots(len(facets), len(PANELS), figsize=(4.2 * len(PANELS), 2.7 * len(facets)), squeeze=False)
-    for i, (eta, task) in enumerate(facets):
-        cell = tidy[(tidy["task"] == task) & ((tidy["eta"] == eta) | (tidy["eta"].isna() & pd.isna(eta)))]
-        for j, (metric, name) in enumerate(PANELS):
-            ax = axes[i][j]
-            part = cell[cell["metric"] == metric]
-            for k, line in enumerate(lines):
-                pts = part[part["line"] == line].sort_values("nfe")
-                if pts.empty:
-                    continue
+    etas = sorted(dict.fromkeys(tidy["eta"].dropna()))
+    ncols = min(3, len(facets))
+    nrows = -(-len(facets) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols + 1.8, 3.0 * nrows), squeeze=False)
+    for ax, (task, metric) in zip(axes.ravel(), facets):
+        cell = tidy[(tidy["task"] == task) & (tidy["metric"] == metric)]
+        for line in lines:
+            for key, pts in cell[cell["line"] == line].groupby("style", sort=False):
+                pts = pts.sort_values("nfe")
                 err = np.vstack([(pts["value"] - pts["lo"]).clip(lower=0), (pts["hi"] - pts["value"]).clip(lower=0)])
-                ax.errorbar(pts["nfe"], pts["value"], yerr=np.nan_to_num(err), marker="o", ms=3, capsize=2,
-                            color=f"C{k % 10}", label=line)
+                ax.errorbar(pts["nfe"], pts["value"], yerr=np.nan_to_num(err), marker=style.sampler_marker(line),
+                            ms=3.5, capsize=2, color=style.sampler_color(line), ls=styles[key], label=line)
+        for k, eta in enumerate(etas if etas else [np.nan]):
+            part = cell[(cell["eta"] == eta) | (cell["eta"].isna() & pd.isna(eta))]
             refs = part["ref"].to_numpy(float)
-            if np.isfinite(refs).any():
-                # one band per facet: the cells share their exact draws (same seeds), so their values agree up to
-                # the images a sampler lost to divergence; the median keeps one line
-                centre = float(np.nanmedian(refs))
-                lo, hi = float(np.nanmedian(part["ref_lo"])), float(np.nanmedian(part["ref_hi"]))
-                n = int(part["n"].max()) if (part["n"] > 0).any() else None
-                ax.axhline(centre, color="k", ls="--", lw=1, label=f"{n} exact draws" if n else "N exact draws")
-                if np.isfinite(lo) and np.isfinite(hi):
-                    ax.axhspan(lo, hi, color="k", alpha=0.12, lw=0, label="95 % interval (exact draws)")
-            ax.set_xscale("log")
-            ticks = sorted(cell["nfe"].unique())
-            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])      # the budgets themselves, not powers of ten
-            ax.minorticks_off()
-            ax.set_xlabel("forward NFE (denoiser evaluations per image)")
-            ax.set_title(f"{task}, eta = {eta:g}: {name}" if np.isfinite(eta) else f"{task}: {name}", fontsize=8)
-            if metric.startswith("coverage"):
-                ax.set_ylim(-0.02, 1.02)
-            if metric == "energy_distance":
-                ax.set_yscale("symlog", linthresh=1e-2)
-            ax.grid(alpha=0.3)
-    unique = {}
-    for ax in axes.ravel():               # one legend for the figure, beside the panels (never over the data)
-        for handle, name in zip(*ax.get_legend_handles_labels()):
-            unique.setdefault(name, handle)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))    # room for the title above the first row
-    fig.suptitle(title, fontsize=10, y=1 - 0.08 / fig.get_figheight())
-    fig.legend(unique.values(), unique.keys(), fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+            if not np.isfinite(refs).any():
+                continue
+            # one band per eta: the cells share their exact draws (same seeds), so their values agree up to the
+            # images a sampler lost to divergence; the median keeps one line
+            centre = float(np.nanmedian(refs))
+            lo, hi = float(np.nanmedian(part["ref_lo"])), float(np.nanmedian(part["ref_hi"]))
+            n = int(part["n"].max()) if (part["n"] > 0).any() else None
+            what = f"{n} exact draws" if n else "N exact draws"
+            ax.axhline(centre, color="k", ls=style.LINE_STYLES[k % len(style.LINE_STYLES)], lw=0.9,
+                       label=what + (f" (eta = {eta:g}) with 95 % interval" if pd.notna(eta) else " with 95 % interval"))
+            if np.isfinite(lo) and np.isfinite(hi):
+                ax.axhspan(lo, hi, color=style.FLOOR_COLOR, alpha=0.18, lw=0)
+        ax.set_xscale("log")
+        ticks = sorted(cell["nfe"].unique())
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])      # the budgets themselves, not powers of ten
+        ax.minorticks_off()
+        ax.set_xlabel("forward NFE, denoiser evaluations per image [calls]")
+        ax.set_ylabel(names[metric], fontsize=8)
+        ax.set_title(f"{task}: {metric_label(metric, unit=False)}", fontsize=8)
+        if metric.startswith("coverage"):
+            ax.set_ylim(-0.02, 1.02)
+    for ax in axes.ravel()[len(facets):]:
+        ax.axis("off")
+    handles = [Line2D([], [], color=style.sampler_color(line), marker=style.sampler_marker(line), ls="-", label=line)
+               for line in lines]
+    handles += [Line2D([], [], color="0.3", ls=styles[key], label=key) for key in styles]
+    seen = {h.get_label() for h in handles}
+    for ax in axes.ravel():
+        for h, name in zip(*ax.get_legend_handles_labels()):
+            if "exact draws" in name and name not in seen:
+                handles.append(h)
+                seen.add(name)
+    fig.legend(handles=handles, fontsize=6, loc="outside right center", title="sampler; line style; band",
+               title_fontsize=6)
+    fig.suptitle(title, fontsize=9)
+    fig.set_layout_engine("constrained")
     return fig
 
 
 def build(ctx) -> list[Path]:
-    """DAG figure `calibration` (+ table) and its extra `calibration-grid` from the runs with figure == calibration."""
+    """DAG figure `calibration` (coverage of exact draws per task, + table), its extras `calibration-<task>` (the three
+    statistics of one task) and `calibration-grid` from the runs with figure == calibration."""
     runs = ctx.figure_runs("calibration")
     runs = runs[~runs["diverged_run"].astype(bool)]
     if "params_step_scale" in runs.columns:
@@ -156,10 +182,19 @@ def build(ctx) -> list[Path]:
     if tidy.empty:
         raise SkipFigure("the calibration runs have no coverage_of_exact_draws / energy_distance / "
                          "psnr_gap_vs_exact_draws values (oracle inverse runs with samples_per_target >= 2)")
-    fig = draw(tidy, "Calibration against the exact posterior: samplers (lines, 95 % intervals over targets) and "
-                     "N exact draws (band)")
-    return (ctx.save_figure(fig, "calibration") + ctx.save_table(tidy, "calibration")
-            + inverse_grid.build_runs(ctx, runs))
+    tasks = list(dict.fromkeys(tidy["task"]))
+    metric = "coverage_of_exact_draws" if (tidy["metric"] == "coverage_of_exact_draws").any() else tidy["metric"].iloc[0]
+    fig = draw(tidy, "Calibration against the exact posterior: coverage of exact draws per task (lines: samplers, "
+                     "95 % intervals over targets; band: N exact draws)",
+               [(t, metric) for t in tasks[:style.MAX_PANELS]])
+    written = ctx.save_figure(fig, "calibration", draws=[metric]) + ctx.save_table(tidy, "calibration")
+    for task in sorted(tasks):
+        part = tidy[tidy["task"] == task]
+        metrics = [m for m, _ in PANELS if (part["metric"] == m).any()]
+        fig = draw(part, f"Calibration against the exact posterior, {task} (95 % intervals over targets)",
+                   [(task, m) for m in metrics])
+        written += ctx.save_figure(fig, f"calibration-{task}", draws=metrics)
+    return written + inverse_grid.build_runs(ctx, runs)
 
 
 def build_bench(summary: list[dict], out_dir: str | Path, *, sweep: float = 1.0, stem: str = "posterior-calibration",
@@ -174,7 +209,7 @@ def build_bench(summary: list[dict], out_dir: str | Path, *, sweep: float = 1.0,
         for fmt in formats:
             path = out_dir / f"{stem}-eta{eta:g}.{fmt}"
             with atomic_path(path) as tmp:
-                fig.savefig(tmp, format=fmt, dpi=130)
+                fig.savefig(tmp, format=fmt, dpi=130, bbox_inches="tight")
             written.append(path)
         plt.close(fig)
     return written

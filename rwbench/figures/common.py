@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from rwbench.figures import style  # noqa: E402
 from rwbench.figures.labels import axis_label  # noqa: E402
 from rwbench.io import atomic_path, atomic_write, write_table_html  # noqa: E402
 from rwbench.metrics.registry import metric_label  # noqa: E402  (the metric registry)
@@ -29,6 +30,7 @@ UNCERTAINTY = {"se": "_se", "ci_lo": "_ci95_lo", "ci_hi": "_ci95_hi"}
 CONFIDENT = ("confident", "confident_share")  # digits-classifier confident share (evaluate writes confident_share)
 FAMILY_ORDER = FAMILIES      # legend order of model families
 SHOWN = 16  # images per sample grid
+style.apply_theme()
 
 
 class SkipFigure(Exception):
@@ -222,6 +224,7 @@ class Context:
     out: Path
     formats: tuple[str, ...] = ("png", "pdf")
     notes: list[str] = field(default_factory=list)
+    drawn: dict = field(default_factory=dict)   # stem -> {"panels", "width_px", "draws"} of every saved figure
 
     def __post_init__(self):
         self.runs_dir, self.tables_dir, self.out = Path(self.runs_dir), Path(self.tables_dir), Path(self.out)
@@ -245,14 +248,23 @@ class Context:
         """Record a one-line note (a run or part of a figure that was skipped)."""
         self.notes.append(text)
 
-    def save_figure(self, fig, stem: str) -> list[Path]:
-        """Write reports/figures/<stem>.<fmt> for every format atomically and close the figure."""
+    def save_figure(self, fig, stem: str, draws=()) -> list[Path]:
+        """Write reports/figures/<stem>.<fmt> for every format atomically and close the figure. `draws`: the metrics
+        (registry names) its panels show (the caption test reads them). A figure keeps rwbench.figures.style's limits:
+        a wider one is saved at a lower dpi (and noted), one with more than MAX_PANELS panels is noted."""
         written = []
         try:
+            n_panels = len(style.panels(fig))
+            dpi, width_in = style.save_dpi(fig)
+            if dpi < style.DPI:
+                self.note(f"{stem}: {width_in:.1f} in wide; saved at {dpi} dpi to stay within {style.MAX_WIDTH_PX} px")
+            if n_panels > style.MAX_PANELS:
+                self.note(f"{stem}: {n_panels} panels (more than {style.MAX_PANELS}); split it in rwbench.plan.figures")
+            self.drawn[stem] = {"panels": n_panels, "width_px": int(width_in * dpi), "draws": tuple(draws)}
             for fmt in self.formats:
                 path = self.out / "figures" / f"{stem}.{fmt}"
                 with atomic_path(path) as tmp:
-                    fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight", pad_inches=0.05)
+                    fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.05)
                 written.append(path)
         finally:
             plt.close(fig)
@@ -351,15 +363,16 @@ def draw_floor(ax, floors: pd.DataFrame | None, metric: str, n=None, references=
         part = part[part["reference"].astype(str).isin(set(references))]
     for i, row in enumerate(part.itertuples()):
         source = str(getattr(row, "source", "floor"))
-        ax.axhspan(row.mean - row.sd, row.mean + row.sd, color=f"C{7 + i % 3}", alpha=0.18, lw=0,
+        ax.axhspan(row.mean - row.sd, row.mean + row.sd, color=style.FLOOR_COLOR, alpha=0.18 + 0.1 * (i % 2), lw=0,
                    label=f"floor {source} (mean +- sd, n = {getattr(row, 'n', '?')})")
     return len(part) > 0
 
 
 def metric_points(ctx: "Context", runs: pd.DataFrame, metrics: list[str], x: str, stem: str, hue: str | None = None):
-    """One panel per metric: value with its 95 % interval per category of `x` (config order), floors as bands;
-    writes <stem>.png/.pdf and returns the files (a panel saying so when no metric has a value)."""
-    metrics = [m for m in metrics if m in runs.columns and np.isfinite(runs[m].astype(float)).any()]
+    """One panel per metric (at most MAX_PANELS): value with its 95 % interval per category of `x` (config order),
+    colour per `hue` value, floors as bands; writes <stem>.png/.pdf and returns the files (a panel saying so when no
+    metric has a value)."""
+    metrics = [m for m in metrics if m in runs.columns and np.isfinite(runs[m].astype(float)).any()][:style.MAX_PANELS]
     if not metrics:     # the file is a declared output of the figure rule: write it, saying why it is empty
         fig, ax = plt.subplots(figsize=(4.0, 1.5))
         ax.axis("off")
@@ -367,29 +380,33 @@ def metric_points(ctx: "Context", runs: pd.DataFrame, metrics: list[str], x: str
         return ctx.save_figure(fig, stem)
     cats = list(dict.fromkeys(runs[x].astype(str)))
     hues = list(dict.fromkeys(runs[hue].astype(str))) if hue else [None]
+    colors = style.series_colors(hues)
     floors = read_floors(ctx.tables_dir)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(max(3.4, 0.9 * len(cats) + 1.6) * len(metrics), 3.3),
-                             squeeze=False)
+    ncols = min(3, len(metrics))
+    nrows = math.ceil(len(metrics) / ncols)
+    each = min(max(3.0, 0.8 * len(cats) + 1.4), style.MAX_WIDTH_IN / ncols - 0.3)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(each * ncols, 3.1 * nrows), squeeze=False)
     width = 0.7 / len(hues)
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes.ravel(), metrics):
         for h, name in enumerate(hues):
             part = runs if name is None else runs[runs[hue].astype(str) == name]
             for _, row in part.iterrows():
                 pos = cats.index(str(row[x])) + (h - (len(hues) - 1) / 2) * width
                 ax.errorbar([pos], [row[metric]], yerr=interval_errors(row, metric), fmt="o", ms=4, capsize=3,
-                            color=f"C{h % 10}", label=name)
+                            color=colors[name], label=name if name is not None else "95 % interval")
         n = runs["n_images"].iloc[0] if "n_images" in runs.columns and runs["n_images"].nunique() == 1 else None
         draw_floor(ax, floors, metric, n, reference_labels(ctx, runs, metric))
-        ax.set_xticks(range(len(cats)), cats, rotation=20, ha="right", fontsize=8)
+        ax.set_xticks(range(len(cats)), cats, rotation=20, ha="right", fontsize=7)
         ax.set_xlabel(axis_label(x))
         ax.set_ylabel(metric_label(metric))
-        ax.grid(alpha=0.3, axis="y")
+        ax.set_title(metric_label(metric, unit=False))
         handles, names = ax.get_legend_handles_labels()
-        if any(n_ is not None and n_ != "None" for n_ in names):
-            unique = dict(zip(names, handles))
-            ax.legend(unique.values(), unique.keys(), fontsize=7)
+        unique = dict(zip(names, handles))
+        ax.legend(unique.values(), unique.keys(), fontsize=6)
+    for ax in axes.ravel()[len(metrics):]:
+        ax.axis("off")
     fig.tight_layout()
-    return ctx.save_figure(fig, stem)
+    return ctx.save_figure(fig, stem, draws=metrics)
 
 
 BOUND_SUFFIXES = ("_se", "_ci95_lo", "_ci95_hi", "_ci_lo", "_ci_hi")
@@ -424,3 +441,66 @@ def pool_seeds(runs: pd.DataFrame, metric_names: set[str]) -> pd.DataFrame:
             row["diverged_run"] = bool(part["diverged_run"].all())
         rows.append(row)
     return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def montage(tiles: list[list[np.ndarray | None]], pad: int = 2, fill: int | float = 255) -> tuple[np.ndarray, list, list]:
+    """Tile images (uint8 or [0, 1] float, H x W or H x W x C) given as rows of cells into one array with `pad` pixels
+    between cells (None: an empty cell); returns (array, column centres, row centres) in pixels for tick labels."""
+    cells = [t for row in tiles for t in row if t is not None]
+    if not cells:
+        raise ValueError("montage: no images")
+    as_float = any(c.dtype != np.uint8 for c in cells)
+    channels = max(c.shape[2] if c.ndim == 3 else 1 for c in cells)
+    heights = [max([t.shape[0] for t in row if t is not None] or [0]) for row in tiles]
+    widths = [max([row[j].shape[1] for row in tiles if j < len(row) and row[j] is not None] or [0])
+              for j in range(max(len(r) for r in tiles))]
+    H, W = sum(heights) + pad * (len(heights) + 1), sum(widths) + pad * (len(widths) + 1)
+    value = (fill / 255.0 if as_float and fill > 1 else fill)
+    canvas = np.full((H, W, channels), value, dtype=np.float64 if as_float else np.uint8)
+    tops = np.cumsum([pad] + [h + pad for h in heights[:-1]])
+    lefts = np.cumsum([pad] + [w + pad for w in widths[:-1]])
+    for i, row in enumerate(tiles):
+        for j, tile in enumerate(row):
+            if tile is None:
+                continue
+            t = tile.astype(np.float64) / 255.0 if as_float and tile.dtype == np.uint8 else tile
+            t = t[..., None] if t.ndim == 2 else t
+            t = np.repeat(t, channels, axis=2) if t.shape[2] != channels else t
+            canvas[tops[i]:tops[i] + t.shape[0], lefts[j]:lefts[j] + t.shape[1]] = t
+    canvas = canvas[..., 0] if channels == 1 else canvas
+    return canvas, [l + w / 2 for l, w in zip(lefts, widths)], [t + h / 2 for t, h in zip(tops, heights)]
+
+
+def show_montage(ax, tiles, column_labels=(), row_labels=(), title: str = "", fontsize: int = 6) -> None:
+    """One panel of a montage (rwbench.figures.common.montage) with its columns and rows labelled in words."""
+    array, xs, ys = montage(tiles)
+    vmax = 255 if array.dtype == np.uint8 else 1.0
+    if array.ndim == 2:
+        ax.imshow(array, cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
+    else:
+        ax.imshow(array, interpolation="nearest")
+    ax.grid(False)
+    ax.set_xticks(xs[:len(column_labels)], list(column_labels), fontsize=fontsize, rotation=30 if len(column_labels)
+                  > 4 else 0, ha="right" if len(column_labels) > 4 else "center")
+    ax.set_yticks(ys[:len(row_labels)], list(row_labels), fontsize=fontsize)
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def image_panels(ctx: "Context", grids: list[np.ndarray], titles: list[str], stem: str, suptitle: str) -> list[Path]:
+    """Sample grids side by side, one panel each (at most MAX_PANELS: more become one montage labelled under each
+    grid); writes <stem>."""
+    if len(grids) <= style.MAX_PANELS:
+        fig, axes = plt.subplots(1, len(grids), figsize=(min(2.6 * len(grids), style.MAX_WIDTH_IN), 3.2),
+                                 squeeze=False)
+        for ax, grid, title in zip(axes[0], grids, titles):
+            show_image(ax, grid, title)
+    else:
+        fig, ax = plt.subplots(figsize=(min(1.6 * len(grids), style.MAX_WIDTH_IN), 3.0))
+        show_montage(ax, [grids], titles, (), suptitle)
+    fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return ctx.save_figure(fig, stem)

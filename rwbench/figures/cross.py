@@ -71,8 +71,9 @@ def _heatmap(ax, table: pd.DataFrame, rows: list[str], cols: list[str], metric: 
                     color="white" if dark else "black", fontweight="bold" if text[i, j] == DIV else None)
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
-    ax.set_xlabel("sampler")
-    ax.set_ylabel("model family")
+    ax.set_xlabel("sampler [name]")
+    ax.set_ylabel("model family [name]")
+    ax.grid(False)
     ax.set_title(title, fontsize=9)
 
 
@@ -88,9 +89,10 @@ def build(ctx: Context) -> list[Path]:
     panels = [("fid", f"{metric_label('fid')} [95 % interval] (lower is better; colour log scale)", True)]
     if confident and np.isfinite(table[confident].astype(float)).any():
         panels.append((confident, f"{metric_label(confident)} [95 % interval] (higher is better)", False))
-    fig, axes = plt.subplots(1, len(panels), figsize=(1.0 + 1.4 * len(cols) * len(panels), 0.6 + 0.7 * len(rows) + 1.2),
+    fig, axes = plt.subplots(1, len(panels), figsize=(min(1.0 + 1.2 * len(cols) * len(panels), 15.5),
+                                                      0.6 + 0.7 * len(rows) + 1.2),
                              squeeze=False)
     for ax, (metric, title, lower) in zip(axes[0], panels):
         _heatmap(ax, table, rows, cols, metric, title, lower)
     fig.tight_layout()
-    return ctx.save_figure(fig, "cross") + ctx.save_table(table, "cross")
+    return ctx.save_figure(fig, "cross", draws=[m for m, _, _ in panels]) + ctx.save_table(table, "cross")

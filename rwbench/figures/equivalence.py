@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from rwbench.figures import style
 from rwbench.figures.common import Context, SkipFigure
 
 COLUMNS = ["pair", "k", "max_abs_dev", "max_rel_dev"]
@@ -48,24 +49,25 @@ def build(ctx: Context) -> list[Path]:
     if table.empty:
         raise SkipFigure(f"{path} has no rows")
     fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.2), squeeze=False)
-    colors = plt.get_cmap("tab20")
+    colors = style.series_colors(table["pair"].astype(str))
     zeros = False
     for ax, metric, name in zip(axes[0], ("max_abs_dev", "max_rel_dev"),
-                                ("max |template - native|", "max ||template - native|| / ||native||")):
+                                ("max |template - native| [data scale]",
+                                 "max ||template - native|| / ||native|| [ratio]")):
         for i, (pair, part) in enumerate(table.groupby("pair", sort=False)):
             part = part.sort_values("k")
             y = part[metric].to_numpy(float)
             zeros |= bool((y <= 0).any())
             exact = bool(part["exact"].iloc[0]) if "exact" in part.columns else True
-            style = "--" if not exact else ("-" if _group(part) == "table2" else "-.")
-            ax.plot(part["k"], np.clip(y, FLOOR, None), color=colors(i % 20), lw=1.2, ls=style,
+            line = "--" if not exact else ("-" if _group(part) == "table2" else "-.")
+            ax.plot(part["k"], np.clip(y, FLOOR, None), color=colors[str(pair)], lw=1.2, ls=line,
                     label=pair if exact else f"{pair} (not exact)")
         if metric == "max_rel_dev":
             ax.axhline(np.finfo(np.float64).eps, color="grey", lw=0.8, ls=":", label="float64 eps")
         ax.set_yscale("log")
-        ax.set_xlabel("iteration k")
+        ax.set_xlabel("iteration k [step]")
         ax.set_ylabel(name)
-        ax.grid(alpha=0.3)
+        ax.set_title("absolute deviation per step" if metric == "max_abs_dev" else "relative deviation per step")
     axes[0][0].legend(fontsize=6, ncol=2)
     axes[0][1].legend(handles=axes[0][1].get_lines()[-1:], fontsize=7, loc="center right")
     if zeros:

@@ -1,11 +1,13 @@
-"""Inverse-problem figure (paper Fig. 4): per task, rows of measurement | samples | mean of N | ground truth with PSNR.
+"""Inverse-problem figures (paper Fig. 4): the overview (PSNR of single samples, one panel per task), and per task its
+samples (one montage panel per model: rows of measurement | samples | mean of N | ground truth with PSNR) and its
+metric panels (PSNR, PSNR of the mean of N, SSIM).
 
 PSNR is the standard one (rwbench.metrics.image_quality.psnr: clip to [0, 1], peak 1) against the ground truth.
 The measurement is mapped from the model's data scale to [0, 1] with the spec's data_range and, when smaller
 than the image (super-resolution), upsampled by nearest-neighbour repetition for display and for its PSNR.
 The mean of N averages every finite sample of that target over all shards.
 Runs of different measurement noise are never shown unmarked side by side: every row names its eta (and its step_scale
-when that is not the published 1), and the summary has one panel row per (task, eta), titled "task, eta = 0.05".
+when that is not the published 1), and the summaries' x categories are "model, eta = 0.05".
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
+from rwbench.figures import style
 from rwbench.figures.common import (Context, SkipFigure, data_range, eta_of, eta_text, inverse_axes_text, metric_table,
-                                    present_metrics, show_image, step_scale_of, step_scale_text, unit_image)
+                                    montage, present_metrics, show_montage, step_scale_of, step_scale_text, unit_image)
 from rwbench.run.rundir import load_shard, shard_files
 
 N_SAMPLES = 3  # single samples shown per target
@@ -100,47 +103,54 @@ def task_figure(ctx: Context, task: str, runs: pd.DataFrame) -> list[Path]:
     if not rows:
         return []
     n_cols = 3 + max(len(p.samples) for _, p in rows)
-    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.7 * n_cols, 2.1 * len(rows) + 0.3), squeeze=False,
-                             layout="constrained")
-    records = []
-    for r, (run, p) in enumerate(rows):
+    models = list(dict.fromkeys(str(run.get("model")) for run, _ in rows))[:style.MAX_PANELS]
+    records, montages = [], {m: ([], [], []) for m in models}      # model -> (tile rows, row labels, PSNR texts)
+    for run, p in rows:
+        if str(run.get("model")) not in montages:
+            continue
+        tiles, labels, texts = montages[str(run.get("model"))]
         lo, hi = data_range(run)
         gt = p.ground_truth
         cells = [("measurement", measurement_image(p.measurement, lo, hi, gt), 1)]
         cells += [(f"sample {i + 1}", p.samples[i], 1) if i < len(p.samples) else ("", None, 0)
                   for i in range(n_cols - 3)]
         cells += [(f"mean of {p.count}", p.total / p.count if p.count else None, p.count), ("ground truth", gt, 1)]
-        for c, (name, image, n) in enumerate(cells):
-            ax = axes[r][c]
-            if not name:
-                ax.axis("off")
-                continue
-            value = psnr(image, gt) if image is not None and name != "ground truth" else math.nan
-            if image is None:
-                ax.axis("off")
-                ax.set_title(f"{name}\nn/a", fontsize=8)
-            else:
-                finite = bool(torch.isfinite(image).all())
-                text = name if name == "ground truth" else (f"{name}\n{value:.2f} dB" if finite else f"{name}\ndiverged")
-                show_image(ax, unit_image(image), text)
-            records.append({"task": task, "eta": eta_of(run), "run_id": run["run_id"], "model": run.get("model"),
-                            "sampler": run.get("sampler"), "step_scale": step_scale_of(run), "target": p.target,
-                            "panel": name, "psnr": value, "n": n})
-        # each row names its eta (rows of several noise levels share a figure) and a step_scale off the published 1
-        axes[r][0].set_ylabel("\n".join(t for t in (str(run.get("model")), str(run.get("sampler")),
-                                                     inverse_axes_text(run)) if t), fontsize=8)
-        axes[r][0].axis("on")
-        axes[r][0].set_xticks([])
-        axes[r][0].set_yticks([])
-    etas = {eta_of(run) for run, _ in rows}
-    where = f", {eta_text(next(iter(etas)))}" if len(etas) == 1 and None not in etas else ", rows of several eta"
-    fig.suptitle(f"{task}{where}: PSNR vs ground truth (standard, clip to [0, 1])", fontsize=9)
+        row, row_texts = [], []
+        for name, image, n in cells:
+            value = psnr(image, gt) if image is not None and name and name != "ground truth" else math.nan
+            finite = image is not None and bool(torch.isfinite(image).all())
+            row.append(unit_image(image) if finite else None)
+            row_texts.append("" if name in ("", "ground truth") else
+                             (f"{value:.1f} dB" if finite else ("diverged" if image is not None else "n/a")))
+            if name:
+                records.append({"task": task, "eta": eta_of(run), "run_id": run["run_id"], "model": run.get("model"),
+                                "sampler": run.get("sampler"), "step_scale": step_scale_of(run), "target": p.target,
+                                "panel": name, "psnr": value, "n": n})
+        tiles.append(row)
+        texts.append(row_texts)
+        # each row names its sampler, its eta and a step_scale off the published 1
+        labels.append(", ".join(t for t in (str(run.get("sampler")), inverse_axes_text(run)) if t))
+    columns = ["measurement"] + [f"sample {i + 1}" for i in range(n_cols - 3)] + ["mean of N", "ground truth"]
+    n_rows = max(len(v[0]) for v in montages.values())
+    fig, axes = plt.subplots(1, len(models), figsize=(min((1.0 * n_cols + 1.6) * len(models), style.MAX_WIDTH_IN),
+                                                      0.75 * n_rows + 1.4), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        tiles, labels, texts = montages[model]
+        show_montage(ax, tiles, columns, labels, f"{task}: {model}", fontsize=6)
+        _, xs, ys = montage(tiles)
+        for i, row_texts in enumerate(texts):
+            for j, text in enumerate(row_texts):
+                if text:
+                    ax.text(xs[j], ys[i], text, ha="center", va="center", fontsize=5, color="yellow",
+                            bbox={"facecolor": "black", "alpha": 0.45, "pad": 0.5, "lw": 0})
+    fig.suptitle(f"{task}: samples, mean of N and PSNR against the ground truth (dB, clip to [0, 1])", fontsize=9)
+    fig.tight_layout()
     table = pd.DataFrame(records)
-    return ctx.save_figure(fig, f"inverse-{task}") + ctx.save_table(table, f"inverse-{task}")
+    return ctx.save_figure(fig, f"inverse-{task}", draws=["psnr"]) + ctx.save_table(table, f"inverse-{task}")
 
 
 def build(ctx: Context) -> list[Path]:
-    """One figure per task of the `inverse` runs."""
+    """The overview (PSNR per task), then per task its samples figure and table and its metric panels."""
     runs = ctx.figure_runs("inverse")
     if "task" not in runs.columns:
         raise SkipFigure("the inverse runs have no task column")
@@ -153,7 +163,7 @@ def build(ctx: Context) -> list[Path]:
         written += task_figure(ctx, str(task), part)
     if not written:
         raise SkipFigure("no shard files for the inverse runs")
-    return written + summary_figure(ctx, runs)
+    return summary_figure(ctx, runs) + written
 
 
 SUMMARY = ("psnr", "psnr_mean_of_samples", "ssim")
@@ -182,44 +192,88 @@ def cluster_intervals(ctx: Context, runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def cell_label(row) -> str:
-    """x label of a summary cell: model / sampler, and its step_scale when not the published 1."""
+    """x category of a summary point: the model and the measurement noise (eta)."""
+    return ", ".join(t for t in (str(row["model"]), eta_text(eta_of(row))) if t)
+
+
+def hue_label(row) -> str:
+    """Colour of a summary point: the sampler, and its step_scale when not the published 1."""
     scale = step_scale_text(row)
-    return f"{row['model']} / {row['sampler']}" + (f" ({scale})" if scale else "")
+    return str(row["sampler"]) + (f" ({scale})" if scale else "")
 
 
-def panel_rows(runs: pd.DataFrame) -> list[tuple[str, float | None]]:
-    """(task, eta) of each panel row of the summary, in config order: cells of different eta never share a panel."""
-    return list(dict.fromkeys((str(row["task"]), eta_of(row)) for _, row in runs.iterrows()))
+def point_panels(ctx: Context, runs: pd.DataFrame, facets: list[tuple[str, str, str]], stem: str, title: str,
+                 draws: list[str]) -> list[Path]:
+    """Panels (task, metric, panel title): x = model and eta (config order), colour and marker = sampler."""
+    from rwbench.figures.common import interval_errors, metric_label
+
+    cells = list(dict.fromkeys(runs["cell"]))
+    hues = list(dict.fromkeys(runs["hue"]))
+    width = 0.75 / max(1, len(hues))
+    ncols = min(3, len(facets))
+    nrows = -(-len(facets) // ncols)
+    each = min(max(3.2, 0.9 * len(cells) + 1.4), (style.MAX_WIDTH_IN - 1.8) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(each * ncols + 1.8, 3.0 * nrows), squeeze=False)
+    for ax, (task, metric, name) in zip(axes.ravel(), facets):
+        part = runs[runs["task"].astype(str) == task]
+        for _, row in part.iterrows():
+            h = hues.index(row["hue"])
+            x = cells.index(row["cell"]) + (h - (len(hues) - 1) / 2) * width
+            ax.errorbar([x], [row[metric]], yerr=interval_errors(row, metric), fmt=style.sampler_marker(row["hue"]),
+                        ms=4, capsize=3, color=style.sampler_color(row["hue"]), label=row["hue"])
+        ax.set_xticks(range(len(cells)), cells, rotation=25, ha="right", fontsize=7)
+        ax.set_xlabel("model, measurement noise eta")
+        ax.set_ylabel(metric_label(metric), fontsize=8)
+        ax.set_title(name, fontsize=9)
+    for ax in axes.ravel()[len(facets):]:
+        ax.axis("off")
+    handles, names = [], []
+    for ax in axes.ravel():
+        for hnd, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in names:
+                handles.append(hnd)
+                names.append(lab)
+    order = sorted(range(len(names)), key=lambda i: hues.index(names[i]))       # config order
+    fig.legend([handles[i] for i in order], [names[i] for i in order], fontsize=6, loc="outside right center",
+               title="sampler", title_fontsize=6)
+    fig.suptitle(title, fontsize=9)
+    fig.set_layout_engine("constrained")
+    return ctx.save_figure(fig, stem, draws=draws)
 
 
 def summary_figure(ctx: Context, runs: pd.DataFrame) -> list[Path]:
-    """inverse.{png,pdf}: PSNR of single samples and of the mean of N, SSIM, with 95 % intervals over targets; one
-    row per (task, eta) titled with both, x = model / sampler (step_scale) in config order."""
-    from rwbench.figures.common import interval_errors, metric_label
+    """inverse.{png,pdf}: PSNR of single samples, one panel per task (at most MAX_PANELS); per task
+    inverse-<task>-metrics: PSNR, PSNR of the mean of N, SSIM; 95 % intervals over targets; the table."""
+    from rwbench.figures.common import metric_label
 
     runs = cluster_intervals(ctx, runs)
     metrics = present_metrics(runs, SUMMARY)
-    if not metrics:
-        return []
     keys = [k for k in ("task", "task_params_eta", "model", "sampler", "params_step_scale") if k in runs.columns]
     runs["cell"] = [cell_label(row) for _, row in runs.iterrows()]
-    cells = list(dict.fromkeys(runs["cell"]))
-    panels = panel_rows(runs)
-    fig, axes = plt.subplots(len(panels), len(metrics), figsize=(max(3.4, 0.8 * len(cells) + 1.6) * len(metrics),
-                                                                 3.0 * len(panels)), squeeze=False)
-    for r, (task, eta) in enumerate(panels):
-        part = runs[[(str(row["task"]), eta_of(row)) == (task, eta) for _, row in runs.iterrows()]]
-        for c, metric in enumerate(metrics):
-            ax = axes[r][c]
-            for _, row in part.iterrows():
-                ax.errorbar([cells.index(row["cell"])], [row[metric]], yerr=interval_errors(row, metric), fmt="o",
-                            ms=4, capsize=3, color=f"C{cells.index(row['cell']) % 10}")
-            ax.set_xticks(range(len(cells)), cells, rotation=25, ha="right", fontsize=7)
-            ax.set_ylabel(metric_label(metric), fontsize=8)
-            ax.set_title(", ".join(t for t in (task, eta_text(eta)) if t), fontsize=9)
-            ax.grid(alpha=0.3, axis="y")
-    fig.suptitle("inverse problems: 95 % intervals over targets (t with targets - 1 df)", fontsize=9)
-    fig.tight_layout()
+    runs["hue"] = [hue_label(row) for _, row in runs.iterrows()]
+    tasks = list(dict.fromkeys(runs["task"].astype(str)))
+    written = []
+    if "psnr" in metrics:
+        written += point_panels(ctx, runs, [(t, "psnr", f"{t}: PSNR of single samples") for t in
+                                            tasks[:style.MAX_PANELS]],
+                                "inverse", "inverse problems: PSNR of single samples, 95 % intervals over targets",
+                                ["psnr"])
+    else:
+        fig, ax = plt.subplots(figsize=(4.0, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no PSNR values for the inverse runs (diverged or not evaluated)", ha="center", fontsize=8)
+        written += ctx.save_figure(fig, "inverse")
+    for task in sorted(tasks):
+        part = runs[runs["task"].astype(str) == task]
+        facets = [(task, m, f"{task}: {metric_label(m, unit=False)}") for m in metrics]
+        if facets:
+            written += point_panels(ctx, part, facets, f"inverse-{task}-metrics",
+                                    f"{task}: 95 % intervals over targets (t with targets - 1 df)", metrics)
+        else:
+            fig, ax = plt.subplots(figsize=(4.0, 1.5))
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"{task}: no metric values (diverged or not evaluated)", ha="center", fontsize=8)
+            written += ctx.save_figure(fig, f"inverse-{task}-metrics")
     cols = [f"{m}{b}" for m in metrics for b in ("", "_ci_lo", "_ci_hi", "_ci95_lo", "_ci95_hi", "_se")]
     table = metric_table(runs, keys, [c for c in cols if c in runs.columns])
-    return ctx.save_figure(fig, "inverse") + ctx.save_table(table, "inverse")
+    return written + ctx.save_table(table, "inverse")

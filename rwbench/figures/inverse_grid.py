@@ -58,33 +58,39 @@ def _shown(rows: list[tuple[str, dict]], nfe: int | None, sweep: float) -> dict[
 
 
 def draw(rows: list[tuple[str, dict]], nfe: int | None, sweep: float, title: str):
-    """The grid: one row per (label, {column: [C, H, W] image on [0, 1]}); columns FIXED then mean and draw per sampler
-    (first-appearance order) at `nfe` forward NFE (None: each at its largest, written under its images)."""
+    """The grid as one panel: one row per (label, {column: [C, H, W] image on [0, 1]}); columns FIXED then mean and
+    draw per sampler (first-appearance order) at `nfe` forward NFE (None: each at its largest, written on its images)."""
+    from rwbench.figures.common import montage, show_montage, unit_image
+
     shown = _shown(rows, nfe, sweep)
     names = list(dict.fromkeys(n for _, n in shown))
     if not names:
         raise ValueError(f"images: no sampler images at nfe={nfe}, sweep={sweep}")
     cols = FIXED + [((n, w), f"{n} {w}") for n in names for w in ("mean", "draw")]
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(1.1 * len(cols), 1.25 * len(rows)), squeeze=False)
-    for i, (label, imgs) in enumerate(rows):
-        for j, (key, name) in enumerate(cols):
-            ax = axes[i][j]
-            ax.set_xticks([]), ax.set_yticks([])
+    tiles, notes = [], []
+    for label, imgs in rows:
+        row, row_notes = [], []
+        for key, _ in cols:
+            note = ""
             if isinstance(key, tuple):
                 k = shown.get((label, key[0]))
                 key = None if k is None else f"{key[0]}/nfe={k}/sweep={sweep}/{key[1]}"
-                if k is not None and nfe is None:
-                    ax.set_xlabel(f"{k} NFE", fontsize=5, labelpad=1)
-            if key in imgs:
-                img = imgs[key].double().clamp(0, 1)
-                ax.imshow(img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy(), cmap="gray",
-                          vmin=0, vmax=1)
-            if i == 0:
-                ax.set_title(name, fontsize=6)
-            if j == 0:
-                ax.set_ylabel(label, fontsize=7)
-    fig.subplots_adjust(top=1 - 0.3 / fig.get_figheight())           # the first row's titles just below the title
-    fig.suptitle(title, fontsize=8, y=1 - 0.05 / fig.get_figheight(), va="top")
+                note = f"{k} NFE" if k is not None and nfe is None else ""
+            row.append(unit_image(imgs[key].double()) if key in imgs else None)
+            row_notes.append(note if key in imgs else "")
+        tiles.append(row)
+        notes.append(row_notes)
+    fig, ax = plt.subplots(figsize=(min(0.75 * len(cols) + 1.2, 16.0), 0.8 * len(rows) + 1.4))
+    show_montage(ax, tiles, [name for _, name in cols], [label.replace("\n", ", ") for label, _ in rows],
+                 "ground truth, measurement, exact posterior and each sampler's mean and draw", fontsize=6)
+    _, xs, ys = montage(tiles)
+    for i, row_notes in enumerate(notes):
+        for j, note in enumerate(row_notes):
+            if note:
+                ax.text(xs[j], ys[i], note, ha="center", va="center", fontsize=4, color="yellow",
+                        bbox={"facecolor": "black", "alpha": 0.45, "pad": 0.3, "lw": 0})
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
     return fig
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 # spec keys (flattened column names) -> label for axes and legends
 AXES: dict[str, str] = {
-    "params_TK": "end temperature T_K", "TK": "end temperature T_K",
-    "params_T0": "start temperature T_0", "T0": "start temperature T_0",
-    "params_c": "step factor c", "c": "step factor c",
-    "steps": "iterations K", "nfe": "denoiser evaluations per image (NFE)",
-    "schedule": "noise ladder", "sampler": "sampler", "model": "model", "task": "task", "seed": "seed",
-    "n_images": "images per cell",
+    "params_TK": "end temperature T_K [dimensionless]", "TK": "end temperature T_K [dimensionless]",
+    "params_T0": "start temperature T_0 [dimensionless]", "T0": "start temperature T_0 [dimensionless]",
+    "params_c": "step factor c [dimensionless]", "c": "step factor c [dimensionless]",
+    "steps": "iterations K [steps]", "nfe": "denoiser evaluations per image, NFE [calls]",
+    "schedule": "noise ladder [name]", "sampler": "sampler [name]", "model": "model [name]", "task": "task [name]",
+    "seed": "seed [index]", "n_images": "images per cell [count]",
 }
 
 

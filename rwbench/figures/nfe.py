@@ -1,6 +1,7 @@
 """Quality per cost: each metric against NFE (denoiser evaluations per image), one line per model, sampler and
-schedule (legend in config order), with 95 % intervals from the ci columns (replicate seeds pooled: t over seeds),
-floors (results/floors.csv) as bands, log x."""
+schedule (colour and marker: the sampler's, rwbench.figures.style; line style: model, schedule and settings; legends
+in config order), with 95 % intervals from the ci columns (replicate seeds pooled: t over seeds), floors
+(results/floors.csv) as bands, log x, linear y."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
+from rwbench.figures import style
 from rwbench.figures.common import (Context, SkipFigure, axis_label, draw_floor, interval_columns, metric_label,
                                     metric_table, read_floors, reference_labels)
 
@@ -52,6 +55,17 @@ def curve_labels(runs: pd.DataFrame) -> pd.Series:
     return label
 
 
+def variant_labels(runs: pd.DataFrame) -> pd.Series:
+    """What a curve's line style stands for: the curve label without its sampler (model, eta, schedule)."""
+    several = runs["model"].astype(str).nunique() > 1
+    out = []
+    for _, r in runs.iterrows():
+        eta = r.get("params_ancestral_eta", np.nan)
+        parts = ([str(r["model"])] if several else []) + ([f"eta={eta:g}"] if pd.notna(eta) else []) + [str(r["schedule"])]
+        out.append(", ".join(parts))
+    return pd.Series(out, index=runs.index)
+
+
 def build(ctx: Context) -> list[Path]:
     """One panel per metric (energy distance on oracle runs, FID, KID) against NFE; diverged runs are x at the bottom."""
     runs = ctx.figure_runs("nfe")
@@ -66,21 +80,23 @@ def build(ctx: Context) -> list[Path]:
     runs = runs.assign(_order=runs["curve"].map(order)).sort_values(["_order", "nfe"], kind="stable") \
         .drop(columns="_order").reset_index(drop=True)
     floors = read_floors(ctx.tables_dir)
-    curves = list(dict.fromkeys(runs["curve"]))
-    colors = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(curves)}
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.8), squeeze=False)
+    runs["variant"] = variant_labels(runs)
+    samplers = list(dict.fromkeys(runs["sampler"].astype(str)))       # config order
+    styles = style.line_styles(runs["variant"])
+    fig, axes = plt.subplots(1, len(panels), figsize=(min(4.2 * len(panels) + 2.0, style.MAX_WIDTH_IN - 2.5), 3.8),
+                             squeeze=False)
     for ax, metric in zip(axes[0], panels):
         finite = np.isfinite(runs[metric].astype(float))
         has_metric = runs["model"].isin(set(runs.loc[finite, "model"]))   # diverged runs of models with this metric
         shown = runs[finite | (runs["diverged_run"].astype(bool) & has_metric)]
         for curve, part in shown.groupby("curve", sort=False):
-            kind = str(part["sampler_kind"].iloc[0]) if "sampler_kind" in part.columns else "template"
+            sampler, variant = str(part["sampler"].iloc[0]), str(part["variant"].iloc[0])
             x, y = part["nfe"].to_numpy(float), part[metric].to_numpy(float)
-            ax.errorbar(x, y, yerr=interval(part, metric), marker="o", ms=3.5, capsize=2, color=colors[curve],
-                        ls=STYLE.get(kind, "-"), label=curve)
+            ax.errorbar(x, y, yerr=interval(part, metric), marker=style.sampler_marker(sampler), ms=3.5, capsize=2,
+                        color=style.sampler_color(sampler), ls=styles[variant], label=curve)
             div = part["diverged_run"].to_numpy(bool)
             if div.any():
-                ax.plot(x[div], np.zeros(div.sum()), "x", color=colors[curve], ms=7)
+                ax.plot(x[div], np.zeros(div.sum()), "x", color=style.sampler_color(sampler), ms=7)
         ax.set_xscale("log")
         ticks = sparse_ticks(shown["nfe"].dropna().astype(int).unique())
         ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=7)
@@ -89,17 +105,19 @@ def build(ctx: Context) -> list[Path]:
         draw_floor(ax, floors, metric, n, reference_labels(ctx, shown, metric))
         ax.set_xlabel(axis_label("nfe"))
         ax.set_ylabel(metric_label(metric))
-        ax.grid(alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    for ax in axes[0][1:]:   # one legend for all panels (a curve may be missing from a panel)
+        ax.set_title(f"{metric_label(metric, unit=False)} per cost")
+    # one legend for all panels: each sampler once (its colour and marker), then each line style once
+    handles = [Line2D([], [], color=style.sampler_color(s), marker=style.sampler_marker(s), ls="-", label=s)
+               for s in samplers]
+    handles += [Line2D([], [], color="0.3", ls=styles[v], label=v) for v in styles]
+    for ax in axes[0]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
-            if lab not in labels:
+            if lab.startswith("floor") and lab not in [x.get_label() for x in handles]:
                 handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, fontsize=6, loc="outside right center")
+    fig.legend(handles=handles, fontsize=6, loc="outside right center", title="sampler; line style", title_fontsize=6)
     if runs["diverged_run"].any():
         axes[0][-1].annotate("x at 0: diverged", xy=(0.98, 0.02), xycoords="axes fraction", ha="right", fontsize=7)
     fig.set_layout_engine("constrained")
     metrics = [c for m in panels for c in (m, f"{m}_se", f"{m}_ci95_lo", f"{m}_ci95_hi")]
     table = metric_table(runs, KEYS, [m for m in metrics if m in runs.columns])
-    return ctx.save_figure(fig, "nfe") + ctx.save_table(table, "nfe")
+    return ctx.save_figure(fig, "nfe", draws=panels) + ctx.save_table(table, "nfe")

@@ -6,8 +6,9 @@ reach with the same quantile rule (dashed line: measured on the same targets wit
 <metric>_exact_n; without those, rwbench.metrics.posterior_quality.reference_coverage, 0.805 for N = 16 at the 0.9 level),
 not at the nominal level. The PSNR gap is PSNR(mean of N draws) - PSNR(exact posterior mean); its
 reference (dashed) is the gap of the mean of N exact draws. Error bars: 95 % intervals over targets (t, G - 1 df).
-One marker colour per (task, eta), its legend entry naming both ("inpaint, eta = 0.05"); a sampler off its published
-step (step_scale != 1) is its own x category ("dps (step_scale = 2)").
+x: one category per (task, eta) ("inpaint, eta = 0.05"), so runs of different measurement noise are never drawn
+unmarked side by side; colour and marker: the sampler's (rwbench.figures.style), a sampler off its published step
+(step_scale != 1) its own entry ("dps (step_scale = 2)").
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from rwbench.figures import style
 from rwbench.figures.common import (Context, SkipFigure, eta_of, eta_text, interval_errors, metric_label, metric_table,
                                     step_scale_text)
 
@@ -80,46 +82,46 @@ def build(ctx: Context) -> list[Path]:
     # the coverage N exact posterior draws reach (evaluate's row, else Monte Carlo with the same quantile rule)
     runs["coverage_reference"] = [_reference(row, "coverage") for _, row in runs.iterrows()]
     runs["coverage_reference"] = runs["coverage_reference"].astype(float)
-    runs["x_label"] = [x_label(row) for _, row in runs.iterrows()]
-    samplers = sorted(runs["x_label"].unique())
-    # one colour per (task, eta): runs of different measurement noise are never drawn unmarked side by side
-    series = sorted({(str(row.get("task", "-")), eta_of(row)) for _, row in runs.iterrows()},
-                    key=lambda te: (te[0], -1.0 if te[1] is None else te[1]))
-    width = 0.7 / max(1, len(series))
-    models = sorted(runs["model"].astype(str).unique()) if "model" in runs.columns else ["None"]
-    markers = ["o", "s", "^", "D"]  # one marker per model
-    colors = plt.get_cmap("tab10")
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(3.6, 1.1 * len(samplers) + 1.5) * len(panels), 3.4),
-                             squeeze=False)
+    runs["x_label"] = [x_label(row) for _, row in runs.iterrows()]            # the hue: sampler (step_scale)
+    several = "model" in runs.columns and runs["model"].astype(str).nunique() > 1
+    runs["group"] = [series_label(row, several) for _, row in runs.iterrows()]  # the x category: task, eta (model)
+    groups = sorted(dict.fromkeys(runs["group"]))
+    hues = list(dict.fromkeys(runs["x_label"]))                                  # config order
+    width = 0.75 / max(1, len(hues))
+    fig, axes = plt.subplots(1, len(panels), figsize=(min(max(3.6, 1.4 * len(groups) + 1.5) * len(panels) + 1.5,
+                                                          style.MAX_WIDTH_IN), 3.4), squeeze=False)
     for ax, (metric, title) in zip(axes[0], panels):
-        for t, key in enumerate(series):
-            part = runs[[(str(row.get("task", "-")), eta_of(row)) == key for _, row in runs.iterrows()]]
+        for h, hue in enumerate(hues):
+            part = runs[runs["x_label"] == hue]
             for _, row in part.iterrows():
-                x = samplers.index(row["x_label"]) + (t - (len(series) - 1) / 2) * width
-                m = models.index(str(row.get("model")))
-                name = series_label(row, len(models) > 1)
-                ax.errorbar([x], [row[metric]], yerr=interval_errors(row, metric), fmt=markers[m % 4],
-                            color=colors(t % 10), capsize=3, label=name)
+                x = groups.index(row["group"]) + (h - (len(hues) - 1) / 2) * width
+                ax.errorbar([x], [row[metric]], yerr=interval_errors(row, metric), fmt=style.sampler_marker(hue),
+                            color=style.sampler_color(hue), capsize=3, label=hue)
                 ref = _reference(row, metric)
                 if ref is not None:     # what exact posterior sampling reaches with the same N
-                    ax.hlines(ref, x - width / 2, x + width / 2, color=colors(t % 10), ls="--", lw=1.2,
+                    ax.hlines(ref, x - width / 2, x + width / 2, color="black", ls="--", lw=1.0,
                               label=f"exact draws, N = {int(row['samples_per_target'])}")
         if metric.startswith("coverage"):
             ax.set_ylim(0, 1.02)
         else:
             ax.axhline(0.0, color="black", ls=":", lw=0.9, label="exact posterior mean")
-        ax.set_xticks(range(len(samplers)), samplers, rotation=20, ha="right", fontsize=8)
-        ax.set_xlim(-0.6, len(samplers) - 0.4)
-        ax.set_title(title, fontsize=9)
-        ax.grid(alpha=0.3, axis="y")
-        handles, names = ax.get_legend_handles_labels()
-        unique = dict(zip(names, handles))
-        ax.legend(unique.values(), unique.keys(), fontsize=7)
-    fig.tight_layout()
+        ax.set_xticks(range(len(groups)), groups, rotation=20, ha="right", fontsize=7)
+        ax.set_xlim(-0.6, len(groups) - 0.4)
+        ax.set_xlabel("task, measurement noise eta")
+        ax.set_ylabel(title)
+        ax.set_title(metric_label(metric, unit=False), fontsize=9)
+    handles, names = [], []
+    for ax in axes[0]:
+        for hnd, name in zip(*ax.get_legend_handles_labels()):
+            if name not in names:
+                handles.append(hnd)
+                names.append(name)
+    fig.legend(handles, names, fontsize=6, loc="outside right center", title="sampler", title_fontsize=6)
+    fig.set_layout_engine("constrained")
     metrics = []
     for m, _ in panels:
         metrics += [m] + [f"{m}{s}" for s in ("_se", "_ci95_lo", "_ci95_hi") if f"{m}{s}" in runs.columns]
     metrics += ["coverage_reference"] + [m for m in ("psnr_gap_exact_draws", "coverage_exact_n",
                                                      "coverage_of_exact_draws_exact_n") if m in runs.columns]
     table = metric_table(runs, KEYS + ["level", "level_source"], metrics)
-    return ctx.save_figure(fig, "posterior") + ctx.save_table(table, "posterior")
+    return ctx.save_figure(fig, "posterior", draws=[m for m, _ in panels]) + ctx.save_table(table, "posterior")

@@ -9,6 +9,7 @@ from rwbench.plan.figures import FIGURES
 
 FORMATS = ("png", "pdf", "svg")
 RUNS = "runs"  # pseudo figure: the table of every run's resolved parameters
+SUMMARY = "summary"  # pseudo figure: the report's front page <out>/summary.html (rwbench.figures.summary)
 RUN_KEYS = ["run_id", "experiment", "figure", "model", "family", "dataset", "resolution", "sampler", "sampler_kind",
             "schedule", "steps", "nfe"]  # leading columns of runs.csv; every other spec key follows in name order
 
@@ -42,11 +43,13 @@ def runs_table(runs_dir: Path, run_frame, metric_names=()):
 
 def build_figures(metrics_path, runs_dir="results/runs", tables_dir="results/tables", out="reports", only=None,
                   formats=("png", "pdf")):
-    """Run the chosen figures; returns ({figure: written files}, {figure: skip reason}, notes, runs-table files)."""
+    """Run the chosen figures (and the pseudo figures `runs`, the runs table, and `summary`, the front page: all of
+    them without `only`); returns ({figure: written files}, {figure: skip reason}, notes, runs-table and front-page
+    files)."""
     from rwbench.figures.common import Context, SkipFigure, read_metrics
 
-    names = list(FIGURES) if not only else [n for n in only if n != RUNS]
-    with_runs = not only or RUNS in only
+    names = list(FIGURES) if not only else [n for n in only if n not in (RUNS, SUMMARY)]
+    with_runs, with_summary = not only or RUNS in only, not only or SUMMARY in only
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
         raise ValueError(f"--only: unknown figure(s) {', '.join(unknown)}; choose from {', '.join(FIGURES)}")
@@ -62,10 +65,16 @@ def build_figures(metrics_path, runs_dir="results/runs", tables_dir="results/tab
             written[name] = module.build(ctx)
         except SkipFigure as reason:
             skipped[name] = str(reason)
+    if written:
+        from rwbench.figures.captions import write_readme
+
+        write_readme(ctx.out)        # <out>/figures/README.md: every figure there with its caption
     runs_files = []
-    if with_runs:
+    if with_runs or with_summary:
         runs = runs_table(ctx.runs_dir, ctx.runs, set(metrics["metric"].astype(str)))
+    if with_runs:
         runs_files = ctx.save_table(runs, RUNS)
+    if with_summary:
         from rwbench.figures.summary import write_summary
 
         runs_files.append(write_summary(runs.merge(ctx.runs[[c for c in ctx.runs.columns if c not in runs.columns

@@ -8,8 +8,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rwbench.figures.common import (SHOWN, Context, SkipFigure, first_images, image_grid, label, metric_points,
-                                    metric_table, present_metrics, show_image)
+from rwbench.figures import style
+from rwbench.figures.common import (SHOWN, Context, SkipFigure, first_images, image_grid, image_panels, label,
+                                    metric_points, metric_table, present_metrics)
 
 TABLE_COLUMNS = ["schedule", "K", "k", "sigma"]
 METRICS = ["energy_distance", "fid", "kid_mean", "confident_share", "class_entropy"]
@@ -18,18 +19,18 @@ MD_POINTS = 11  # the markdown view lists the rows nearest u = k/(K-1) = 0, 0.1,
 
 def ladder_plot(ctx: Context, table: pd.DataFrame) -> list[Path]:
     """sigma_k vs k (log y), one line per schedule, one panel per K."""
-    steps = sorted(table["K"].unique())
-    fig, axes = plt.subplots(1, len(steps), figsize=(4.5 * len(steps), 3.4), squeeze=False)
+    steps = sorted(table["K"].unique())[:style.MAX_PANELS]
+    colors = style.series_colors(table["schedule"].astype(str))
+    fig, axes = plt.subplots(1, len(steps), figsize=(min(4.5 * len(steps), style.MAX_WIDTH_IN), 3.4), squeeze=False)
     for ax, K in zip(axes[0], steps):
         part = table[table["K"] == K]
         for name, rows in part.groupby("schedule", sort=False):
-            ax.plot(rows["k"], rows["sigma"], label=str(name), lw=1.5)
+            ax.plot(rows["k"], rows["sigma"], label=str(name), lw=1.5, color=colors[str(name)])
         ax.set_yscale("log")
-        ax.set_xlabel("iteration k")
-        ax.set_ylabel(r"$\sigma_k$")
-        ax.set_title(f"K = {K}")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.set_xlabel("iteration k [step]")
+        ax.set_ylabel(r"noise level $\sigma_k$ [data scale]")
+        ax.set_title(f"noise ladders with K = {K} iterations")
+        ax.legend(fontsize=7, title="noise ladder", title_fontsize=7)
     fig.tight_layout()
     written = ctx.save_figure(fig, "schedules")
     picks = []
@@ -54,11 +55,8 @@ def sample_grids(ctx: Context, runs: pd.DataFrame) -> list[Path]:
         kept.append(row)
     if not grids:
         return []
-    fig, axes = plt.subplots(1, len(grids), figsize=(2.6 * len(grids), 3.0), squeeze=False)
-    for ax, grid, row in zip(axes[0], grids, kept):
-        show_image(ax, grid, f"{row['schedule']} (K={label(row.get('steps'))})\n{row['model']} / {row['sampler']}")
-    fig.tight_layout()
-    written = ctx.save_figure(fig, "schedules-samples")
+    titles = [f"{row['schedule']} (K={label(row.get('steps'))})\n{row['model']} / {row['sampler']}" for row in kept]
+    written = image_panels(ctx, grids, titles, "schedules-samples", "samples per noise ladder (first images of each run)")
     written += metric_points(ctx, pd.DataFrame(kept), present_metrics(runs, METRICS), "schedule", "schedules-metrics",
                              hue="model")
     table = metric_table(pd.DataFrame(kept), ["schedule", "model", "sampler", "steps", "params_c", "params_T0",

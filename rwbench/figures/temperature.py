@@ -8,9 +8,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from rwbench.figures import style
 from rwbench.figures.common import (SHOWN, Context, SkipFigure, axis_label, draw_floor, first_images, image_grid,
                                     interval_columns, label, metric_label, metric_table, present_metrics, read_floors,
-                                    reference_labels, show_image)
+                                    reference_labels, show_montage)
 
 METRICS = ["energy_distance", "fid", "kid_mean", "confident_share", "class_entropy"]
 KEYS = ["model", "schedule", "sampler", "steps", "params_c", "params_T0", "params_TK"]
@@ -26,41 +27,48 @@ def _groups(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def sample_grids(ctx: Context, runs: pd.DataFrame) -> list[Path]:
-    """Rows: model / schedule / T_0; columns: T_K ascending; each cell the first images of shard 0."""
+    """One panel per model / schedule (at most MAX_PANELS): a montage whose rows are T_0 and columns T_K ascending,
+    each cell the first images of shard 0."""
     temps = sorted(runs["params_TK"].dropna().unique())
-    rows = list(dict.fromkeys(zip(runs["curve"], runs["T0_label"])))
-    fig, axes = plt.subplots(len(rows), len(temps), figsize=(2.3 * len(temps), 2.5 * len(rows)), squeeze=False)
-    shown = 0
-    for r, (curve, t0) in enumerate(rows):
-        for c, TK in enumerate(temps):
-            ax = axes[r][c]
-            match = runs[(runs["curve"] == curve) & (runs["T0_label"] == t0) & (runs["params_TK"] == TK)]
-            images = first_images(ctx.run_dir(match["run_id"].iloc[0]), SHOWN) if len(match) else None
-            if images is None:
-                ax.axis("off")
-                if len(match):
+    curves = list(dict.fromkeys(runs["curve"]))[:style.MAX_PANELS]
+    panels = []
+    for curve in curves:
+        t0s = list(dict.fromkeys(runs.loc[runs["curve"] == curve, "T0_label"]))
+        tiles = []
+        for t0 in t0s:
+            row = []
+            for TK in temps:
+                match = runs[(runs["curve"] == curve) & (runs["T0_label"] == t0) & (runs["params_TK"] == TK)]
+                images = first_images(ctx.run_dir(match["run_id"].iloc[0]), SHOWN) if len(match) else None
+                if images is None and len(match):
                     ctx.note(f"temperature: run {match['run_id'].iloc[0]} has no shard; its cell is empty")
-                continue
-            show_image(ax, image_grid(images), f"$T_K$ = {label(TK)}")
-            shown += 1
-            if c == 0:
-                ax.set_ylabel(f"{curve}\n$T_0$ = {t0}", fontsize=8)
-    if not shown:
-        plt.close(fig)
+                row.append(None if images is None else image_grid(images))
+            tiles.append(row)
+        if any(t is not None for row in tiles for t in row):
+            panels.append((curve, t0s, tiles))
+    if not panels:
         return []
+    fig, axes = plt.subplots(1, len(panels), figsize=(min((1.5 * len(temps) + 0.8) * len(panels), style.MAX_WIDTH_IN),
+                                                      1.6 * max(len(p[1]) for p in panels) + 1.0), squeeze=False)
+    for ax, (curve, t0s, tiles) in zip(axes[0], panels):
+        show_montage(ax, tiles, [f"$T_K$ = {label(t)}" for t in temps], [f"$T_0$ = {t0}" for t0 in t0s],
+                     f"{curve}: samples per end temperature", fontsize=7)
     fig.tight_layout()
     return ctx.save_figure(fig, "temperature-samples")
 
 
 def metric_curves(ctx: Context, runs: pd.DataFrame, metrics: list[str]) -> list[Path]:
     """One panel per metric: value vs T_K, one line per model / schedule, line style per T_0 when several exist."""
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.8 * len(metrics), 3.2), squeeze=False)
+    metrics = metrics[:style.MAX_PANELS]
+    ncols = min(3, len(metrics))
+    nrows = -(-len(metrics) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
     t0s = list(dict.fromkeys(runs["T0_label"]))
-    styles, markers = ["-", "--", ":", "-."], ["o", "s", "^", "D"]
+    styles, markers = style.line_styles(t0s), ["o", "s", "^", "D"]
     curves = list(dict.fromkeys(runs["curve"]))
-    colors = plt.get_cmap("tab10")
+    colors = style.series_colors(curves)
     floors = read_floors(ctx.tables_dir)
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes.ravel(), metrics):
         for i, curve in enumerate(curves):
             for j, t0 in enumerate(t0s):
                 part = runs[(runs["curve"] == curve) & (runs["T0_label"] == t0)].sort_values("params_TK")
@@ -70,17 +78,21 @@ def metric_curves(ctx: Context, runs: pd.DataFrame, metrics: list[str]) -> list[
                 bounds, y = interval_columns(part, metric), part[metric].to_numpy(float)
                 yerr = None if bounds is None else np.nan_to_num(np.clip([y - bounds[0], bounds[1] - y], 0, None))
                 ax.errorbar(part["params_TK"].to_numpy(float), part[metric].to_numpy(float), yerr=yerr,
-                            color=colors(i % 10), ls=styles[j % len(styles)], marker=markers[j % len(markers)], ms=4,
+                            color=colors[curve], ls=styles[t0], marker=markers[j % len(markers)], ms=4,
                             capsize=2, label=name)
         ax.axvline(1.0, color="grey", lw=0.8, ls=":")
         n = runs["n_images"].iloc[0] if "n_images" in runs.columns and runs["n_images"].nunique() == 1 else None
         draw_floor(ax, floors, metric, n, reference_labels(ctx, runs, metric))
         ax.set_xlabel(axis_label("params_TK"))
         ax.set_ylabel(metric_label(metric))
-        ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+        ax.set_title(f"{metric_label(metric, unit=False)} against the end temperature")
+        handles, names = ax.get_legend_handles_labels()
+        unique = dict(zip(names, handles))
+        ax.legend(unique.values(), unique.keys(), fontsize=6)
+    for ax in axes.ravel()[len(metrics):]:
+        ax.axis("off")
     fig.tight_layout()
-    return ctx.save_figure(fig, "temperature")
+    return ctx.save_figure(fig, "temperature", draws=metrics)
 
 
 def build(ctx: Context) -> list[Path]:

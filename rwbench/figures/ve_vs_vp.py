@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
-from rwbench.figures.common import (SHOWN, Context, SkipFigure, family_key, first_images, image_grid, label,
-                                    metric_points, metric_table, present_metrics, show_image)
+from rwbench.figures.common import (SHOWN, Context, SkipFigure, family_key, first_images, image_grid, image_panels,
+                                    label, metric_points, metric_table, present_metrics)
 
 METRICS = ["energy_distance", "fid", "kid_mean", "confident_share", "class_entropy"]
 
@@ -31,13 +30,9 @@ def build(ctx: Context) -> list[Path]:
         kept.append(row)
     if not grids:
         raise SkipFigure("no shard files for the ve-vs-vp runs")
-    fig, axes = plt.subplots(1, len(grids), figsize=(2.8 * len(grids), 3.2), squeeze=False)
-    for ax, grid, row in zip(axes[0], grids, kept):
-        title = (f"{str(row['family']).upper()}: {row['model']}\nsampler {row['sampler']} ({row.get('sampler_kind', '-')})"
-                 f"\n{row.get('schedule', '-')}, K={label(row.get('steps'))}")
-        show_image(ax, grid, title)
-    fig.tight_layout()
-    written = ctx.save_figure(fig, "ve-vs-vp")
+    titles = [f"{str(row['family']).upper()}: {row['model']}\nsampler {row['sampler']} ({row.get('sampler_kind', '-')})"
+              f"\n{row.get('schedule', '-')}, K={label(row.get('steps'))}" for row in kept]
+    written = image_panels(ctx, grids, titles, "ve-vs-vp", "VE score vs VP eps model under the same random walk")
     written += metric_points(ctx, pd.DataFrame(kept), present_metrics(runs, METRICS), "model", "ve-vs-vp-metrics")
     table = metric_table(pd.DataFrame(kept), ["family", "model", "sampler", "sampler_kind", "schedule", "steps",
                                               "params_c", "params_T0"], present_metrics(runs, METRICS))

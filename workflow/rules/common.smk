@@ -47,8 +47,13 @@ CONDA_ENV = "../envs/rwbench.yaml"
 
 
 def rwbench_line(argv) -> str:
-    """The shell line of `rwbench <argv>` (a builder's list), each argument quoted. Rules add `> {log:q} 2>&1`."""
+    """The shell line of `rwbench <argv>` (a builder's list), each argument quoted. Rules run it as LOGGED."""
     return " ".join([RWBENCH, *(quote(a) for a in argv)])
+
+
+# the shell of every rule: the job's command (quoted) as the first line of its log, then everything the command prints
+# (stdout and stderr: progress lines, notes) below it; the terminal shows only Snakemake's own lines
+LOGGED = "printf '%s\\n' {params.command:q} > {log:q}; {params.command} >> {log:q} 2>&1"
 
 
 def report_missing_inputs():
@@ -241,9 +246,10 @@ def missing_intermediates():
 
 def all_targets():
     """Targets of the default target: every run's metrics, the aggregated table, the floors, the comparisons, the
-    figures and tables, and any sample shard deleted after its run was evaluated (missing_intermediates)."""
+    figures and tables, the report's front page, and any sample shard deleted after its run was evaluated
+    (missing_intermediates)."""
     targets = [f"{RESULTS}/metrics.csv", f"{RESULTS}/floors.csv", f"{REPORTS}/tables/runs.csv",
-               f"{REPORTS}/tables/comparisons.csv"] + missing_intermediates()
+               f"{REPORTS}/tables/comparisons.csv", f"{REPORTS}/summary.html"] + missing_intermediates()
     if config.get("claims"):
         targets.append(f"{REPORTS}/claims.csv")
     targets += [f"{REPORTS}/figures/{name}.png" for name in figure_names()]
@@ -284,20 +290,22 @@ def figure_inputs(figure):
     return inputs
 
 
-def figure_outputs(figure):
+def figure_outputs(figure, specs=None):
     """Named outputs of one figure: for each file of its row in rwbench.plan.figures (its plot, its sample grids and
     metric panels), the PNG and PDF and, where it has one, its table (CSV, Markdown, HTML for the report), each
-    with its caption (workflow/report/<figures|tables>/<caption>.rst)."""
+    with its caption (workflow/report/<figures|tables>/<key>.rst, written from the row). `specs`: the runs it draws
+    (default: those whose `figure` is this one)."""
     out = {}
-    for f in figure_files(figure, [s for s in RUNS.values() if s["figure"] == figure]):
+    specs = [s for s in RUNS.values() if s["figure"] == figure] if specs is None else specs
+    for f in figure_files(figure, specs):
         key = f.stem.replace("-", "_")
-        out[f"{key}_png"] = report(f"{REPORTS}/figures/{f.stem}.png", caption=f"../report/figures/{f.caption}.rst",
+        out[f"{key}_png"] = report(f"{REPORTS}/figures/{f.stem}.png", caption=f"../report/figures/{f.key}.rst",
                                    category="Figures", subcategory=figure)
         out[f"{key}_pdf"] = f"{REPORTS}/figures/{f.stem}.pdf"
         if f.table:
             out[f"{key}_csv"] = f"{REPORTS}/tables/{f.stem}.csv"
             out[f"{key}_md"] = f"{REPORTS}/tables/{f.stem}.md"
-            out[f"{key}_html"] = report(f"{REPORTS}/tables/{f.stem}.html", caption=f"../report/tables/{f.caption}.rst",
+            out[f"{key}_html"] = report(f"{REPORTS}/tables/{f.stem}.html", caption=f"../report/tables/{f.key}.rst",
                                         category="Tables", subcategory=figure)
     return out
 
@@ -314,20 +322,22 @@ def figures_inputs(wildcards):
 
 
 def figures_outputs():
-    """Every figure's outputs (figure_outputs), and the scale-space figure and table when trajectories are recorded."""
+    """Every figure's outputs (figure_outputs), the scale-space figures of the trajectory runs (the table's SCALESPACE
+    files) and reports/figures/README.md (every figure with its caption)."""
     out = {}
     for name in figure_names():
         out.update(figure_outputs(name))
     if trajectory_runs():
-        out.update(
-            scalespace_png=report(f"{REPORTS}/figures/scalespace.png", caption="../report/figures/scalespace.rst",
-                                  category="Figures", subcategory="scalespace"),
-            scalespace_pdf=f"{REPORTS}/figures/scalespace.pdf",
-            scalespace_csv=f"{REPORTS}/tables/scalespace.csv",
-            scalespace_md=f"{REPORTS}/tables/scalespace.md",
-            scalespace_html=report(f"{REPORTS}/tables/scalespace.html", caption="../report/tables/scalespace.rst",
-                                   category="Tables", subcategory="scalespace"))
+        out.update(figure_outputs("scalespace", [RUNS[r] for r in trajectory_runs()]))
+    out["readme"] = f"{REPORTS}/figures/README.md"
     return out
+
+
+def claims_input(wildcards):
+    """reports/claims.csv (the claims ledger) when some job makes it or it exists: the front page reads it then."""
+    path = f"{REPORTS}/claims.csv"
+    made = any(path in [str(f) for f in r.output] for r in workflow.rules)
+    return [path] if made or os.path.exists(path) else []
 
 
 # ---- what the packed rules (packs.smk) add: resources of their stage, inputs of their runs ----
@@ -519,5 +529,10 @@ def figures_job_command():
 
 
 def compare_job_command():
-    """The compare job: the comparisons, then the runs table and the report's front page."""
+    """The compare job: the comparisons, then the runs table."""
     return batch_command([compare_command(), figures_command(["runs"], tables=False)])
+
+
+def summary_command():
+    """`rwbench figures --only summary`: the report's front page (claims ledger, figures, diverged runs, tables)."""
+    return figures_command(["summary"], tables=False)

@@ -23,7 +23,7 @@ rule reference:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log:q} 2>&1"
+        LOGGED
 
 
 rule evaluate:
@@ -47,7 +47,7 @@ rule evaluate:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log:q} 2>&1"
+        LOGGED
 
 
 rule floors:
@@ -71,7 +71,7 @@ rule floors:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log:q} 2>&1"
+        LOGGED
 
 
 rule aggregate:
@@ -89,4 +89,4 @@ rule aggregate:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log:q} 2>&1"
+        LOGGED

@@ -9,7 +9,7 @@ def report_failed_cells():
 
     records = failed_runs(run_dir(r) for r in sorted(RUNS))
     if records:
-        lines = "\n".join(f"  - {failure_line(r)}" for r in records)
+        lines = "\n".join(f"  - {failure_line(r)}"[:300] for r in records)
         print(f"rwbench: {len(records)} failed cell(s); the other runs finished and the report lists these "
               f"(reports summary):\n{lines}", file=sys.stderr)
         for run_id in sorted({r["run_id"] for r in records}):
@@ -17,7 +17,17 @@ def report_failed_cells():
     return records
 
 
+def report_summary():
+    """The end of a DAG run: runs done, runs with diverged images and their cells, and the report to open."""
+    from rwbench.progress import run_summary
+
+    option = "" if CONFIGFILE == normal_path("config/default.yaml") else f" --configfile {quote(CONFIGFILE)}"
+    print(run_summary(f"{RESULTS}/metrics.csv", f"{REPORTS}/summary.html (front page; the full report: snakemake "
+                      f"--report report.zip{option})", planned=len(RUNS)), file=sys.stderr)
+
+
 onsuccess:
+    report_summary()
     if report_failed_cells():
         from snakemake.exceptions import WorkflowError
 

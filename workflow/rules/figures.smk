@@ -15,7 +15,7 @@ rule schedules_table:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log:q} 2>&1"
+        LOGGED
 
 
 rule equivalence_table:
@@ -34,7 +34,7 @@ rule equivalence_table:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log:q} 2>&1"
+        LOGGED
 
 
 # One job for every figure this config feeds (figure_names()) and the scale-space figure: each figure's plot, its table
@@ -61,7 +61,7 @@ if figure_names() or trajectory_runs():
         conda:
             CONDA_ENV
         shell:
-            "{params.command} > {log:q} 2>&1"
+            LOGGED
 
 
 rule scalespace:
@@ -86,11 +86,11 @@ rule scalespace:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log:q} 2>&1"
+        LOGGED
 
 
 # Paired differences with 95 % intervals and decisions for every comparison the figures make (rwbench.analysis.compare,
-# docs/statistics.md), then the runs table and the report's front page (summary.html shows the comparisons): one job.
+# docs/statistics.md), then the runs table: one job.
 # compare reads each run's features.safetensors / metrics-per-image.csv, which evaluate writes beside the run's
 # metrics.csv (inputs of the aggregated table), and the reference statistics evaluate used.
 rule compare:
@@ -103,7 +103,6 @@ rule compare:
         runs=f"{REPORTS}/tables/runs.csv",
         runs_markdown=f"{REPORTS}/tables/runs.md",
         runs_html=report(f"{REPORTS}/tables/runs.html", caption="../report/runs.rst", category="Runs"),
-        summary=f"{REPORTS}/summary.html",
     params:
         command=lambda wildcards: rwbench_line(compare_job_command()),
     log:
@@ -117,7 +116,32 @@ rule compare:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log:q} 2>&1"
+        LOGGED
+
+
+# The report's front page (reports/summary.html, shown by workflow/report/workflow.rst): the claims ledger
+# (reports/claims.csv, an input only when a rule makes it or it exists) with the figures that carry the claims and
+# their captions, the diverged runs with their cells, the failed cells, then the raw tables.
+rule summary:
+    input:
+        metrics=f"{RESULTS}/metrics.csv",
+        runs=f"{REPORTS}/tables/runs.csv",
+        comparisons=f"{REPORTS}/tables/comparisons.csv",
+        figures=[f"{REPORTS}/figures/{name}.png" for name in figure_names()],
+        claims=claims_input,
+    output:
+        summary=f"{REPORTS}/summary.html",
+    params:
+        command=lambda wildcards: rwbench_line(summary_command()),
+    log:
+        f"{RESULTS}/logs/summary.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/summary.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
+    shell:
+        LOGGED
 
 
 # The claims ledger: every declared claim (config `claims:`) decided with its procedure, its design beside it.
@@ -144,4 +168,4 @@ if config.get("claims"):
         conda:
             CONDA_ENV
         shell:
-            "{params.command} > {log:q} 2>&1"
+            LOGGED

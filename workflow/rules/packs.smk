@@ -42,7 +42,7 @@ for _i, _runs in enumerate(PACKS):
         conda:
             CONDA_ENV
         shell:
-            "{params.command} > {log:q} 2>&1"
+            LOGGED
 
     rule:
         name:
@@ -67,7 +67,7 @@ for _i, _runs in enumerate(PACKS):
         conda:
             CONDA_ENV
         shell:
-            "{params.command} > {log:q} 2>&1"
+            LOGGED
 
     rule:
         name:
@@ -92,4 +92,4 @@ for _i, _runs in enumerate(PACKS):
         conda:
             CONDA_ENV
         shell:
-            "{params.command} > {log:q} 2>&1"
+            LOGGED

@@ -22,7 +22,7 @@ rule prepare:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log:q} 2>&1"
+        LOGGED
 
 
 rule train:
@@ -43,4 +43,4 @@ rule train:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log:q} 2>&1"
+        LOGGED

@@ -17,7 +17,7 @@ rule plan:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log:q} 2>&1"
+        LOGGED
 
 
 rule sample:
@@ -45,4 +45,4 @@ rule sample:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log:q} 2>&1"
+        LOGGED
