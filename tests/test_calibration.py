@@ -128,7 +128,7 @@ def oracle_tree(tmp_path_factory):
             spec = dict(spec, n_images=spec["n_targets"] * spec["samples_per_target"], n_shards=1)
             run = _write_oracle_run(root / "runs", spec, prior, monkeypatch,
                                     "exact" if spec["sampler"] == "simplified" else "narrow")
-            ev.evaluate_run(run, lpips=False, n_boot=50)
+            ev.evaluate_run(run, lpips=False, n_boot=50, fidelity=False)   # hermetic: no model lookup
     aggregate(sorted((root / "runs").iterdir()), root / "metrics.csv")
     return config, root
 
