@@ -279,6 +279,25 @@ def table2_interval(results_dir, margin: float) -> iv.Interval:
                        f"exact: largest relative |walk - native| over {len(rows)} steps of {pairs} (float64)", 0.90)
 
 
+def spearman_interval(reports_dir) -> iv.Interval:
+    """Spearman of PSNR against the calibration gap across the oracle's posterior cells with its two-level bootstrap
+    interval (reports/tables/calibration_claims.csv, rwbench.analysis.posterior_fidelity.calibration_claims)."""
+    import pandas as pd
+
+    path = Path(reports_dir) / "tables" / "calibration_claims.csv"
+    if not path.is_file():
+        raise LookupError(f"{path}: missing (rule fidelity)")
+    frame = pd.read_csv(path)
+    rows = frame[frame.get("scope", pd.Series(dtype=str)).astype(str) == "all oracle cells"]
+    if rows.empty:
+        raise LookupError(f"{path}: no 'all oracle cells' Spearman row")
+    r = rows.iloc[0]
+    est, lo, hi = float(r["gap"]), float(r["lo"]), float(r["hi"])
+    se = (hi - lo) / (2 * 1.959963984540054) if np.isfinite(lo) and np.isfinite(hi) else math.nan
+    return iv.Interval(est, lo, hi, se, iv.normal_p(est, se) if se > 0 else math.nan, int(r["cells"]),
+                       str(r["method"]), 0.95)
+
+
 # ---------------------------------------------------------------------------------------------- the ledger
 
 
@@ -318,7 +337,18 @@ def evaluate_claim(cid: str, claim: dict, config: dict, ev: Evidence, reports_di
            "metric": metric, "margin": claim.get("margin", math.nan), "level": level,
            "figure": claim.get("figure", ""), "note": ""}
     if metric in plan_claims.CELL_FREE:
-        interval = table2_interval(config["results_dir"], float(claim["margin"]))
+        try:
+            interval = (table2_interval(config["results_dir"], float(claim["margin"])) if metric == "table2_max_abs_diff"
+                        else spearman_interval(reports_dir))
+        except LookupError as err:
+            row.update(a_runs="", b_runs="", estimate=math.nan, ci_lo=math.nan, ci_hi=math.nan, decision=UNDECIDED,
+                       p=math.nan, n=0, seeds="", method="", power=math.nan, note=f"no data: {err}")
+            return row
+        decision = decide(interval, question, margin=claim.get("margin"), expect=claim.get("expect"))
+        row.update(a_runs="", b_runs="", estimate=interval.estimate, ci_lo=interval.lo, ci_hi=interval.hi,
+                   level=interval.level, decision=decision, p=decision_p(interval, question, margin=claim.get("margin")),
+                   n=interval.n, seeds="", method=interval.method, power=math.nan)
+        return row
         row.update(a_runs="", b_runs="", estimate=interval.estimate, ci_lo=interval.lo, ci_hi=interval.hi,
                    level=interval.level, decision=decide(interval, question, margin=claim["margin"]),
                    p=interval.p, n=interval.n, seeds="", method=interval.method, power=math.nan)

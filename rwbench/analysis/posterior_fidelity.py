@@ -188,7 +188,8 @@ def calibration_claims(table, per_target: dict, *, metric: str = "coverage_gap",
 
     - `per_sampler`: per sampler, the mean calibration gap (sampler minus N exact draws, mean over the levels; 0 is
       calibrated, < 0 under-covers) over all its cells' targets, with the t interval over the (cell x target)
-      clusters (t_{(1+level)/2, G-1} sd / sqrt(G)) and a decision (`calibrated` when the interval contains 0);
+      clusters (t_{(1+level)/2, G-1} sd / sqrt(G)) and a decision (under-covers / over-covers when the interval
+      excludes 0, else undecided; whether a sampler is calibrated within a margin is a claim of the ledger);
     - `psnr_vs_gap`: Spearman of PSNR against the calibration gap across cells (all cells, and within (task, eta)
       after centring both on the group means of the cells), each with its two-level bootstrap interval. A negative
       correlation means higher PSNR goes with lower (more negative: over-confident) coverage."""
@@ -205,7 +206,8 @@ def calibration_claims(table, per_target: dict, *, metric: str = "coverage_gap",
             continue
         got = iv.t_interval(float(gaps.mean()), float(gaps.std(ddof=1) / math.sqrt(G)), G - 1, G, level,
                             f"t over {G} (cell x target) clusters, {G - 1} df")
-        decision = "calibrated" if got.lo <= 0 <= got.hi else ("under-covers" if got.hi < 0 else "over-covers")
+        # an interval holding 0 does not show calibration (absence of evidence): equivalence is the ledger's question
+        decision = "undecided" if got.lo <= 0 <= got.hi else ("under-covers" if got.hi < 0 else "over-covers")
         rows.append({"sampler": sampler, "cells": len(group), "targets": G, "gap": got.estimate, "lo": got.lo,
                      "hi": got.hi, "level": level, "p": got.p, "decision": decision, "method": got.method})
     per_sampler = pd.DataFrame(rows, columns=["sampler", "cells", "targets", "gap", "lo", "hi", "level", "p",

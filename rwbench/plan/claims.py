@@ -39,9 +39,10 @@ QUESTIONS = ("difference", "non-inferiority", "equivalence")
 SOURCES = ("paper", "readme", "extension")
 EXPECT = ("a < b", "a > b")
 # metrics the ledger has a validated procedure for (rwbench.analysis.claims.PROCEDURES; docs/statistics.md coverage)
-LEDGER_METRICS = ("energy_distance", "variance_ratio", "fid", "kid", "coverage", "psnr", "table2_max_abs_diff")
+LEDGER_METRICS = ("energy_distance", "variance_ratio", "fid", "kid", "coverage", "psnr", "table2_max_abs_diff",
+                  "psnr_gap_spearman")
 EXACT = "exact"
-CELL_FREE = ("table2_max_abs_diff",)     # read from a table of the DAG, not from two cells
+CELL_FREE = ("table2_max_abs_diff", "psnr_gap_spearman")     # read from a table of the DAG, not from two cells
 # seeds of pilot runs (rwbench.tools.design) start here; confirmatory runs (the config's experiments) stay below, so a
 # pilot's images are never reused in the confirmatory run
 PILOT_SEED_BASE = 1_000_000

@@ -101,8 +101,8 @@ def design(config: dict, out: Path, n: int = 128, n_seeds: int = 1, work: Path |
     full_cache: dict = {}
     designs = {}
     for cid, claim in claims.items():
-        if claim["metric"] == "table2_max_abs_diff":
-            designs[cid] = {"pilot_n": 0, "n": 0, "note": "exact check: no sampling noise"}
+        if claim["metric"] in plan_claims.CELL_FREE:
+            designs[cid] = {"note": "read from a table of the DAG (exact check or cross-cell statistic): no pilot"}
             continue
         row = ledger.evaluate_claim(cid, claim, pilot, ev, work, cache)
         if not math.isfinite(row["estimate"]):

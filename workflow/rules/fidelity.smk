@@ -26,4 +26,4 @@ rule fidelity:
     conda:
         CONDA_ENV
     shell:
-        "{params.command} > {log:q} 2>&1"
+        LOGGED

@@ -152,6 +152,7 @@ if config.get("claims"):
             metrics=f"{RESULTS}/metrics.csv",
             equivalence=f"{RESULTS}/tables/equivalence.csv" if config.get("equivalence") else [],
             design=config["claims_design"] or [],
+            fidelity=f"{REPORTS}/tables/posterior_fidelity.csv" if posterior_runs() else [],
         output:
             table=f"{REPORTS}/claims.csv",
             markdown=f"{REPORTS}/claims.md",
