@@ -46,7 +46,7 @@ CELL_FREE = ("table2_max_abs_diff", "psnr_gap_spearman")     # read from a table
 # seeds of pilot runs (rwbench.tools.design) start here; confirmatory runs (the config's experiments) stay below, so a
 # pilot's images are never reused in the confirmatory run
 PILOT_SEED_BASE = 1_000_000
-COLUMNS = ["claim", "source", "statement", "question", "metric", "a_runs", "b_runs", "estimate", "ci_lo", "ci_hi",
+COLUMNS = ["claim", "source", "title", "question", "metric", "a_runs", "b_runs", "estimate", "ci_lo", "ci_hi",
            "level", "margin", "decision", "p", "p_adjusted", "n", "seeds", "method", "power", "design_n", "pilot_sd",
            "mdd", "figure", "note"]
 

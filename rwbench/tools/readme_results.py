@@ -70,7 +70,7 @@ def block(claims, snapshot: Path = SNAPSHOT) -> str:
         level = int(round(100 * float(r["level"]))) if math.isfinite(float(r["level"])) else 95
         interval = f"{_g(r['estimate'])} [{_g(r['ci_lo'])}, {_g(r['ci_hi'])}] ({level} %)"
         note = f" *({r['note']})*" if isinstance(r.get("note"), str) and r["note"] else ""
-        lines.append(f"| **{r['decision']}** | {r['statement']} (`{r['claim']}`, {r['source']}){note} | {r['metric']} "
+        lines.append(f"| **{r['decision']}** | {r['title']} (`{r['claim']}`, {r['source']}){note} | {r['metric']} "
                      f"| {interval} | {_g(r['margin'])} | {int(r['n'])} | {_g(r['power'], 2)} |")
     thumbs = [f"[<img src=\"{(snapshot / (name + '.png')).as_posix()}\" width=\"300\" alt=\"figure {name}\">]"
               f"({(snapshot / (name + '.png')).as_posix()})" for name in figures_of(claims)
