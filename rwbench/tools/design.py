@@ -40,8 +40,16 @@ def pilot_config(config: dict, claims: dict, n: int, seeds: list[int], work: Pat
     return pilot
 
 
+PILOT_CELLS = 1   # claims over many cells (calibration in every task x eta cell) pilot their first cell only
+
+
+def pilot_selector(sel: dict, cells: list) -> list:
+    """The cells a claim's pilot runs: the first PILOT_CELLS (one-cell claims: their cell; calibration: per-cell spread)."""
+    return cells[:PILOT_CELLS]
+
+
 def needed_runs(config: dict, claims: dict) -> list[dict]:
-    """The specs of every cell a claim reads (not the rest of its experiments)."""
+    """The specs of the cells a claim's pilot reads (not the rest of its experiments)."""
     from rwbench.analysis.claims import _cells
 
     cache: dict = {}
@@ -50,7 +58,7 @@ def needed_runs(config: dict, claims: dict) -> list[dict]:
         for side in ("a", "b") if claim["metric"] not in plan_claims.CELL_FREE else ():
             if claim[side] == plan_claims.EXACT:
                 continue
-            for cell in _cells(config, claim[side], cache):
+            for cell in pilot_selector(claim[side], _cells(config, claim[side], cache)):
                 for spec in cell.specs:
                     specs[spec["run_id"]] = spec
     return list(specs.values())
@@ -104,6 +112,9 @@ def design(config: dict, out: Path, n: int = 128, n_seeds: int = 1, work: Path |
         if claim["metric"] in plan_claims.CELL_FREE:
             designs[cid] = {"note": "read from a table of the DAG (exact check or cross-cell statistic): no pilot"}
             continue
+        if claim["metric"] == "coverage":      # the pilot ran the first cell: select exactly it
+            first = pilot_selector(claim["a"], ledger._cells(pilot, claim["a"], cache))
+            claim = dict(claim, a=dict(claim["a"], task=first[0].key["task"], eta=first[0].key.get("eta")))
         row = ledger.evaluate_claim(cid, claim, pilot, ev, work, cache)
         if not math.isfinite(row["estimate"]):
             designs[cid] = {"note": f"pilot gave no estimate: {row['note']}"}
