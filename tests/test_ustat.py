@@ -131,6 +131,13 @@ def test_floor_permutation_p_is_small_for_a_shifted_sample_and_not_for_an_exact_
     near = ustat.energy_vs_floor(rng.normal(size=(40, 4)), r, n_perm=199, seed=0)
     assert far.p == pytest.approx(1 / 200) and far.lo > 0
     assert near.p > 0.05
+    exact = rng.normal(size=(40, 4))
+    with_exact = ustat.energy_vs_floor(rng.normal(size=(40, 4)) + 1.0, r, exact=exact, n_perm=19, seed=0)
+    assert "difference to 40 exact draws" in with_exact.method and with_exact.lo > 0
+    a2 = rng.normal(size=(40, 4))
+    d = ustat.energy_difference(a2, exact, r, paired=False)
+    got = ustat.energy_vs_floor(a2, r, exact=exact, n_perm=19)
+    assert (got.estimate, got.lo, got.hi) == pytest.approx((d.estimate, d.lo, d.hi), rel=1e-12)
 
 
 def test_fid_reference_jackknife_equals_refits():
@@ -145,16 +152,35 @@ def test_fid_reference_jackknife_equals_refits():
     assert ustat.fid_reference_se(fa, fb, fr) == pytest.approx(math.sqrt(_jk(loo)), rel=1e-12)
 
 
+@pytest.mark.parametrize("paired", [True, False])
+def test_fid_image_jackknife_equals_refits(paired):
+    from rwbench.metrics.fidelity import SetMetrics, reference_from_features
+
+    rng = np.random.default_rng(7)
+    fa, fb, fr = rng.normal(size=(9, 3)), rng.normal(size=(9, 3)) * 1.3, rng.normal(size=(20, 3))
+    ref = reference_from_features(fr)
+    fid = lambda x: SetMetrics(x, ref).fid()  # noqa: E731
+    if paired:
+        want = _jk(np.array([fid(np.delete(fa, i, 0)) - fid(np.delete(fb, i, 0)) for i in range(9)]))
+    else:
+        want = (_jk(np.array([fid(np.delete(fa, i, 0)) for i in range(9)]))
+                + _jk(np.array([fid(np.delete(fb, i, 0)) for i in range(9)])))
+    assert ustat.fid_image_jackknife(fa, fb, fr, paired=paired) == pytest.approx(want, rel=1e-9)
+
+
 def test_fid_difference_paired_bootstrap_and_estimate():
     from rwbench.metrics.fidelity import SetMetrics, reference_from_features
 
     rng = np.random.default_rng(5)
     fa, fr = rng.normal(size=(60, 3)), rng.normal(size=(200, 3))
     fb = fa * 1.5
-    out = ustat.fid_difference(fa, fb, fr, n_boot=2000, seed=1)
+    out = ustat.fid_difference(fa, fb, fr, n_boot=2000, seed=1, method="percentile")
     ref = reference_from_features(fr)
     assert out.estimate == pytest.approx(SetMetrics(fa, ref).fid() - SetMetrics(fb, ref).fid(), rel=1e-10)
     assert out.lo < out.estimate < out.hi and out.hi < 0 and out.reference_se > 0
+    corrected = ustat.fid_difference(fa, fb, fr, n_boot=2000, seed=1)
+    v = 2 * ustat.fid_image_jackknife(fa, fb, fr) - out.se ** 2
+    assert corrected.se == pytest.approx(math.sqrt(v), rel=1e-9) and corrected.estimate == out.estimate
     with pytest.raises(ValueError, match="B >= 2000"):
         ustat.fid_difference(fa, fb, fr, n_boot=500)
 

@@ -214,13 +214,17 @@ def energy_distance(a, ref) -> float:
     return float(2.0 * p.ka.mean() - _u(p.wa) - _u(p.wr))
 
 
-def energy_vs_floor(a, ref, *, level: float = LEVEL, n_perm: int = 999, seed=0,
+def energy_vs_floor(a, ref, *, exact=None, level: float = LEVEL, n_perm: int = 999, seed=0,
                     ref_within: np.ndarray | None = None, parts: EnergyParts | None = None) -> Interval:
-    """Is sample a [n, d] distinguishable from exact draws ref [m, d]? ED(A, R) with a normal interval from its
-    unbiased U-statistic variance, and p = the one-sided permutation p-value of ED >= observed under exchangeability
-    of a and ref (exact at any n: under the null ED is a degenerate U-statistic with a skewed law that no normal
-    quantile matches; the permutation distribution is its exact null). `ref_within` (the reference's own distance
-    matrix, zero diagonal) may be passed to reuse it across calls."""
+    """Is sample a [n, d] distinguishable from exact draws ref [m, d]? p = the one-sided permutation p-value of
+    ED(A, R) >= observed under exchangeability of a and ref (exact at any n: under the null ED is a degenerate
+    U-statistic with a skewed law; the permutation distribution is its exact null).
+
+    Interval for ED(p_A, p): with `exact` (n further exact draws, independent of ref: the exact-sampler floor as a
+    second arm) that of the unpaired difference ED(A, R) - ED(E, R) (`energy_difference`, unbiased variance), whose
+    law is symmetric under the null - the one to use. Without it, ED(A, R) +- z se from its unbiased variance, which
+    under-covers near the null (0.80 at n = 128 in the coverage simulation, docs/statistics.md) and is marked so.
+    `ref_within` (the reference's own distance matrix, zero diagonal) may be passed to reuse it across calls."""
     _check_level(level)
     p = parts or EnergyParts(a, ref, with_ref=True, ref_within=ref_within)
     if p.wr is None:
@@ -228,9 +232,17 @@ def energy_vs_floor(a, ref, *, level: float = LEVEL, n_perm: int = 999, seed=0,
     k, wa, wr = p.ka, p.wa, p.wr
     n = len(k)
     est, var = energy_floor_variance(k, wa, wr)
-    out = _normal(est, var, n, level, f"energy vs exact floor: U-statistic variance (normal); p one-sided permutation "
-                  f"({n_perm} permutations)")
     pval = _permutation_p(k, wa, wr, est, n_perm, seed)
+    if exact is not None:
+        e = _points(exact, "exact", 4)
+        if e.shape[1] != p.ref.shape[1]:
+            raise ValueError(f"exact: {e.shape[1]} values per image, ref has {p.ref.shape[1]}")
+        d, dvar = energy_difference_variance(k, distances(e, p.ref), wa, _within(e), paired=False)
+        out = _normal(d, dvar, n + len(e), level, f"energy vs exact floor: difference to {len(e)} exact draws "
+                      f"(U-statistic variance, normal); p one-sided permutation ({n_perm} permutations)")
+    else:
+        out = _normal(est, var, n, level, "energy vs exact floor: U-statistic variance (normal; under-covers near the "
+                      f"null, pass exact= for a valid interval); p one-sided permutation ({n_perm} permutations)")
     return Interval(out.estimate, out.lo, out.hi, out.se, pval, out.n, out.method, out.level)
 
 
@@ -323,7 +335,7 @@ def variance_ratio(x, mu, trace: float) -> np.ndarray:
 
 
 def fid_difference(features_a, features_b, ref_features, *, paired: bool = True, n_boot: int = 2000,
-                   level: float = LEVEL, seed=0, reference_se: bool = True) -> RefInterval:
+                   level: float = LEVEL, seed=0, reference_se: bool = True, method: str = "corrected") -> RefInterval:
     """FID(A) - FID(B) against the fixed reference statistics of ref_features [m, D] (rwbench.metrics.fidelity.SetMetrics).
 
     Interval: percentile bootstrap over the generated images (B >= 2000; paired: one index resample shared by both
@@ -350,12 +362,22 @@ def fid_difference(features_a, features_b, ref_features, *, paired: bool = True,
         ib = ia if paired else rng.integers(0, len(fb), size=(stop - start, len(fb)))
         reps[start:stop] = (_fid_reps(sa, ia) - _fid_reps(sb, ib))
     alpha = (1 - level) / 2
-    lo, hi = np.quantile(reps, [alpha, 1 - alpha])
-    se = float(reps.std(ddof=1))
     ref_se = fid_reference_se(fa, fb, fr) if reference_se else float("nan")
-    return RefInterval(float(est), float(lo), float(hi), se, normal_p(est, se), len(fa) + (0 if paired else len(fb)),
-                       f"FID difference, {'paired ' if paired else ''}percentile bootstrap (B = {n_boot}), reference "
-                       "fixed", level, ref_se)
+    n = len(fa) + (0 if paired else len(fb))
+    if method == "percentile":
+        lo, hi = np.quantile(reps, [alpha, 1 - alpha])
+        se = float(reps.std(ddof=1))
+        return RefInterval(float(est), float(lo), float(hi), se, normal_p(est, se), n,
+                           f"FID difference, {'paired ' if paired else ''}percentile bootstrap (B = {n_boot}), "
+                           "reference fixed", level, ref_se)
+    if method != "corrected":
+        raise ValueError(f"method: choose 'corrected' or 'percentile', got {method!r}")
+    # second-order correction: the bootstrap overstates the degenerate (second-order) variance part about threefold,
+    # the delete-one jackknife about twofold; 2 V_J - V_B removes it (von Mises expansion to second order)
+    v_boot, v_jack = float(reps.var(ddof=1)), fid_image_jackknife(fa, fb, fr, paired=paired)
+    out = _normal(est, 2.0 * v_jack - v_boot, n, level, f"FID difference, {'paired ' if paired else ''}2 V_jackknife - "
+                  f"V_bootstrap (B = {n_boot}, normal), reference fixed")
+    return RefInterval(out.estimate, out.lo, out.hi, out.se, out.p, out.n, out.method, level, ref_se)
 
 
 def _fid_reps(sm, idx: np.ndarray) -> np.ndarray:
@@ -375,6 +397,37 @@ def _fid_terms(mu, sigma, mu_r, sigma_r) -> np.ndarray:
     tr_sqrt = np.array([np.sqrt(psd_eigenvalues(e)).sum() for e in inner])
     diff = mu[None] - mu_r
     return (diff * diff).sum(1) + np.trace(sigma) + np.trace(sigma_r, axis1=1, axis2=2) - 2.0 * tr_sqrt
+
+
+def _loo_stats(f: np.ndarray):
+    """Leave-one-out means [n, D] and unbiased covariances [n, D, D] of rows f [n, D] (closed-form downdates)."""
+    n = len(f)
+    mu = f.mean(0)
+    e = f - mu
+    sigma = e.T @ e / (n - 1)
+    return mu[None] - e / (n - 1), ((n - 1) * sigma[None] - (n / (n - 1)) * e[:, :, None] * e[:, None, :]) / (n - 2)
+
+
+def _fid_batch(mu, sigma, ref: dict) -> np.ndarray:
+    """FID of a batch of statistics mu [k, D], sigma [k, D, D] against fixed reference terms (root of S_ref)."""
+    from rwbench.metrics.fidelity import psd_eigenvalues
+
+    root = ref["root"]
+    inner = np.linalg.eigvalsh(root[None] @ sigma @ root[None])
+    tr_sqrt = np.array([np.sqrt(psd_eigenvalues(w)).sum() for w in inner])
+    diff = mu - ref["mu"][None]
+    return (diff * diff).sum(1) + np.trace(sigma, axis1=1, axis2=2) + ref["trace"] - 2.0 * tr_sqrt
+
+
+def fid_image_jackknife(features_a, features_b, ref_features, *, paired: bool = True) -> float:
+    """Delete-one jackknife variance over the generated images of FID(A) - FID(B), reference fixed (jointly over
+    image i of both arms when paired)."""
+    from rwbench.metrics.fidelity import reference_from_features, reference_terms
+
+    ref = reference_terms(reference_from_features(ref_features))
+    la = _fid_batch(*_loo_stats(np.asarray(features_a, np.float64)), ref)
+    lb = _fid_batch(*_loo_stats(np.asarray(features_b, np.float64)), ref)
+    return _jk(la - lb) if paired else _jk(la) + _jk(lb)
 
 
 def fid_reference_jackknife(features_a, features_b, ref_features) -> np.ndarray:
@@ -534,5 +587,5 @@ __all__ = ["RefInterval", "SUPPORTED", "CONTRADICTED", "UNDECIDED_CLAIM", "DIFFE
            "EQUIVALENCE", "QUESTIONS", "MIN_SEEDS_T", "distances", "EnergyParts", "energy_difference",
            "energy_difference_jackknife", "energy_difference_variance", "energy_floor_variance",
            "energy_distance", "energy_vs_floor", "mean_difference", "ratio_vs_one",
-           "variance_ratio", "fid_difference", "fid_reference_jackknife", "fid_reference_se", "pooled", "claim_level",
+           "variance_ratio", "fid_difference", "fid_image_jackknife", "fid_reference_jackknife", "fid_reference_se", "pooled", "claim_level",
            "decide_claim", "mdd", "design_n"]
