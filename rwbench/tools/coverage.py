@@ -264,16 +264,17 @@ def simulate(oracle, reps: int, seed: int = 0, n: int = N_ARM, n_ref: int = N_RE
         out = ustat.mean_difference(va, ustat.variance_ratio(xb, mix.mu, mix.trace_total), paired=False)
         tally.add("variance ratio difference (Welch t)", "exact vs exact, unpaired", n, 0.0, 0.0, out.lo, out.hi,
                   iv.decide(out) != iv.UNDECIDED, True)
-        # FID difference (fixed reference features, resampled generated images)
+        # FID difference (fixed reference features, resampled generated images): both variance methods
         fa, fb = qa @ fid["w"], qb @ fid["w"]
-        out = ustat.fid_difference(fa, fb, fid["ref"], paired=False, seed=rng, reference_se=False)
-        tally.add("FID difference (2 V_jack - V_boot, normal)", "exact vs exact, unpaired", n, 0.0, 0.0, out.lo, out.hi,
-                  iv.decide(out) != iv.UNDECIDED, True)
         s = SCALES[-1]
-        out = ustat.fid_difference(fa, quantise(mix.points(ca, na, s)) @ fid["w"], fid["ref"], paired=True, seed=rng,
-                                   reference_se=False)
-        tally.add("FID difference (2 V_jack - V_boot, normal)", f"exact vs s = {s}, paired", n, fid_truth[s][0],
-                  fid_truth[s][1], out.lo, out.hi, iv.decide(out) != iv.UNDECIDED, False)
+        fs = quantise(mix.points(ca, na, s)) @ fid["w"]
+        for method, label in (("percentile", "percentile bootstrap"), ("corrected", "2 V_jack - V_boot, normal")):
+            out = ustat.fid_difference(fa, fb, fid["ref"], paired=False, seed=rng, reference_se=False, method=method)
+            tally.add(f"FID difference ({label})", "exact vs exact, unpaired", n, 0.0, 0.0, out.lo, out.hi,
+                      iv.decide(out) != iv.UNDECIDED, True)
+            out = ustat.fid_difference(fa, fs, fid["ref"], paired=True, seed=rng, reference_se=False, method=method)
+            tally.add(f"FID difference ({label})", f"exact vs s = {s}, paired", n, fid_truth[s][0], fid_truth[s][1],
+                      out.lo, out.hi, iv.decide(out) != iv.UNDECIDED, False)
         # coverage gap over targets: N exact draws as the "sampler" against N exact reference draws; truth 0
         picks = rng.integers(0, len(pool), size=TARGETS)
         gaps = []
