@@ -40,17 +40,19 @@ def test_perturbation_shares_the_draw_and_ratio_truth_is_exact():
 def test_small_coverage_simulation_is_not_grossly_off():
     import torch
 
-    from rwbench.data import load_dataset
+    from rwbench.data import from_uint8, load_dataset
     from rwbench.models.oracle import fit_gmm
 
-    images = load_dataset("digits", "train", resolution=16).to(torch.float64)
+    images = from_uint8(load_dataset("digits", "train", resolution=16).images, dtype=torch.float64)
     oracle = fit_gmm(images, 3, 1e-3, seed=0, max_iter=50)
     table, _ = coverage.simulate(oracle, reps=40, seed=1, n=64, n_ref=400, log=lambda *_: None)
     rows = {(r.procedure, r.scenario): r for r in table.itertuples()}
     for (proc, scen), r in rows.items():
         assert r.reps == 40
         # the procedures that failed the full run (docs/statistics.md) are reported, not asserted
-        if "jackknife" in proc or "ED alone" in proc or proc.startswith("FID") or not np.isfinite(r.coverage):
+        failed = ("jackknife" in proc or "ED alone" in proc or proc.startswith("FID") or "to n exact" in proc
+                  or (proc.startswith("ED difference") and "unpaired" in scen))
+        if failed or not np.isfinite(r.coverage):
             continue
         # 40 reps: a 95 % procedure covers >= 33 of 40 with probability > 0.99; grossly off means below that
         assert r.coverage >= 0.82, (proc, scen, r.coverage)
