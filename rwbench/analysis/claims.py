@@ -5,9 +5,9 @@ run with the procedure its metric fixes, decided against its declared question a
 Procedures (one per metric; their coverage is simulated on the exact oracle by rwbench.tools.coverage and tabled in
 docs/statistics.md):
 - energy_distance (oracle cells, to the exact reference draws): the difference of two U-statistics, paired image by
-  image (shared per-image seeds); its variance by the delete-one jackknife over images, from the stored parts
-  (rwbench.metrics.distances.energy_difference_jackknife), normal quantiles; several seeds pooled (within-seed variances
-  summed, never a t over few seeds).
+  image (shared per-image seeds), with the unbiased U-statistic variance over images and reference draws
+  (rwbench.metrics.ustat.energy_difference via rwbench.analysis.compare.energy_interval), normal quantiles; several
+  seeds pooled by their within-seed variances (never a t over few seeds).
 - variance_ratio (oracle cells): per-image |x - mu|^2 / tr(Sigma) (exact mixture mean and covariance); a - b paired
   per image, or a against its exact expectation 1 (`b: exact`); t interval.
 - coverage (oracle posterior cells): coverage of the ground truth by the sampler's central credible intervals minus
@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 from rwbench.metrics import intervals as iv
-from rwbench.metrics.distances import energy_difference_jackknife
 from rwbench.plan import claims as plan_claims
 
 SUPPORTED, CONTRADICTED, UNDECIDED = "supported", "contradicted", "undecided"
@@ -126,21 +125,6 @@ def mdd(se: float, question: str, alpha: float = 0.05, target: float = 0.8) -> f
 # ---------------------------------------------------------------------------------------------- procedures
 
 
-def _normal(estimate: float, se: float, n: int, level: float, method: str) -> iv.Interval:
-    q = _z((1 + level) / 2)
-    return iv.Interval(float(estimate), float(estimate - q * se), float(estimate + q * se), float(se),
-                       iv.normal_p(estimate, se), int(n), method, level)
-
-
-def pooled(estimates, ses, ns, level: float, method: str) -> iv.Interval:
-    """Equal-weight mean of independent per-seed estimates, variance sum(se^2) / S^2 (within-seed variances; the seeds
-    are replicates of one cell, so between-seed spread is that same noise), normal quantiles."""
-    est, se = np.asarray(estimates, float), np.asarray(ses, float)
-    S = len(est)
-    return _normal(float(est.mean()), float(math.sqrt((se ** 2).sum()) / S), int(sum(ns)), level,
-                   method + (f", {S} seeds pooled" if S > 1 else ""))
-
-
 def _paired_specs(a_cell, b_cell):
     """(spec_a, spec_b) per seed both cells ran."""
     out = []
@@ -180,17 +164,12 @@ class Evidence:
 
 
 def energy_interval(ev: Evidence, a_cell, b_cell, level: float) -> iv.Interval:
-    est, ses, ns = [], [], []
-    for sa, sb in _paired_specs(a_cell, b_cell):
-        ea, eb = ev.energy(sa), ev.energy(sb)
-        if ea is None or eb is None:
-            raise LookupError(f"{sa['run_id']} / {sb['run_id']}: no energy-distance parts (features.safetensors)")
-        ra, rb = _rows(ea[0], eb[0])
-        e, s = energy_difference_jackknife(ea[1][ra], ea[2][np.ix_(ra, ra)], eb[1][rb], eb[2][np.ix_(rb, rb)])
-        est.append(e), ses.append(s), ns.append(len(ra))
-    if not est:
-        raise LookupError("no seed in common between the cells")
-    return pooled(est, ses, ns, level, "paired U-statistic difference, jackknife se over images")
+    from rwbench.analysis.compare import energy_interval as paired_energy
+
+    got = paired_energy(ev.data, a_cell, b_cell, level)
+    if got is None:
+        raise LookupError(f"{a_cell.specs[0]['run_id']} / {b_cell.specs[0]['run_id']}: no samples to pair (shards gone)")
+    return got
 
 
 def variance_ratio_interval(ev: Evidence, a_cell, b_cell, level: float) -> iv.Interval:

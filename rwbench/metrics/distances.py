@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 F64 = torch.float64
@@ -89,35 +87,3 @@ def energy_from_parts(cross: torch.Tensor, within: torch.Tensor, yy: float, coun
     if pairs <= 0:
         return float("nan")
     return float(2 * (c @ cross) / total - (c @ within @ c) / pairs - yy)
-
-
-def energy_difference_jackknife(cross_a, within_a, cross_b=None, within_b=None) -> tuple[float, float]:
-    """(estimate, jackknife se) of ED(A, R) - ED(B, R) from per-image parts: cross [n] = mean_r |x_i - r| over the
-    reference, within [n, n] = |x_i - x_j|. Paired: image i of A and of B share their seed and are left out together;
-    B omitted: ED(A, R) alone (its reference term E|Y - Y'| is a constant left out: add it for the value itself).
-    The reference's own term cancels in the difference; its noise through the cross terms is O(1/m) with m = 2000
-    reference draws (docs/statistics.md)."""
-    import numpy as np
-
-    def parts(cross, within):
-        c = np.asarray(cross, dtype=np.float64)
-        w = np.asarray(within, dtype=np.float64)
-        n = len(c)
-        np.fill_diagonal(w := w.copy(), 0.0)
-        rows, total = w.sum(axis=1), w.sum()
-        full = 2 * c.mean() - total / (n * (n - 1))
-        # delete-one: 2 mean of the other n-1 crosses - (sum of the other pairs) / ((n-1)(n-2))
-        loo = 2 * (c.sum() - c) / (n - 1) - (total - 2 * rows) / ((n - 1) * (n - 2))
-        return full, loo
-
-    full_a, loo_a = parts(cross_a, within_a)
-    if cross_b is None:
-        full, loo = full_a, loo_a
-    else:
-        full_b, loo_b = parts(cross_b, within_b)
-        if len(loo_a) != len(loo_b):
-            raise ValueError(f"paired parts: need the same images in a and b, got {len(loo_a)} and {len(loo_b)}")
-        full, loo = full_a - full_b, loo_a - loo_b
-    n = len(loo)
-    se = math.sqrt((n - 1) / n * float(((loo - loo.mean()) ** 2).sum()))
-    return float(full), se
