@@ -194,3 +194,20 @@ def test_claims_command(tmp_path, capsys):
     assert main(["claims", "--config", str(path)]) == 0
     out = capsys.readouterr().out
     assert "supported  scaled-spread" in out and (tmp_path / "reports" / "claims.md").is_file()
+
+
+def test_confirmatory_config_runs_the_claims_at_their_designed_n(tmp_path):
+    import yaml
+
+    from rwbench.tools.design import confirmatory
+
+    config = _config()
+    designs = ledger.read_design(config["claims_design"])
+    text = confirmatory(copy.deepcopy(config), designs, "config/default.yaml")
+    out = yaml.safe_load(text)
+    validate_config(copy.deepcopy(out), "confirmatory")
+    assert set(out["experiments"]) == set(plan_claims.claim_experiments(plan_claims.check_claims(config)))
+    n = designs["walk100-noninferior-ddpm1000"]["n"]
+    assert out["experiments"]["nfe-oracle"]["n_images"] == max(min(n, 25_000),
+                                                                config["experiments"]["nfe-oracle"]["n_images"])
+    assert out["results_dir"] == "results/confirmatory"
