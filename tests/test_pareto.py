@@ -170,7 +170,7 @@ def test_default_config_runs_the_reduced_front():
             ("digits-oracle", 128, "independent", "exact", 0)
         assert spec["schedule"] == {"simplified": "sigmoid", "native-ddpm": "ddpm", "ddim": "ddpm"}.get(
             spec["sampler"], "karras")
-    assert set(budgets.values()) == {frozenset({10, 50, 200})}
+    assert all(b == {10, 50, 200} for b in budgets.values()) and len(budgets) == 10
     assert {s for (e, s) in budgets if e == "pareto"} == {"simplified", "native-ddpm", "ddim", "euler",
                                                            "euler-ancestral", "heun", "dpmpp-2m", "dpmpp-2m-sde"}
     walk = {(s["experiment"], s["nfe"]): s["params"] for s in runs.values() if s["sampler"] == "simplified"}
@@ -219,3 +219,18 @@ def test_tuned_experiments_refuse_the_tuning_seeds_and_missing_budgets(tmp_path)
     (sub,) = tuned.budget_experiments("e", exp, [0])
     assert (sub["c"], sub["T0"], sub["TK"], sub["schedules"], sub["nfe"]) == ([1.0], [0.1], [0.8], ["sigmoid"], [10])
     assert "tuned" not in sub
+
+
+def test_tunings_merge_by_budget():
+    from rwbench.tools.tune_walk import merge
+
+    s = {"schedule": "sigmoid", "c": 0.5, "T0": 0.4, "TK": 1.0}
+    old = {"sampler": "simplified", "model": "m", "noise": "independent", "tuning_seeds": [2_000_000], "n": 256,
+           "grid": {"c": [0.5]}, "settings": {10: s, 50: s}}               # one tuning, written before `tunings`
+    new = {"sampler": "simplified", "model": "m", "noise": "independent", "tuning_seeds": [2_000_000],
+           "tunings": [{"nfe": [50, 500], "n": 128, "grid": {"c": [1.0]}}], "settings": {50: dict(s, c=1.0), 500: s}}
+    got = merge(old, new)
+    assert got["settings"][50]["c"] == 1.0 and sorted(got["settings"]) == [10, 50, 500]
+    assert got["tunings"] == [{"nfe": [10], "n": 256, "grid": {"c": [0.5]}}, new["tunings"][0]]
+    with pytest.raises(ValueError, match="tuning_seeds"):
+        merge(old, dict(new, tuning_seeds=[3]))

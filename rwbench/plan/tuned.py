@@ -3,8 +3,8 @@
 file's setting of its sampler (schedule, c, T0, TK) as an ordinary cell on the experiment's own seeds
 (rwbench.plan.grid). Torch-free: the Snakefile imports it.
 
-The file: sampler, model, n, noise, tuning_seeds (the seeds the settings were chosen on), grid, and settings
-{budget: {schedule, c, T0, TK, steps, energy_distance}}.
+The file: sampler, model, noise, tuning_seeds (the seeds the settings were chosen on), tunings (each tuning's budgets,
+images n and grid) and settings {budget: {schedule, c, T0, TK, steps, energy_distance}}.
 """
 
 from __future__ import annotations

@@ -50,18 +50,24 @@ def tune_walk(config: dict, model: str, budgets, grid: dict, n: int, seed: int, 
             chosen[int(row["budget"])] = {"schedule": row["schedule"], "c": row["c"], "T0": row["T0"], "TK": row["TK"],
                                           "steps": int(row["steps"]), "energy_distance": float(row["energy_distance"])}
     content = {"sampler": "simplified", "model": model, "metric": "energy_distance (lowest, one seed)",
-               "noise": noise, "n": int(n), "tuning_seeds": [int(seed)], "grid": grid,
+               "noise": noise, "tuning_seeds": [int(seed)],
+               "tunings": [{"nfe": sorted(chosen), "n": int(n), "grid": grid}],
                "settings": dict(sorted(chosen.items()))}
     return content, rows
 
 
 def merge(old: dict, new: dict) -> dict:
-    """`new`'s budgets added to an existing file's (same model, grid, n, noise and seeds; new budgets win)."""
-    for key in ("sampler", "model", "noise", "n", "tuning_seeds", "grid"):
+    """`new`'s budgets added to an existing file's (same sampler, model, noise and tuning seeds; each tuning's budgets,
+    n and grid listed under `tunings`; a budget tuned again is replaced)."""
+    for key in ("sampler", "model", "noise", "tuning_seeds"):
         if old.get(key) != new.get(key):
             raise ValueError(f"--merge: the existing file has {key} {old.get(key)!r}, this tuning {new.get(key)!r}; "
-                             "tune every budget the same way (or write a new file)")
-    return dict(new, settings=dict(sorted({**old["settings"], **new["settings"]}.items())))
+                             "tune on the same seeds and model (or write a new file)")
+    budgets = set(new["settings"])
+    earlier = old.get("tunings") or [{"nfe": sorted(old["settings"]), "n": old.get("n"), "grid": old.get("grid")}]
+    kept = [dict(t, nfe=[b for b in t["nfe"] if b not in budgets]) for t in earlier]
+    tunings = [t for t in kept if t["nfe"]] + new["tunings"]
+    return dict(new, tunings=tunings, settings=dict(sorted({**old["settings"], **new["settings"]}.items())))
 
 
 def write(path, content: dict, rows: list[dict]) -> None:
