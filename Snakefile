@@ -36,6 +36,7 @@ include: "workflow/rules/sample.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/fidelity.smk"
+include: "workflow/rules/pareto.smk"
 include: "workflow/rules/packs.smk"
 include: "workflow/rules/failures.smk"
 

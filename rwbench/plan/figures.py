@@ -259,6 +259,28 @@ SCALESPACE = Figure(
                    "panel each, with the exact forward marginal and the D7 references. A curve that turns up again "
                    "at the end marks a sampler that overshoots (e.g. too low an end temperature).")))
 
+# the oracle Pareto front of the experiments the config's `pareto:` names (`rwbench pareto`, rule pareto in
+# workflow/rules/pareto.smk; table reports/tables/oracle_pareto.csv from rwbench.analysis.pareto): not an experiment's
+# figure, like SCALESPACE
+PARETO = Figure(
+    "pareto", "rwbench.figures.pareto",
+    "**Pareto front on the exact oracle**: energy distance to exact draws (left; [0, 1] pixel scale, symlog y) and "
+    "variance ratio E|x - mu|^2 / tr Sigma (right; 1 = exact) against the denoiser evaluations per image (NFE, log x), "
+    "every sampler from the exact start x ~ p_sigma_max. Colour and marker: sampler; line style: the walk's setting "
+    "(shipped: sigmoid, c 0.5, T0 0.4; paper: c 0.7, T0 0.1; tuned: chosen per NFE on separate tuning seeds, each "
+    "point labelled with K, its temperatures T0 -> T_K and c). Error bars: 95 % intervals (evaluate's, per cell). The "
+    "grey band is what sets of n exact draws score (mean +- sd, results/floors.csv). Look for the fewest NFE at which a "
+    "sampler's intervals reach the band on both metrics (band_nfe in reports/tables/oracle_pareto.csv): that sampler "
+    "is then as good as exact draws at this n.",
+    "Every point of the Pareto front: energy distance and variance ratio with 95 % intervals, the exact-draw bands, "
+    "whether both intervals overlap them (in_band) and the smallest NFE in band per sampler and setting.",
+    (Extra("pareto-samples", table=False,
+           caption="**Pareto front, samples**: one panel per NFE budget (two budgets); each row one sampler and "
+                   "setting of the front (labelled with K and, for the walk, its temperatures and c), its columns "
+                   "images 0-7 from the same seeds and the same exact start in every row. Look for rows that look "
+                   "like each other and like clean digits: at the small budget the differences between samplers "
+                   "show as noise left in the images or over-smoothed strokes."),))
+
 
 def _index(rows: tuple[Figure, ...]) -> dict[str, Figure]:
     table: dict[str, Figure] = {}
@@ -277,11 +299,11 @@ def _index(rows: tuple[Figure, ...]) -> dict[str, Figure]:
 
 FIGURES: dict[str, Figure] = _index(ROWS)
 NAMES: tuple[str, ...] = tuple(FIGURES)
-ALL: dict[str, Figure] = _index(ROWS + (SCALESPACE,))   # every figure with a caption, the scale-space one included
+ALL: dict[str, Figure] = _index(ROWS + (SCALESPACE, PARETO))   # every figure with a caption (scale-space, Pareto too)
 
 
 def figure_files(name: str, specs: list[dict]) -> list[FigureFile]:
-    """The files figure `name` (a row of ROWS, or SCALESPACE's) writes for the specs of its runs (rwbench.plan.grid
+    """The files figure `name` (a row of ROWS, SCALESPACE's or PARETO's) writes for the specs of its runs (rwbench.plan.grid
     run specs; for the scale-space figure: the trajectory runs)."""
     return ALL[name].files(specs)
 
@@ -298,5 +320,5 @@ def caption_files() -> list[FigureFile]:
     return out
 
 
-__all__ = ["NONE", "FigureFile", "Extra", "Figure", "ROWS", "SCALESPACE", "FIGURES", "NAMES", "ALL", "figure_files",
+__all__ = ["NONE", "FigureFile", "Extra", "Figure", "ROWS", "SCALESPACE", "PARETO", "FIGURES", "NAMES", "ALL", "figure_files",
            "caption_files"]

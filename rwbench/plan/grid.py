@@ -15,6 +15,7 @@ import math
 
 from rwbench.plan import figures as _figure_table
 from rwbench.plan import samplers as _table
+from rwbench.plan import tuned as _tuned
 from rwbench.plan.config import default
 from rwbench.plan.samplers import AXES, LIST_AXES, SAMPLERS, SCHEDULES, resolve_schedule
 from rwbench.tasks import TASK_DEFAULTS, TASKS
@@ -164,6 +165,11 @@ def expand_experiment(config: dict, name: str) -> list[dict]:
     seeds = [int(s) for s in _as_list(exp.get("seeds", exp.get("seed", _top(config, "seed"))))]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"experiment {name!r}: seeds {seeds} repeat a value; list each replicate seed once")
+    if "tuned" in exp:          # per NFE budget the tuned file's setting (rwbench.plan.tuned): one expansion each
+        out = []
+        for sub in _tuned.budget_experiments(name, exp, seeds):
+            out += expand_experiment(dict(config, experiments={**config["experiments"], name: sub}), name)
+        return out
     shard_size = int(exp.get("shard_size", _top(config, "shard_size")))
     options = dict(exp.get("sampler_options") or {})
     budgets = "nfe" in exp

@@ -34,9 +34,13 @@ class Model:
     reference: torch.Tensor | None = None     # None: the oracle (exact draws per seed)
 
 
-def _spec(config: dict, model: str, sampler: str, budget: int, seed: int, n: int, **axes) -> dict:
-    """The run spec (rwbench.plan.grid) of one sampler setting at an NFE budget."""
+def _spec(config: dict, model: str, sampler: str, budget: int, seed: int, n: int, noise: str | None = None,
+          **axes) -> dict:
+    """The run spec (rwbench.plan.grid) of one sampler setting at an NFE budget (`noise`: the step-noise option,
+    coupled or independent; None: the schema's default)."""
     exp = {"models": [model], "samplers": [sampler], "nfe": [int(budget)], "seed": int(seed), "n_images": int(n)}
+    if noise is not None:
+        exp["noise"] = noise
     for key, value in axes.items():
         exp[{"schedule": "schedules"}.get(key, key)] = [value]
     cfg = dict(config, experiments={"tune": exp})
@@ -70,19 +74,22 @@ def score(spec: dict, model: Model) -> float:
     return energy_distance(sample, model.reference)
 
 
-def select(config: dict, oracle: Model, budgets, *, schedules, cs, TKs, T0: float, solvers, n: int, seed: int,
-           progress=None) -> list[dict]:
-    """Score every template setting (schedule x c x T_K) and every solver at every budget on the oracle with `seed`;
-    rows carry `chosen` (the lowest energy distance per budget among the template settings, and among the solvers)."""
+def select(config: dict, oracle: Model, budgets, *, schedules, cs, TKs, T0, solvers, n: int, seed: int,
+           progress=None, noise: str | None = None) -> list[dict]:
+    """Score every template setting (schedule x c x T_0 x T_K; T0 a number or a list) and every solver at every budget
+    on the oracle with `seed` (step noise `noise`, None: the schema's default); rows carry `chosen` (the lowest energy
+    distance per budget among the template settings, and among the solvers)."""
     rows = []
+    T0s = list(T0) if isinstance(T0, (list, tuple)) else [T0]
     for budget in budgets:
         batch = []
-        for schedule, c, TK in itertools.product(schedules, cs, TKs):
-            spec = _spec(config, oracle.name, "simplified", budget, seed, n, schedule=schedule, c=c, T0=T0, TK=TK)
+        for schedule, c, t0, TK in itertools.product(schedules, cs, T0s, TKs):
+            spec = _spec(config, oracle.name, "simplified", budget, seed, n, noise, schedule=schedule, c=c, T0=t0,
+                         TK=TK)
             batch.append({"group": "template", "sampler": "simplified", "schedule": schedule, "c": float(c),
-                          "T0": float(T0), "TK": float(TK), "spec": spec})
+                          "T0": float(t0), "TK": float(TK), "spec": spec})
         for solver in solvers:
-            spec = _spec(config, oracle.name, solver, budget, seed, n, schedule="karras")
+            spec = _spec(config, oracle.name, solver, budget, seed, n, noise, schedule="karras")
             batch.append({"group": "solver", "sampler": solver, "schedule": spec["schedule"], "c": math.nan,
                           "T0": math.nan, "TK": math.nan, "spec": spec})
         for row in batch:

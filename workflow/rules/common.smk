@@ -255,10 +255,29 @@ def all_targets():
     targets += [f"{REPORTS}/figures/{name}.png" for name in figure_names()]
     if trajectory_runs():
         targets.append(f"{REPORTS}/figures/scalespace.png")
+    if config.get("pareto"):
+        targets += [f"{REPORTS}/tables/oracle_pareto.csv", f"{REPORTS}/figures/pareto.png"]
     if posterior_runs():
         targets += [f"{REPORTS}/tables/posterior_fidelity.csv", f"{REPORTS}/tables/ksd_validation.csv",
                     f"{REPORTS}/figures/posterior-fidelity.png"]
     return targets
+
+
+def pareto_specs():
+    """Run specs of the experiments the Pareto front gathers (config `pareto.experiments`)."""
+    names = set((config.get("pareto") or {}).get("experiments") or [])
+    return [s for s in RUNS.values() if s["experiment"] in names]
+
+
+def pareto_inputs(wildcards):
+    """The aggregated metrics and floors, and the shards of the runs the sample grids show (budgets samples_nfe)."""
+    shown = set(int(b) for b in config["pareto"]["samples_nfe"])
+    shards = []
+    for spec in pareto_specs():    # the budget a run was fitted to: the smallest of its experiment's >= its NFE
+        fitted = min(int(b) for b in config["experiments"][spec["experiment"]]["nfe"] if int(b) >= int(spec["nfe"]))
+        if fitted in shown:
+            shards.append(f"{run_dir(spec['run_id'])}/shards/shard-00000.pt")
+    return {"metrics": f"{RESULTS}/metrics.csv", "floors": f"{RESULTS}/floors.csv", "shards": shards}
 
 
 def posterior_runs():
@@ -497,6 +516,12 @@ def claims_command():
     """`rwbench claims`: the claims ledger of the config's declared claims."""
     return ["claims", "--config", CONFIGFILE, "--runs-dir", f"{RESULTS}/runs", "--out", REPORTS,
             "--reference-cache", f"{RESULTS}/reference", "--extractor", metrics_settings()["extractor"]]
+
+
+def pareto_command():
+    """`rwbench pareto`: the oracle Pareto front's table and figures."""
+    return ["pareto", "--config", CONFIGFILE, "--metrics", f"{RESULTS}/metrics.csv", "--floors",
+            f"{RESULTS}/floors.csv", "--runs-dir", f"{RESULTS}/runs", "--out", REPORTS]
 
 
 def fidelity_command():

@@ -128,6 +128,7 @@ rule summary:
         runs=f"{REPORTS}/tables/runs.csv",
         comparisons=f"{REPORTS}/tables/comparisons.csv",
         figures=[f"{REPORTS}/figures/{name}.png" for name in figure_names()],
+        pareto=[f"{REPORTS}/figures/pareto.png"] if config.get("pareto") else [],   # the pareto-* claims' figure
         claims=claims_input,
     output:
         summary=f"{REPORTS}/summary.html",
