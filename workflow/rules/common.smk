@@ -42,7 +42,9 @@ def quote(value) -> str:
 # Every job runs the checkout's rwbench (the folder of this Snakefile on PYTHONPATH), so it needs no installed copy:
 # under --sdm conda the rules' environment (workflow/envs/rwbench.yaml) holds only the dependencies, which makes it
 # buildable from the copy of the file that Snakemake uses. Jobs use the `python` of PATH (or of that environment).
-RWBENCH = f"env PYTHONPATH={quote(workflow.basedir)} python -m rwbench.cli"
+# OMP_NUM_THREADS: the config's `threads` for every job (commands that set torch's threads themselves still do):
+# two jobs of torch's default thread count each oversubscribe a 2-core machine, and evaluate sets none
+RWBENCH = f"env PYTHONPATH={quote(workflow.basedir)} OMP_NUM_THREADS={int(config['threads'])} python -m rwbench.cli"
 CONDA_ENV = "../envs/rwbench.yaml"
 
 
