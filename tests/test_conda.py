@@ -28,10 +28,12 @@ def test_every_rule_uses_the_rules_environment():
         assert "environment.yml" not in text, f"{path.name}: the root environment.yml installs `-e .`"
         assert not re.search(r'(?m)^\s*"rwbench ', text), f"{path.name}: a rule runs the installed `rwbench`"
         # every command line comes from a builder of common.smk, run through rwbench_line (RWBENCH, quoted values)
-        assert text.count('"{params.command} > {log:q} 2>&1"') == len(rules), path.name
+        # ... and every shell is LOGGED: the quoted command line, then its output, into the job's log
+        assert len(re.findall(r"(?m)^\s*LOGGED$", text)) == len(rules), path.name
         assert text.count("rwbench_line(") == len(rules), path.name
     common = (ROOT / "workflow" / "rules" / "common.smk").read_text()
     assert 'CONDA_ENV = "../envs/rwbench.yaml"' in common and "python -m rwbench.cli" in common
+    assert "{params.command:q} > {log:q}; {params.command} >> {log:q} 2>&1" in common
 
 
 def test_the_environment_installs_no_relative_path():
