@@ -48,7 +48,8 @@ def test_the_environment_installs_no_relative_path():
 def test_a_job_command_runs_without_an_installed_rwbench(tmp_path):
     """The rules' command line works from another folder with only PYTHONPATH pointing at the checkout."""
     common = (ROOT / "workflow" / "rules" / "common.smk").read_text()
-    assert 'f"env PYTHONPATH={quote(workflow.basedir)} python -m rwbench.cli"' in common
+    assert 'f"env PYTHONPATH={quote(workflow.basedir)} OMP_NUM_THREADS={int(config[\'threads\'])} python -m rwbench.cli"' \
+        in common
     env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     res = subprocess.run([sys.executable, "-m", "rwbench.cli", "--version"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=60)
