@@ -254,6 +254,8 @@ def all_targets():
                f"{REPORTS}/tables/comparisons.csv", f"{REPORTS}/summary.html"] + missing_intermediates()
     if config.get("claims"):
         targets.append(f"{REPORTS}/claims.csv")
+    for study in config.get("studies") or []:
+        targets += [f"{REPORTS}/{out}" for out in STUDY_OUTPUTS[study]]
     targets += [f"{REPORTS}/figures/{name}.png" for name in figure_names()]
     if trajectory_runs():
         targets.append(f"{REPORTS}/figures/scalespace.png")
@@ -529,6 +531,19 @@ def pareto_command():
 def fidelity_command():
     """`rwbench fidelity`: the posterior-fidelity table, the score-KSD validation and their figures."""
     return ["fidelity", "--runs", f"{RESULTS}/runs", "--out", REPORTS]
+
+
+def study_command(study):
+    """`rwbench study <study>`: one oracle study (config `studies:`) on the prepared digits oracle."""
+    oracle = f"{RESULTS}/embedded/oracle"
+    if study == "walk-variance":
+        return ["study", study, "--oracle-dir", oracle, "--config", CONFIGFILE,
+                "--out-csv", f"{REPORTS}/tables/walk_variance.csv", "--out-fig", f"{REPORTS}/figures/walk-variance.png"]
+    return ["study", study, "--oracle-dir", oracle, "--out", f"{REPORTS}/tables/coupling.csv"]
+
+
+STUDY_OUTPUTS = {"walk-variance": ["tables/walk_variance.csv", "figures/walk-variance.png"],
+                 "coupling": ["tables/coupling.csv"]}
 
 
 def batch_command(commands):

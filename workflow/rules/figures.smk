@@ -171,3 +171,29 @@ if config.get("claims"):
             CONDA_ENV
         shell:
             LOGGED
+
+
+# Oracle studies (config `studies:`): each a tool run once on the prepared oracle (rwbench study).
+for _study in config.get("studies") or []:
+
+    rule:
+        name:
+            f"study_{_study.replace('-', '_')}"
+        input:
+            oracle=f"{RESULTS}/embedded/oracle/prepare.json",
+        output:
+            [f"{REPORTS}/{out}" for out in STUDY_OUTPUTS[_study]],
+        params:
+            command=lambda wildcards, s=_study: rwbench_line(study_command(s)),
+        log:
+            f"{RESULTS}/logs/study-{_study}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/study-{_study}.tsv"
+        threads: 1
+        resources:
+            runtime=20,
+            mem_mb=3000,
+        conda:
+            CONDA_ENV
+        shell:
+            LOGGED
