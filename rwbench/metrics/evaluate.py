@@ -308,7 +308,7 @@ def _posterior_fidelity(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: 
 
     try:
         denoiser = pf.run_denoiser(spec, opts["device"])
-    except FileNotFoundError as err:      # the run's model is gone (a copied run folder): the rest is still scored
+    except (FileNotFoundError, KeyError) as err:   # the model is gone (a copied run folder) or the spec names none
         import sys
 
         print(f"rwbench evaluate: {run_dir}: posterior fidelity skipped, the model is missing ({err}); "

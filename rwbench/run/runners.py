@@ -366,8 +366,9 @@ def run_native_vp_sde(call: SamplerCall) -> torch.Tensor:
     sub, eps_fn = _vp_chain(call)
     fn = sampler_table.resolve(call.row.algorithm)
     x_T = call.start_vp(float(schedules.alphas_cumprod(sub)[-1]))
-    return fn(eps_fn, x_T, sub, generators=call.gens, corrector_snr=call.params.get("corrector_snr"),
-              progress=call.progress)
+    snr = call.params.get("corrector_snr")
+    noise = call.gens if snr is not None else call.step_noise(chain_levels(sub))   # as run_native_ddpm (no corrector)
+    return fn(eps_fn, x_T, sub, generators=noise, corrector_snr=snr, progress=call.progress)
 
 
 def step_scale(call: SamplerCall) -> float:
@@ -449,8 +450,12 @@ def run_ve_predictor(call: SamplerCall) -> torch.Tensor:
     """score-SDE VE predictor(-corrector) (rwbench.baselines.score_sde) on the spec's ladder, x_0 = sigma_0 x_T."""
     sig = ladder(call.spec, call.denoiser)
     fn = sampler_table.resolve(call.row.algorithm)
-    return fn(_native_score(call.denoiser), call.start(float(sig[0])), sig, generators=call.gens,
-              corrector_snr=call.params.get("corrector_snr"), progress=call.progress)
+    snr = call.params.get("corrector_snr")
+    # coupled noise for the predictor-only sampler (step i: the path's sigma_i -> sigma_{i+1}, 0 after the last); a
+    # corrector draws a second normal per step, which one path increment cannot give: its own generators then
+    noise = call.gens if snr is not None else call.step_noise(torch.cat([sig.to(torch.float64), sig.new_zeros(1, dtype=torch.float64)]))
+    return fn(_native_score(call.denoiser), call.start(float(sig[0])), sig, generators=noise,
+              corrector_snr=snr, progress=call.progress)
 
 
 def run_ncsn(call: SamplerCall) -> torch.Tensor:
@@ -461,8 +466,12 @@ def run_ncsn(call: SamplerCall) -> torch.Tensor:
     fn = sampler_table.resolve(call.row.algorithm)
     x0 = call.start(float(levels[0])) if call.exact else \
         schedules.ncsn_initial_state(call.start_normal(float(levels[0])), float(levels[0]), convention)
+    # step noise: the template's own source over the same ladder (each level repeated n_steps_each times, then 0), so
+    # native and template NCSN draw identical noise, coupled or not
+    steps = torch.as_tensor(levels, dtype=torch.float64).repeat_interleave(int(p["n_steps_each"]))
+    noise = call.step_noise(torch.cat([steps, steps.new_zeros(1)]))
     return fn(_native_score(call.denoiser), x0, levels,
-              int(p["n_steps_each"]), float(p["eps"]), generators=call.gens, progress=call.progress, convention=convention)
+              int(p["n_steps_each"]), float(p["eps"]), generators=noise, progress=call.progress, convention=convention)
 
 
 def run_iadb(call: SamplerCall) -> torch.Tensor:
