@@ -283,7 +283,9 @@ def spearman_interval(reports_dir) -> iv.Interval:
 # ---------------------------------------------------------------------------------------------- the ledger
 
 
-def _cells(config: dict, sel: dict, cache: dict):
+def _cells(config: dict, sel: dict, cache: dict, runs_dir=None):
+    """The cells of `sel`'s experiment matching its axis values; with `runs_dir`, each run's own spec.json where it
+    exists (what was sampled, paths as the DAG resolved them), as rwbench.analysis.compare reads them."""
     from rwbench.analysis.compare import _matches, cells_of
     from rwbench.plan.grid import expand_experiment
 
@@ -291,7 +293,13 @@ def _cells(config: dict, sel: dict, cache: dict):
 
     exp = sel["experiment"]
     if exp not in cache:
-        cache[exp] = cells_of(expand_experiment(config, exp))
+        specs = expand_experiment(config, exp)
+        if runs_dir is not None:
+            from rwbench.run import rundir
+
+            specs = [rundir.read_spec(Path(runs_dir) / s["run_id"]) if (Path(runs_dir) / s["run_id"] / rundir.SPEC)
+                     .is_file() else s for s in specs]
+        cache[exp] = cells_of(specs)
     want = plan_claims.selector(sel)
     nfe = want.pop("nfe", None)        # the NFE budget the cell was fitted to (experiments with `nfe:` budgets)
     return [c for c in cache[exp] if _matches(c, want)
@@ -320,7 +328,7 @@ def evaluate_claim(cid: str, claim: dict, config: dict, ev: Evidence, reports_di
            "figure": claim.get("figure", ""), "note": ""}
     if metric in plan_claims.CELL_FREE:
         try:
-            interval = (table2_interval(config["results_dir"], float(claim["margin"])) if metric == "table2_max_abs_diff"
+            interval = (table2_interval(Path(ev.runs_dir).parent, float(claim["margin"])) if metric == "table2_max_abs_diff"
                         else spearman_interval(reports_dir))
         except LookupError as err:
             row.update(a_runs="", b_runs="", estimate=math.nan, ci_lo=math.nan, ci_hi=math.nan, decision=UNDECIDED,
@@ -335,8 +343,8 @@ def evaluate_claim(cid: str, claim: dict, config: dict, ev: Evidence, reports_di
                    level=interval.level, decision=decide(interval, question, margin=claim["margin"]),
                    p=interval.p, n=interval.n, seeds="", method=interval.method, power=math.nan)
         return row
-    a_cells = _cells(config, claim["a"], cache)
-    b_cells = [] if claim["b"] == plan_claims.EXACT else _cells(config, claim["b"], cache)
+    a_cells = _cells(config, claim["a"], cache, ev.runs_dir)
+    b_cells = [] if claim["b"] == plan_claims.EXACT else _cells(config, claim["b"], cache, ev.runs_dir)
     row["a_runs"], row["b_runs"] = _runs(a_cells), (_runs(b_cells) if b_cells else "exact")
     if not a_cells or (claim["b"] != plan_claims.EXACT and not b_cells):
         raise ValueError(f"claims.{cid}: no cell of the config matches {'a' if not a_cells else 'b'}; name axis values "
