@@ -153,7 +153,8 @@ ROWS: tuple[Figure, ...] = (
            (Extra("ve-vs-vp-metrics", table=False,
                   caption="**VE score vs VP eps, metrics**: energy distance, FID, KID, the classifier's confident "
                           "share and class entropy of the two models (x) under the same template. " + _CI + " "
-                          + _FLOOR + " The comparisons table says whether a difference is decided."),)),
+                          + _FLOOR + " The comparisons table says whether a difference is decided. Look for "
+                          "differences larger than the floor band: smaller ones are noise."),)),
     Figure("temperature", "rwbench.figures.temperature",
            "**End-temperature sweep** (paper Fig. 3, metrics): energy distance, FID, KID, the classifier's confident "
            "share and class entropy against the end temperature T_K (linear axes), one line per model and noise "
@@ -219,7 +220,8 @@ ROWS: tuple[Figure, ...] = (
            "evaluations per image, log x axis), one panel per task; colour and marker: sampler, line style: "
            "measurement noise eta. Error bars: 95 % intervals over targets (t, targets - 1 df). The band (one per "
            "eta) is what N exact posterior draws reach: a calibrated sampler lies in it; below it is overconfident, "
-           "above over-dispersed. Cells with step_scale other than 1 are left out.",
+           "above over-dispersed. Cells with step_scale other than 1 are left out. Look for samplers that sit in the "
+           "band at every task: the claims ledger's `calibrated-*` rows decide it.",
            "Every point of the calibration figures: sampler, task, eta, NFE, value with interval, the N-exact-draws "
            "reference with its interval.",
            (Extra("calibration-{task}", table=False,
@@ -228,7 +230,8 @@ ROWS: tuple[Figure, ...] = (
                           "draws) in dB against forward NFE (log x, linear y), one panel per statistic; colour and "
                           "marker: sampler, line style: eta. Error bars: 95 % intervals over targets. The band per "
                           "eta (dashed centre) is what N exact draws reach on the same statistic; the decisions are "
-                          "the `calibration` rows of the comparisons table."),
+                          "the `calibration` rows of the comparisons table. Look for a sampler whose coverage sits in "
+                          "the band while its PSNR gap does not: spread like the posterior, centred elsewhere."),
             Extra("calibration-grid", table=False,
                   caption="**Oracle posterior, target 0** (one panel; rows: task and eta): the ground truth, the "
                           "measurement shown as A^T y / A^T A 1 (black where no measurement enters), the exact "
@@ -256,8 +259,8 @@ SCALESPACE = Figure(
            caption="**Scale-space, {family} models: distances** along the sampler trajectories against the noise "
                    "level sigma: grey-histogram entropy (D4), Frechet distance in pixel space to the data and to the "
                    "exact forward marginal (D5) and, with `scalespace.fid_points`, the feature FID to the data, one "
-                   "panel each, with the exact forward marginal and the D7 references. A curve that turns up again "
-                   "at the end marks a sampler that overshoots (e.g. too low an end temperature).")))
+                   "panel each, with the exact forward marginal and the D7 references. Look for a curve that turns "
+                   "up again at the end: a sampler that overshoots (e.g. too low an end temperature).")))
 
 # the oracle Pareto front of the experiments the config's `pareto:` names (`rwbench pareto`, rule pareto in
 # workflow/rules/pareto.smk; table reports/tables/oracle_pareto.csv from rwbench.analysis.pareto): not an experiment's
