@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rwbench.metrics.intervals import (HIGHER, LEVEL, LOWER, Interval, _check_level, normal_p,
+from rwbench.metrics.intervals import (HIGHER, LEVEL, LOWER, Interval, _check_level, _finite, normal_p,
                                        t_interval)
 
 SUPPORTED, CONTRADICTED = "supported", "contradicted"
@@ -285,10 +285,10 @@ def mean_difference(x, y=None, *, paired: bool = True, level: float = LEVEL) -> 
     x = np.asarray(x, dtype=np.float64).ravel()
     if y is None or paired:
         d = x if y is None else x - _values(y, x.size)
-        d = _finite_values(d, "differences")
+        d = _finite(d, "differences")
         return t_interval(float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size)), d.size - 1, d.size, level,
                           f"paired t ({d.size} images, {d.size - 1} df)")
-    x, y = _finite_values(x, "x"), _finite_values(y, "y")
+    x, y = _finite(x, "x"), _finite(y, "y")
     vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
     se = math.sqrt(vx + vy)
     df = (vx + vy) ** 2 / (vx * vx / (x.size - 1) + vy * vy / (y.size - 1)) if se > 0 else x.size + y.size - 2
@@ -308,19 +308,10 @@ def _values(y, size: int) -> np.ndarray:
     return y
 
 
-def _finite_values(v, name: str) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float64).ravel()
-    if v.size < 2:
-        raise ValueError(f"{name}: need at least 2 values for an interval, got {v.size}")
-    if not np.all(np.isfinite(v)):
-        raise ValueError(f"{name}: {int((~np.isfinite(v)).sum())} non-finite value(s); drop diverged images first")
-    return v
-
-
 def ratio_vs_one(ratios, *, level: float = LEVEL) -> Interval:
     """t interval for mean(r) - 1 of per-image ratios with exact expectation 1 (e.g. the variance ratio
     |x_i - mu|^2 / tr Sigma of exact mixture draws): independent images, n - 1 df."""
-    r = _finite_values(ratios, "ratios")
+    r = _finite(ratios, "ratios")
     out = mean_difference(r - 1.0, level=level)
     return Interval(out.estimate, out.lo, out.hi, out.se, out.p, out.n, f"ratio - 1, t ({r.size - 1} df)", level)
 
