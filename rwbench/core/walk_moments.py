@@ -109,5 +109,79 @@ def temperature_response(sigmas, taus, eigenvalues, *, final_noise: bool = False
     return out
 
 
+def _kernel(walk, lam: torch.Tensor, start_level: float | None) -> dict:
+    """One walk as a linear functional of the Brownian path (rwbench.core.brownian) per eigen-direction: the output's
+    deviation is G s z + sum_k g_k n_k, z the start's normal (path above start_level^2), n_k the normalised increment
+    over step k's path interval (u_{k+1}, u_k], g_k = sqrt(2 tau_k T_k) prod_{j > k} a_j, G = prod_k a_k."""
+    from rwbench.core.brownian import path_times
+
+    sigmas, taus, temps = check_walk_params(walk.sigmas, walk.taus, walk.temperatures)
+    a = 1.0 - taus[:, None] / (lam[None, :] + sigmas[:, None] ** 2)                  # [K, N]
+    after = torch.flip(torch.cumprod(torch.flip(a, [0]), 0), [0])                    # prod_{j >= k} a_j
+    tail = torch.cat([after[1:], torch.ones(1, lam.numel(), dtype=F64)], 0)          # prod_{j > k} a_j
+    g = (2.0 * taus * temps).sqrt()[:, None] * tail
+    if not walk.final_noise:
+        g[-1] = 0.0
+    u = path_times(torch.cat([sigmas, sigmas.new_zeros(1)]))
+    level = float(sigmas[0]) if start_level is None else float(start_level)
+    scale = (lam + level**2).sqrt() if start_level is None else torch.full_like(lam, float(walk.init_scale))
+    return {"g": g, "G": after[0], "s": scale, "level": level, "lo": u[1:], "hi": u[:-1]}
+
+
+def _start_step_cov(level: float, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """Cov(z, n_k) for the start normal z = level int_{level^2}^inf dW(v) / v and the normalised increments n_k over
+    (lo_k, hi_k]: level ln(b / a) / sqrt(hi_k - lo_k) on the overlap (a, b] with (level^2, inf)."""
+    a = lo.clamp_min(level**2)
+    b = torch.maximum(hi, a)
+    return level * torch.log(b / a) / (hi - lo).sqrt()
+
+
+def coupled_covariance(walk_a, walk_b, eigenvalues, *, noise: str = "coupled", start: str = "exact") -> dict:
+    """Exact joint second moments of two walks on N(m, Sigma) run for the same image, per eigen-direction of Sigma.
+
+    walk_a, walk_b: anything with sigmas, taus, temperatures, final_noise, init_scale (rwbench.core.presets.WalkParams).
+    start="exact": each walk starts from an exact draw of p_{sigma_0} (m + (Sigma + sigma_0^2 I)^1/2 z), "noise": from
+    init_scale z. noise="coupled": as rwbench.core.brownian draws it - the start's z is the image's path above
+    sigma_0^2 (z = sigma_0 int dW(v) / v) and step k's noise the normalised path increment over (sigma_{k+1}^2,
+    sigma_k^2]; "independent": both walks share z (rwbench's per-image start draw) and have independent step noise.
+    Returns {"var_a", "var_b", "cov", "corr"} [N] (float64): the outputs are Gaussian with these moments.
+
+    The path's tree discretisation (start cells of width 0.036 in log sigma) is ignored: the formula is the limit of
+    rwbench.core.brownian's construction as its cells shrink."""
+    if noise not in ("coupled", "independent"):
+        raise ValueError(f"noise: choose 'coupled' or 'independent', got {noise!r}")
+    if start not in ("exact", "noise"):
+        raise ValueError(f"start: choose 'exact' or 'noise', got {start!r}")
+    lam = _eigenvalues(eigenvalues)
+    A, B = (_kernel(w, lam, None if start == "exact" else float(torch.as_tensor(w.sigmas).reshape(-1)[0]))
+            for w in (walk_a, walk_b))
+    var = [k["G"] ** 2 * k["s"] ** 2 + (k["g"] ** 2).sum(0) for k in (A, B)]
+    start_a, start_b = A["G"] * A["s"], B["G"] * B["s"]
+    if noise == "independent":
+        cov = start_a * start_b
+    else:
+        la, lb = A["level"], B["level"]
+        cov = start_a * start_b * (min(la, lb) / max(la, lb))
+        cov = cov + start_a * (_start_step_cov(la, B["lo"], B["hi"]) @ B["g"])
+        cov = cov + start_b * (_start_step_cov(lb, A["lo"], A["hi"]) @ A["g"])
+        overlap = (torch.minimum(A["hi"][:, None], B["hi"][None, :])
+                   - torch.maximum(A["lo"][:, None], B["lo"][None, :])).clamp_min(0.0)
+        overlap = overlap / ((A["hi"] - A["lo"])[:, None] * (B["hi"] - B["lo"])[None, :]).sqrt()
+        cov = cov + torch.einsum("kn,kl,ln->n", A["g"], overlap, B["g"])
+    return {"var_a": var[0], "var_b": var[1], "cov": cov, "corr": cov / (var[0] * var[1]).sqrt()}
+
+
+def paired_statistic_variance(moments: dict, offsets=None) -> torch.Tensor:
+    """Var(|x_a - c|^2 - |x_b - c|^2) for jointly Gaussian outputs centred on m (moments from coupled_covariance, one
+    component per row when [J, N]) and offsets d = U^T (m - c) [.., N] (default 0): 4 d^T diag(va + vb - 2 cov) d +
+    2 sum (va^2 + vb^2 - 2 cov^2), per component."""
+    va, vb, c = moments["var_a"], moments["var_b"], moments["cov"]
+    out = 2.0 * (va**2 + vb**2 - 2.0 * c**2).sum(-1)
+    if offsets is not None:
+        d = torch.as_tensor(offsets, dtype=F64)
+        out = out + 4.0 * (d**2 * (va + vb - 2.0 * c)).sum(-1)
+    return out
+
+
 __all__ = ["contraction_factors", "walk_moments", "variance_ratio", "wasserstein2_sq", "stationary_variance",
-           "temperature_response"]
+           "temperature_response", "coupled_covariance", "paired_statistic_variance"]
