@@ -16,13 +16,13 @@ from pathlib import Path
 import torch
 
 from rwbench.plan.inputs import FFHQ_ENV, image_files
+from rwbench.plan.samplers import FAMILY_RANGES
 
 DEFAULT_RESOLUTION = {"digits": 16, "faces": 16, "ffhq": 256}
 DATASETS = tuple(DEFAULT_RESOLUTION)
 SPLITS = ("train", "test", "all")
 EMBEDDED_FILTER = "torch bilinear antialias (align_corners=False) on [0,1] floats, then to_uint8"
 FOLDER_FILTER = "PIL LANCZOS on uint8 RGB"
-FAMILY_RANGES = {"vp": (-1.0, 1.0), "ve": (0.0, 1.0), "oracle": (0.0, 1.0), "iadb": (-1.0, 1.0)}
 
 
 def to_uint8(x: torch.Tensor, data_range: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
@@ -44,7 +44,7 @@ def from_uint8(x: torch.Tensor, data_range: tuple[float, float] = (0.0, 1.0), dt
 
 
 def family_range(family: str) -> tuple[float, float]:
-    """Data range of a model family: VE and oracle [0, 1]; VP and IADB [-1, 1]."""
+    """Data range of a model family (rwbench.plan.samplers.FAMILY_RANGES): VE and oracle [0, 1]; VP and IADB [-1, 1]."""
     if family not in FAMILY_RANGES:
         raise ValueError(f"family: unknown model family {family!r}; choose one of {', '.join(FAMILY_RANGES)}")
     return FAMILY_RANGES[family]

@@ -166,3 +166,24 @@ def test_the_layer_check_catches_an_upward_import_and_a_circle():
             raise AssertionError("the circle check missed core.walk <-> core.presets")
     finally:
         GRAPH["rwbench.core.walk"].discard("rwbench.core.presets")
+
+
+def test_the_layer_check_catches_a_planted_upward_import_and_reads_function_level_imports(tmp_path):
+    """An invented upward edge (models -> run) is reported, and an import inside a function body counts."""
+    GRAPH["rwbench.models.denoisers"].add("rwbench.run.rundir")
+    try:
+        try:
+            test_every_module_has_a_layer_and_imports_only_down()
+        except AssertionError as err:
+            assert "rwbench.models.denoisers (models) imports rwbench.run.rundir (run)" in str(err)
+        else:
+            raise AssertionError("the layer check missed models -> run")
+    finally:
+        GRAPH["rwbench.models.denoisers"].discard("rwbench.run.rundir")
+    planted = tmp_path / "planted.py"
+    planted.write_text("def f():\n    from rwbench.run import rundir\n    import rwbench.figures.style\n")
+    MODULES["rwbench.core.planted"] = planted
+    try:
+        assert imports("rwbench.core.planted") == {"rwbench.run.rundir", "rwbench.figures.style"}
+    finally:
+        del MODULES["rwbench.core.planted"]

@@ -47,3 +47,36 @@ def test_per_image_registry_functions_are_what_evaluate_writes(tmp_path):
     for name in ("psnr", "psnr_minmax", "ssim"):
         values = registry.function(name)(x, gt)
         assert values.shape == (3,) and torch.isfinite(values).all(), name
+
+
+def test_the_credible_level_and_the_confidence_threshold_have_one_home():
+    """registry.CREDIBLE_LEVEL and registry.CONFIDENT are the only spellings: no function in rwbench defaults a
+    `level` / `threshold` parameter to their value written out (95 % interval levels are another concept), and the
+    functions that take them default to these."""
+    import ast
+    import inspect
+    from pathlib import Path
+
+    from rwbench.metrics import fidelity, posterior_quality
+
+    def literal_defaults(source: str) -> list[str]:
+        out = []
+        for f in ast.walk(ast.parse(source)):
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = f.args.posonlyargs + f.args.args
+                pairs = list(zip(args[len(args) - len(f.args.defaults):], f.args.defaults))
+                pairs += [(a, d) for a, d in zip(f.args.kwonlyargs, f.args.kw_defaults) if d is not None]
+                out += [f"{f.name}({a.arg}={d.value})" for a, d in pairs if isinstance(d, ast.Constant)
+                        and d.value in (registry.CREDIBLE_LEVEL, registry.CONFIDENT)
+                        and ("level" in a.arg or "threshold" in a.arg)]
+        return out
+
+    package = Path(registry.__file__).resolve().parents[1]
+    found = {str(p.relative_to(package)): literal_defaults(p.read_text()) for p in sorted(package.rglob("*.py"))}
+    assert not {k: v for k, v in found.items() if v}, "use registry.CREDIBLE_LEVEL / registry.CONFIDENT"
+    assert literal_defaults("def cover(draws, level=0.9): ...") == ["cover(level=0.9)"]       # the scan can fail
+    assert inspect.signature(fidelity.classifier_statistics).parameters["threshold"].default == registry.CONFIDENT
+    for fn in (posterior_quality.credible_intervals, posterior_quality.credible_coverage,
+               posterior_quality.reference_coverage_uniform, posterior_quality.reference_coverage):
+        assert inspect.signature(fn).parameters["level"].default == registry.CREDIBLE_LEVEL, fn.__name__
+    assert str(registry.CONFIDENT) in registry.metric_label("confident_share")

@@ -198,3 +198,8 @@ def test_fidelity_tables_and_validation_columns(fidelity_tree, tmp_path):
     for key in ("calibration_curves", "posterior_fidelity_figure"):
         png = [p for p in paths[key] if p.suffix == ".png"][0]
         assert Image.open(png).size[0] <= 2400
+    from rwbench.plan.figures import FIDELITY_FIGURES, plot_files    # what the DAG's rule fidelity declares
+
+    declared = set(plot_files(FIDELITY_FIGURES, str(tmp_path / "figures")).values())
+    assert {str(p) for value in paths.values() for p in value} == declared
+    assert {str(p) for p in (tmp_path / "figures").iterdir()} == declared

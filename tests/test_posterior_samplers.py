@@ -237,6 +237,39 @@ def test_layout_independence(name):
         assert torch.allclose(together[i], alone[0], atol=1e-12, rtol=0), (name, i)
 
 
+class _Counting:
+    """A denoiser that counts its calls (attributes pass through to the wrapped one)."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+
+    def __call__(self, x, sigma):
+        self.calls += 1
+        return self.inner(x, sigma)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("name", POSTERIOR_SAMPLERS)
+def test_the_tables_nfe_rule_is_the_samplers_forward_count_and_its_real_calls(name):
+    """NFE has one home, the sampler table's rule: the module's cost breakdown (nfe(settings)["forward"]) and the
+    denoiser calls one run really makes agree with it at the DAG's step counts."""
+    from rwbench.plan import samplers
+
+    row = samplers.get(name)
+    prior, op = _iso_prior(), BicubicSR(2)
+    y = op.measure(prior.sample(1, torch.Generator().manual_seed(0)), 0.1, [torch.Generator().manual_seed(1)])
+    for steps in (max(row.min_steps, 2), 5):
+        st = posterior_settings(name, "sr", SHAPE, (0.0, 1.0), steps=steps, oracle=True)
+        if name == "daps":
+            st["langevin_steps"] = 2
+        counted = _Counting(prior)
+        run_posterior_sampler(name, counted, torch.randn(1, *SHAPE, dtype=F64, generator=torch.Generator().manual_seed(2)),
+                              y, op, 0.1, st, data_range=(0.0, 1.0), generators=[torch.Generator().manual_seed(3)])
+        assert counted.calls == posterior_nfe(name, st)["forward"] == row.count_nfe(steps, {}), (name, steps)
+
+
 def test_published_settings_and_nfe():
     # DDRM 20 steps, Pi-GDM 100 (+100 VJP), DiffPIR 100 / 20, DAPS 200 x 5, DPS 1000 (+1000 backward)
     assert posterior_nfe("ddrm", posterior_settings("ddrm", "sr", SHAPE, (-1, 1))) == {"forward": 20, "backward": 0, "total": 20}

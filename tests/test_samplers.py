@@ -39,6 +39,19 @@ def test_schema_enums_and_defaults_equal_the_table():
     assert "nfe" in props
 
 
+def test_every_per_family_table_covers_the_families_and_data_reads_its_ranges():
+    """A model family is named once (samplers.FAMILIES); its pretrained ladder and its data range sit beside it, and
+    rwbench.data reads the range from there (no second list of families)."""
+    from rwbench import data
+
+    assert list(samplers.PRETRAINED) == list(samplers.FAMILIES) == list(samplers.FAMILY_RANGES)
+    assert set(samplers.TRAINED_FAMILIES) < set(samplers.FAMILIES)
+    assert data.FAMILY_RANGES is samplers.FAMILY_RANGES
+    assert {f: data.family_range(f) for f in samplers.FAMILIES} == samplers.FAMILY_RANGES
+    with pytest.raises(ValueError, match="vp, ve, iadb, oracle"):
+        data.family_range("edm")
+
+
 def test_grid_and_schedules_use_the_table():
     assert grid.SAMPLERS is samplers.SAMPLERS and grid.SCHEDULES == samplers.SCHEDULES
     assert set(schedules.LADDERS) == set(samplers.LADDERS)

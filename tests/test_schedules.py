@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 import torch
@@ -117,3 +118,49 @@ def test_sigma_of_abar_keeps_scalar_callers_bits():
         assert schedules.sigma_of_abar(a) == math.sqrt((1.0 - a) / a)
         assert abs(1.0 / (1.0 + schedules.sigma_of_abar(a) ** 2) - a) < 1e-15
     assert torch.allclose(schedules.sigma_of_abar(abar), schedules.vp_sigmas(schedules.linear_betas()), rtol=0, atol=0)
+
+
+def _code_only(path) -> str:
+    """The file's code with comments and strings blanked (tokenize), so docstrings may state the formula."""
+    import io
+    import tokenize
+
+    out = []
+    for tok in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+        if tok.type not in (tokenize.COMMENT, tokenize.STRING, tokenize.NL, tokenize.NEWLINE):
+            out.append(tok.string)
+    return " ".join(out)
+
+
+# sigma = sqrt((1 - abar) / abar) written out: "sqrt((1 - a) / a)" or "((1 - a) / a).sqrt()" with the same name on
+# both sides (IADB's bridge level (1 - a) / a has no root: another map); its inverse
+# abar = 1 / (1 + sigma^2): "1 / ( 1 + s * s )" or "... s ** 2 )"
+_N = r"([A-Za-z_][\w.]*)"
+_RATIO = r"\(\s*1(?:\.0)?\s*-\s*{n}\s*\)\s*/\s*{b}"
+SIGMA_OF_ABAR = re.compile(r"sqrt\s*\(\s*" + _RATIO.format(n=_N, b=r"\1") + r"\s*\)"
+                           + r"|\(\s*" + _RATIO.format(n=_N, b=r"\2") + r"\s*\)\s*(?:\.\s*sqrt|\*\*\s*0?\.5)")
+ABAR_OF_SIGMA = re.compile(r"1(?:\.0)?\s*/\s*\(\s*1(?:\.0)?\s*\+\s*([A-Za-z_][\w.]*)\s*(?:\*\s*\1|\*\*\s*2)\s*\)")
+
+
+def test_sigma_of_abar_and_its_inverse_are_written_once():
+    """One home: only rwbench/core/schedules.py spells sigma = sqrt((1 - abar) / abar) or abar = 1 / (1 + sigma^2);
+    everything else calls sigma_of_abar / abar_of_sigma (the scan itself is checked on a planted copy)."""
+    from pathlib import Path
+
+    package = Path(schedules.__file__).resolve().parents[1]
+    home = package / "core" / "schedules.py"
+    assert SIGMA_OF_ABAR.search(_code_only(home)) and ABAR_OF_SIGMA.search(_code_only(home))
+    offenders = [str(p.relative_to(package)) for p in sorted(package.rglob("*.py")) if p != home
+                 and (SIGMA_OF_ABAR.search(_code_only(p)) or ABAR_OF_SIGMA.search(_code_only(p)))]
+    assert not offenders, f"sigma(abar) or abar(sigma) written out of rwbench/core/schedules.py: {offenders}"
+    for planted in ("s = ((1.0 - abar) / abar).sqrt()", "ab = 1.0 / (1.0 + sigma * sigma)", "a = 1 / (1 + s ** 2)"):
+        assert SIGMA_OF_ABAR.search(planted) or ABAR_OF_SIGMA.search(planted), planted
+    assert not SIGMA_OF_ABAR.search("math.sqrt((1.0 - abar_prev) / (1.0 - abar))")   # DDIM's eq. 16 is another thing
+    assert not SIGMA_OF_ABAR.search("sigma = (1.0 - av) / av")                       # the IADB bridge's level
+
+
+def test_abar_of_sigma_inverts_sigma_of_abar():
+    abar = schedules.alphas_cumprod(schedules.linear_betas())
+    assert torch.allclose(schedules.abar_of_sigma(schedules.sigma_of_abar(abar)), abar, rtol=1e-12, atol=0)
+    s = 0.37
+    assert schedules.abar_of_sigma(s) == 1.0 / (1.0 + s * s) and isinstance(schedules.abar_of_sigma(s), float)

@@ -54,6 +54,16 @@ def sigma_of_abar(abar):
     return torch.sqrt((1.0 - abar) / abar)
 
 
+def abar_of_sigma(sigma):
+    """VP signal level of a VE noise level: abar = 1 / (1 + sigma^2), the inverse of sigma_of_abar (eq. 13).
+
+    A Python float gives a float, anything else a float64 tensor."""
+    if isinstance(sigma, float):
+        return 1.0 / (1.0 + sigma * sigma)
+    sigma = torch.as_tensor(sigma, dtype=F64)
+    return 1.0 / (1.0 + sigma * sigma)
+
+
 def vp_sigmas(betas: torch.Tensor) -> torch.Tensor:
     """VE noise levels of DDPM steps: sigma_t = sqrt((1 - abar_t) / abar_t), t = 0..T-1 (eq. 13)."""
     return sigma_of_abar(alphas_cumprod(betas))

@@ -25,9 +25,9 @@ import seaborn as sns  # noqa: E402
 
 from rwbench.io import atomic_path  # noqa: E402
 from rwbench.metrics import intervals as iv  # noqa: E402
+from rwbench.plan.figures import FIDELITY_FIGURES, FORMATS  # noqa: E402
 
 DPI = 150
-FORMATS = ("png", "pdf")
 
 
 def _palette(samplers) -> dict:
@@ -178,8 +178,9 @@ def build(table: pd.DataFrame, curves: pd.DataFrame, validation: pd.DataFrame, o
     """Write <out>/calibration-curves.{png,pdf} and <out>/posterior-fidelity.{png,pdf}."""
     sns.set_theme(style="whitegrid", context="paper")
     written = {}
-    written["calibration_curves"] = _save(draw_curves(curve_summary(curves, table)), Path(out), "calibration-curves")
-    written["posterior_fidelity_figure"] = _save(draw_fidelity(table, validation), Path(out), "posterior-fidelity")
+    curves_stem, fidelity_stem = FIDELITY_FIGURES                       # the stems the DAG declares
+    written["calibration_curves"] = _save(draw_curves(curve_summary(curves, table)), Path(out), curves_stem)
+    written["posterior_fidelity_figure"] = _save(draw_fidelity(table, validation), Path(out), fidelity_stem)
     return written
 
 

@@ -132,8 +132,9 @@ def _unconditional(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch
         logits = feats["logits"].double()
         probs = torch.softmax(logits, dim=1)
         logit_label = label.replace(f"/{info.layer}@", "/logits@")
-        rows.summary("confident_share", (probs.max(dim=1).values >= 0.9).double().numpy(), "", logit_label,
-                     conversion + "; max softmax >= 0.9", n_boot=opts["n_boot"], seed=opts["seed"])
+        rows.summary("confident_share", (probs.max(dim=1).values >= registry.CONFIDENT).double().numpy(), "",
+                     logit_label, conversion + f"; max softmax >= {registry.CONFIDENT:g}", n_boot=opts["n_boot"],
+                     seed=opts["seed"])
         argmax, classes = probs.argmax(dim=1).numpy(), logits.shape[1]
         rows.boot("class_entropy", class_entropy(argmax, classes),
                   [class_entropy(argmax, classes, c) for c in counts], n, "", logit_label,

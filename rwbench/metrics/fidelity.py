@@ -8,6 +8,8 @@ import math
 import numpy as np
 import torch
 
+from rwbench.metrics.registry import CONFIDENT
+
 
 def feature_statistics(features: torch.Tensor) -> dict[str, np.ndarray]:
     """FID statistics of features [N, D]: mu = mean, sigma = unbiased covariance (float64, torch-fidelity)."""
@@ -74,7 +76,7 @@ def precision_recall(features_gen: torch.Tensor, features_ref: torch.Tensor, nei
     return {"precision": float(out["precision"]), "recall": float(out["recall"]), "f_score": float(out["f_score"])}
 
 
-def classifier_statistics(logits: torch.Tensor, threshold: float = 0.9) -> dict[str, float]:
+def classifier_statistics(logits: torch.Tensor, threshold: float = CONFIDENT) -> dict[str, float]:
     """Confident share = mean(max softmax >= threshold); class entropy = -sum_c h_c log h_c of the argmax histogram (nats)."""
     if logits.dim() != 2 or len(logits) == 0:
         raise ValueError(f"logits: need [N >= 1, classes], got {tuple(logits.shape)}")

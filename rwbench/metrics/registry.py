@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 # nominal level of the per-pixel credible intervals of posterior calibration (evaluate, figures, the bench)
 CREDIBLE_LEVEL = 0.9
+# a classifier is confident about an image when its largest softmax probability is >= this (confident_share)
+CONFIDENT = 0.9
 KINDS = ("set", "per-image", "per-target", "posterior", "fidelity", "run")
 
 
@@ -58,8 +60,8 @@ METRICS: dict[str, Metric] = {
     "precision": Metric("precision", "fraction", "higher", kinds=('set',), function="rwbench.metrics.fidelity.precision_recall"),
     "recall": Metric("recall", "fraction", "higher", kinds=('set',), function="rwbench.metrics.fidelity.precision_recall"),
     "f_score": Metric("F-score (precision, recall)", "fraction", "higher", kinds=('set',), function="rwbench.metrics.fidelity.precision_recall"),
-    "confident_share": Metric("confident share (classifier p > 0.9)", "fraction of images", "higher", kinds=('set',), function="rwbench.metrics.fidelity.classifier_statistics"),
-    "confident": Metric("confident share (classifier p > 0.9)", "fraction of images", "higher", kinds=('set',), function="rwbench.metrics.fidelity.classifier_statistics"),
+    "confident_share": Metric(f"confident share (classifier p > {CONFIDENT:g})", "fraction of images", "higher", kinds=('set',), function="rwbench.metrics.fidelity.classifier_statistics"),
+    "confident": Metric(f"confident share (classifier p > {CONFIDENT:g})", "fraction of images", "higher", kinds=('set',), function="rwbench.metrics.fidelity.classifier_statistics"),
     "class_entropy": Metric("class entropy", "nats", "higher", kinds=('set',), function="rwbench.metrics.evaluate.class_entropy"),
     "class_entropy_max": Metric("class entropy of a uniform histogram", "nats", kinds=('set',), function="rwbench.metrics.evaluate.class_entropy"),
     "coverage": Metric("coverage of the ground truth", "fraction of pixels", kinds=('posterior',), function="rwbench.metrics.posterior_quality.oracle_quality", exact_n=True),

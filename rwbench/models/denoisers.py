@@ -8,7 +8,7 @@ from typing import Callable, Protocol, Sequence
 
 import torch
 
-from rwbench.core.schedules import alphas_cumprod, sigma_at, sigma_of_abar, t_at
+from rwbench.core.schedules import abar_of_sigma, alphas_cumprod, sigma_at, sigma_of_abar, t_at
 
 
 F64 = torch.float64
@@ -115,7 +115,7 @@ def eps_from_denoiser(denoiser: Denoiser, alphas_cumprod: torch.Tensor) -> Calla
             sigma = sigma_of_abar(ab)
         else:
             sigma = float(sigma_at(tt, levels))
-            ab = 1.0 / (1.0 + sigma * sigma)
+            ab = abar_of_sigma(sigma)
         x = x_vp / math.sqrt(ab)
         return (x - denoiser(x, torch.tensor(sigma, dtype=F64))) / sigma
 

@@ -285,6 +285,18 @@ PARETO = Figure(
                    "show as noise left in the images or over-smoothed strokes."),))
 
 
+# the figures `rwbench fidelity` draws (rwbench.figures.posterior_fidelity.build; rule fidelity in
+# workflow/rules/fidelity.smk, which declares these files): plots only, <stem>.png and <stem>.pdf; their tables are the
+# analysis' (reports/tables/posterior_fidelity.csv, ...)
+FIDELITY_FIGURES = ("calibration-curves", "posterior-fidelity")
+FORMATS = ("png", "pdf")
+
+
+def plot_files(stems, folder: str) -> dict[str, str]:
+    """{<stem>_<format>: <folder>/<stem>.<format>} of plots without a table (the DAG's named outputs)."""
+    return {f"{stem.replace('-', '_')}_{fmt}": f"{folder}/{stem}.{fmt}" for stem in stems for fmt in FORMATS}
+
+
 def _index(rows: tuple[Figure, ...]) -> dict[str, Figure]:
     table: dict[str, Figure] = {}
     stems: set[str] = set()
@@ -323,5 +335,5 @@ def caption_files() -> list[FigureFile]:
     return out
 
 
-__all__ = ["NONE", "FigureFile", "Extra", "Figure", "ROWS", "SCALESPACE", "PARETO", "FIGURES", "NAMES", "ALL", "figure_files",
+__all__ = ["NONE", "FIDELITY_FIGURES", "FORMATS", "plot_files", "FigureFile", "Extra", "Figure", "ROWS", "SCALESPACE", "PARETO", "FIGURES", "NAMES", "ALL", "figure_files",
            "caption_files"]

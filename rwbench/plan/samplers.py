@@ -104,6 +104,8 @@ SCHEDULES = ("pretrained",) + LADDERS                            # names a confi
 FAMILIES = ("vp", "ve", "iadb", "oracle")
 TRAINED_FAMILIES = tuple(f for f in FAMILIES if f != "oracle")
 PRETRAINED = {"vp": "vp_pretrained", "ve": "geometric", "iadb": "geometric", "oracle": "geometric"}
+# the data range each family's models work on (rwbench.data.family_range: uint8 <-> model floats)
+FAMILY_RANGES = {"vp": (-1.0, 1.0), "ve": (0.0, 1.0), "iadb": (-1.0, 1.0), "oracle": (0.0, 1.0)}
 # the models rwbench.models.registry registers (a config's `registry:`, default the model's key), named here so that the
 # torch-free planner refuses an unknown name before any job; tests/test_samplers.py keeps it equal to the registry's list
 REGISTRY_MODELS = ("digits-iadb", "digits-oracle", "digits-ve", "digits-vp", "faces-oracle", "ffhq-ve-ncsnpp",

@@ -348,7 +348,7 @@ def chain_levels(betas: torch.Tensor) -> torch.Tensor:
     """The VE levels sigma_t = sqrt((1 - abar_t) / abar_t) of a (respaced) chain in sampling order t = T-1 .. 0,
     followed by 0: step k of an ancestral sampler on the chain goes from levels[k] to levels[k + 1]."""
     abar = schedules.alphas_cumprod(torch.as_tensor(betas, dtype=F64))
-    return torch.cat([((1.0 - abar) / abar).sqrt().flip(0), abar.new_zeros(1)])
+    return torch.cat([schedules.sigma_of_abar(abar).flip(0), abar.new_zeros(1)])
 
 
 def run_native_ddpm(call: SamplerCall) -> torch.Tensor:

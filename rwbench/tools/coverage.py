@@ -146,11 +146,15 @@ def posterior_pool(oracle, mix: Mixture, rng, eta: float = 0.05, keep: float = 0
     return pool
 
 
-def credible_cover(draws: np.ndarray, truth: np.ndarray, level: float = 0.9) -> float:
-    """Share of truth's pixels inside the per-pixel central `level` interval of the draws (linear quantiles, as
-    rwbench.metrics.posterior_quality.credible_coverage)."""
-    lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
-    return float(((truth >= lo) & (truth <= hi)).mean())
+def credible_cover(draws: np.ndarray, truth: np.ndarray) -> float:
+    """Share of truth's pixels inside the per-pixel central interval of the draws at the credible level of posterior
+    calibration (rwbench.metrics.posterior_quality.credible_coverage, which this calls)."""
+    import torch
+
+    from rwbench.metrics.posterior_quality import credible_coverage
+
+    return credible_coverage(torch.from_numpy(np.asarray(draws, dtype=np.float64)),
+                             torch.from_numpy(np.asarray(truth, dtype=np.float64)))
 
 
 class Tally:

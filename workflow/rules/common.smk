@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from rwbench.plan.figures import figure_files
+from rwbench.plan.figures import FIDELITY_FIGURES, PARETO, SCALESPACE, figure_files, plot_files
 from rwbench.plan.grid import expand as expand_grid
 from rwbench.plan.grid import spec_digest
 from rwbench.plan.inputs import missing_inputs
@@ -225,7 +225,7 @@ def missing_intermediates():
     re-runs because its input is newer."""
     missing = []
     aggregated = os.path.exists(f"{RESULTS}/metrics.csv")
-    drawn = os.path.exists(f"{REPORTS}/figures/scalespace.png")
+    drawn = os.path.exists(f"{REPORTS}/figures/{SCALESPACE.name}.png")
     for run_id in RUNS:
         if aggregated and not os.path.exists(f"{run_dir(run_id)}/metrics.csv"):
             missing.append(f"{run_dir(run_id)}/metrics.csv")   # its shards follow when they are gone too
@@ -258,12 +258,12 @@ def all_targets():
         targets += [f"{REPORTS}/{out}" for out in STUDY_OUTPUTS[study]]
     targets += [f"{REPORTS}/figures/{name}.png" for name in figure_names()]
     if trajectory_runs():
-        targets.append(f"{REPORTS}/figures/scalespace.png")
+        targets.append(f"{REPORTS}/figures/{SCALESPACE.name}.png")
     if config.get("pareto"):
-        targets += [f"{REPORTS}/tables/oracle_pareto.csv", f"{REPORTS}/figures/pareto.png"]
+        targets += [f"{REPORTS}/tables/oracle_pareto.csv", f"{REPORTS}/figures/{PARETO.name}.png"]
     if posterior_runs():
         targets += [f"{REPORTS}/tables/posterior_fidelity.csv", f"{REPORTS}/tables/ksd_validation.csv",
-                    f"{REPORTS}/figures/posterior-fidelity.png"]
+                    *plot_files(FIDELITY_FIGURES, f"{REPORTS}/figures").values()]
     return targets
 
 
@@ -533,17 +533,19 @@ def fidelity_command():
     return ["fidelity", "--runs", f"{RESULTS}/runs", "--out", REPORTS]
 
 
-def study_command(study):
-    """`rwbench study <study>`: one oracle study (config `studies:`) on the prepared digits oracle."""
-    oracle = f"{RESULTS}/embedded/oracle"
-    if study == "walk-variance":
-        return ["study", study, "--oracle-dir", oracle, "--config", CONFIGFILE,
-                "--out-csv", f"{REPORTS}/tables/walk_variance.csv", "--out-fig", f"{REPORTS}/figures/walk-variance.png"]
-    return ["study", study, "--oracle-dir", oracle, "--out", f"{REPORTS}/tables/coupling.csv"]
-
-
+# what each study writes under reports/ (its rule's outputs and the paths its command passes)
 STUDY_OUTPUTS = {"walk-variance": ["tables/walk_variance.csv", "figures/walk-variance.png"],
                  "coupling": ["tables/coupling.csv"]}
+
+
+def study_command(study):
+    """`rwbench study <study>`: one oracle study (config `studies:`) on the prepared digits oracle, writing the files
+    of STUDY_OUTPUTS."""
+    oracle = f"{RESULTS}/embedded/oracle"
+    out = [f"{REPORTS}/{path}" for path in STUDY_OUTPUTS[study]]
+    if study == "walk-variance":
+        return ["study", study, "--oracle-dir", oracle, "--config", CONFIGFILE, "--out-csv", out[0], "--out-fig", out[1]]
+    return ["study", study, "--oracle-dir", oracle, "--out", out[0]]
 
 
 def batch_command(commands):

@@ -9,10 +9,7 @@ rule fidelity:
         table=f"{REPORTS}/tables/posterior_fidelity.csv",
         validation=f"{REPORTS}/tables/ksd_validation.csv",
         claims=f"{REPORTS}/tables/calibration_claims.csv",
-        figure=f"{REPORTS}/figures/posterior-fidelity.png",
-        figure_pdf=f"{REPORTS}/figures/posterior-fidelity.pdf",
-        curves=f"{REPORTS}/figures/calibration-curves.png",
-        curves_pdf=f"{REPORTS}/figures/calibration-curves.pdf",
+        **plot_files(FIDELITY_FIGURES, f"{REPORTS}/figures"),    # the files rwbench.plan.figures declares
     params:
         command=lambda wildcards: rwbench_line(fidelity_command()),
     log:

@@ -76,18 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     for device in devices:
         big = 8 if device.startswith("cuda") else 1
         if "digits-cnn" in wanted:
-            try:
-                info, note = _digits_info(ex, args.digits_weights)
-            except ImportError as err:
-                print(f"{'digits-cnn':22s} skipped: {err}")
-            else:
-                net = ex.build_extractor(info, ["features", "logits"], device)
-                n = args.n_digits * big
-                images = torch.randint(0, 256, (n, 1, args.resolution, args.resolution), dtype=torch.uint8,
-                                       generator=gen)
-                sec = _time(lambda: ex.extract_features(net, images, args.batch_size, device), args.repeats)
-                print(f"{'digits-cnn':22s} {note:16s} {device:6s} {f'1x{args.resolution}x{args.resolution}':>12s} "
-                      f"{args.batch_size:5d} {n / sec:10.1f}")
+            info, note = _digits_info(ex, args.digits_weights)     # no weights: a randomly initialised net
+            net = ex.build_extractor(info, ["features", "logits"], device)
+            n = args.n_digits * big
+            images = torch.randint(0, 256, (n, 1, args.resolution, args.resolution), dtype=torch.uint8,
+                                   generator=gen)
+            sec = _time(lambda: ex.extract_features(net, images, args.batch_size, device), args.repeats)
+            print(f"{'digits-cnn':22s} {note:16s} {device:6s} {f'1x{args.resolution}x{args.resolution}':>12s} "
+                  f"{args.batch_size:5d} {n / sec:10.1f}")
         side = args.inception_resolution
         if "inception-v3-compat" in wanted:
             try:

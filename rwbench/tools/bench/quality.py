@@ -55,11 +55,12 @@ def sample_native(kind: str, denoiser, n: int, steps: int, seed: int = 0, batch_
     return torch.cat(out)
 
 
-def class_stats(logits: torch.Tensor, threshold: float = 0.9) -> dict:
-    """Confident share (max softmax >= threshold) and entropy in nats of the predicted-class histogram."""
+def class_stats(logits: torch.Tensor, threshold: float | None = None) -> dict:
+    """Confident share (max softmax >= threshold, default the registry's CONFIDENT) and entropy in nats of the
+    predicted-class histogram."""
     from rwbench.metrics.fidelity import classifier_statistics
 
-    return classifier_statistics(logits, threshold)
+    return classifier_statistics(logits) if threshold is None else classifier_statistics(logits, threshold)
 
 
 def fid(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
