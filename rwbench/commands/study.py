@@ -1,6 +1,7 @@
 """`rwbench study`: the oracle studies a config asks for (`studies:`), each a tool of rwbench.tools run as one DAG job:
 walk-variance (the walk's variance ratio against K, closed form and measured; docs/walk-variance.md) and coupling (how
-much coupled step noise tightens the paired simplified-100 vs DDPM-1000 comparison; reports/tables/coupling.csv)."""
+much coupled step noise tightens paired step-count and sampler comparisons, measured and in closed form;
+reports/tables/coupling.csv, docs/coupling.md)."""
 
 from __future__ import annotations
 
