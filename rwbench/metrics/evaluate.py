@@ -3,9 +3,10 @@
 Every row has value, unit, se, ci_lo, ci_hi (95 %), n (generated samples used) and n_ref (reference items used).
 Unconditional runs: FID and KID (rwbench.metrics.fidelity.SetMetrics: one path, all n samples x all n_ref reference
 images, no KID subsets), se / interval by bootstrap over the generated images against the fixed reference;
-precision/recall; for the digits classifier `confident_share` (per image) and `class_entropy` (bootstrapped); every
-set metric on the generic path (a registry row with `needs` and its function fn(inputs, counts=None),
-rwbench.metrics.set_protocol) whose inputs the run has, bootstrapped with the same counts as FID; and for oracle runs the exact-answer metrics energy_distance, occupancy_tv, logp_gap and the moment metrics
+precision/recall; for the digits classifier `confident_share` (per image); every set metric on the generic path (a
+registry row with `needs` and its function fn(inputs, counts=None), rwbench.metrics.set_protocol; `class_entropy`)
+whose inputs the run has, bootstrapped with the same counts as FID; and for oracle runs the exact-answer metrics
+energy_distance, occupancy_tv, logp_gap and the moment metrics
 (variance_ratio, mean_offset, mean_offset_sq, occupancy_chi2, component_variance_ratio, component_ratio_maxdev;
 rwbench.metrics.exact), the primary metrics of those cells. Per-image features (and exact-metric inputs) go to <dir>/features.safetensors so
 comparisons can resample them. Inverse tasks (shards carry ground_truth): per-image psnr, psnr_minmax, ssim, lpips
