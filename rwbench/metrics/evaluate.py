@@ -3,8 +3,10 @@
 Every row has value, unit, se, ci_lo, ci_hi (95 %), n (generated samples used) and n_ref (reference items used).
 Unconditional runs: FID and KID (rwbench.metrics.fidelity.SetMetrics: one path, all n samples x all n_ref reference
 images, no KID subsets), se / interval by bootstrap over the generated images against the fixed reference;
-precision/recall; for the digits classifier `confident_share` (per image) and `class_entropy` (bootstrapped); and
-for oracle runs the exact-answer metrics energy_distance, occupancy_tv, logp_gap and the moment metrics
+precision/recall; for the digits classifier `confident_share` (per image); every set metric on the generic path (a
+registry row with `needs` and its function fn(inputs, counts=None), rwbench.metrics.set_protocol; `class_entropy`)
+whose inputs the run has, bootstrapped with the same counts as FID; and for oracle runs the exact-answer metrics
+energy_distance, occupancy_tv, logp_gap and the moment metrics
 (variance_ratio, mean_offset, mean_offset_sq, occupancy_chi2, component_variance_ratio, component_ratio_maxdev;
 rwbench.metrics.exact), the primary metrics of those cells. Per-image features (and exact-metric inputs) go to <dir>/features.safetensors so
 comparisons can resample them. Inverse tasks (shards carry ground_truth): per-image psnr, psnr_minmax, ssim, lpips
@@ -82,16 +84,28 @@ def target_summary(values, clusters) -> dict:
     return {"value": mean, "se": got.se, "ci_lo": mean - half, "ci_hi": mean + half, "n": int(ok.sum())}
 
 
-def class_entropy(argmax: np.ndarray, classes: int, counts=None) -> float:
-    hist = np.bincount(argmax, weights=counts, minlength=classes).astype(np.float64)
-    hist = hist[hist > 0] / hist.sum()
-    return float(-(hist * np.log(hist)).sum()) + 0.0   # + 0.0: no "-0.0" for a one-class histogram
+def generic_set_metrics(rows: _Rows, inputs, counts) -> None:
+    """Every set metric on the generic path (registry.generic_set_names: rows with `needs`) whose needs the run meets:
+    value = fn(inputs), replicates = fn(inputs, c) for each bootstrap count vector c, one bootstrapped row each with
+    the registry's unit and the columns its needs give (rwbench.metrics.set_protocol)."""
+    from rwbench.metrics import set_protocol
+
+    have = inputs.available()
+    for name in registry.generic_set_names():
+        metric = registry.METRICS[name]
+        if not set(metric.needs) <= have:
+            continue
+        value, replicates = set_protocol.compute(registry.set_function(name), inputs, counts)
+        cols = inputs.columns(metric.needs)
+        conversion = cols["conversion"] + (f"; {metric.note}" if metric.note else "")
+        rows.boot(name, value, replicates, inputs.n, cols["reference"], cols["extractor"], conversion, cols["n_ref"])
 
 
 def _unconditional(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch.Tensor, too_many: bool,
                    opts: dict) -> None:
     from rwbench.metrics import fidelity
     from rwbench.metrics.reference import reference_statistics
+    from rwbench.metrics.set_protocol import SetInputs
 
     reference = spec.get("reference")
     if reference is None:
@@ -124,39 +138,48 @@ def _unconditional(rows: _Rows, run_dir: Path, spec: dict, data: dict, ok: torch
               conversion + f"; unbiased MMD^2 over all {n} x {n_ref} pairs (no subsets)", n_ref)
     tensors = {"index": data["index"][ok], "features": gen}
     meta = {"extractor": label, "reference": ref_label, "conversion": conversion}
+    logits = feats["logits"].double().cpu() if "logits" in feats else None
+    oracle, exact_reference = _oracle_inputs(spec, data, reference)
+    inputs = SetInputs(uint8=images, sample=data["sample"][ok] if "sample" in data else None, features=gen,
+                       reference=ref, logits=logits, oracle=oracle, exact_reference=exact_reference,
+                       reference_label=ref_label, extractor_label=label,
+                       logit_label=label.replace(f"/{info.layer}@", "/logits@"), conversion=conversion)
     if opts["prc"] and min(n, n_ref) > opts["prc_neighborhood"]:
         prc = fidelity.precision_recall(gen.float(), ref["features"].float(), opts["prc_neighborhood"])
         for metric, v in prc.items():
             rows.add(metric, v, n, ref_label, label, conversion + f"; k={opts['prc_neighborhood']}", n_ref=n_ref)
-    if "logits" in feats:
-        logits = feats["logits"].double()
+    if logits is not None:
         probs = torch.softmax(logits, dim=1)
-        logit_label = label.replace(f"/{info.layer}@", "/logits@")
         rows.summary("confident_share", (probs.max(dim=1).values >= registry.CONFIDENT).double().numpy(), "",
-                     logit_label, conversion + f"; max softmax >= {registry.CONFIDENT:g}", n_boot=opts["n_boot"],
-                     seed=opts["seed"])
-        argmax, classes = probs.argmax(dim=1).numpy(), logits.shape[1]
-        rows.boot("class_entropy", class_entropy(argmax, classes),
-                  [class_entropy(argmax, classes, c) for c in counts], n, "", logit_label,
-                  conversion + "; entropy of the argmax histogram")
-        rows.add("class_entropy_max", math.log(classes), n, "", logit_label, conversion)
-    if spec.get("family") == "oracle" and "sample" in data:
-        _exact(rows, spec, data, ok, reference, opts, counts, tensors, meta)
+                     inputs.logit_label, conversion + f"; max softmax >= {registry.CONFIDENT:g}",
+                     n_boot=opts["n_boot"], seed=opts["seed"])
+    generic_set_metrics(rows, inputs, counts)      # class_entropy and any set metric that is one function + one row
+    if logits is not None:
+        rows.add("class_entropy_max", math.log(logits.shape[1]), n, "", inputs.logit_label, conversion)
+    if oracle is not None:
+        _exact(rows, inputs, reference, opts, counts, tensors, meta)
     rundir.write_features(run_dir, tensors, meta)
 
 
-def _exact(rows: _Rows, spec: dict, data: dict, ok: torch.Tensor, reference: dict, opts: dict, counts,
-           tensors: dict, meta: dict) -> None:
-    """Exact-answer metrics of an oracle cell against its mixture (rwbench.metrics.exact)."""
+def _oracle_inputs(spec: dict, data: dict, reference: dict):
+    """(the oracle mixture, its exact reference draws) of an oracle run with float samples, else (None, None)."""
+    if spec.get("family") != "oracle" or "sample" not in data:
+        return None, None
     from rwbench.metrics import exact
     from rwbench.metrics.reference import load_reference_images
 
-    oracle = exact.oracle_for(spec)
-    ref_images = load_reference_images(reference)
+    return exact.oracle_for(spec), load_reference_images(reference)
+
+
+def _exact(rows: _Rows, inputs, reference: dict, opts: dict, counts, tensors: dict, meta: dict) -> None:
+    """Exact-answer metrics of an oracle cell against its mixture (rwbench.metrics.exact)."""
+    from rwbench.metrics import exact
+
+    oracle, ref_images = inputs.oracle, inputs.exact_reference
     cache = Path(opts["reference_cache"]) / (f"exact-{exact.oracle_digest(oracle)[:12]}-"
                                              f"{rundir.reference_key(reference)}.json")
     consts = exact.reference_constants(oracle, ref_images, cache)
-    em = exact.ExactMetrics(oracle, data["sample"][ok], data["sample_uint8"][ok], ref_images, consts)
+    em = exact.ExactMetrics(oracle, inputs.sample, inputs.uint8, ref_images, consts)
     value = em()
     reps = [em(c) for c in counts]
     ref_label = rundir.reference_label(reference)

@@ -8,6 +8,11 @@ mean with se / interval), `per-target` (inverse tasks: one value per measured ta
 runs: the sampler's N draws per target against the exact posterior, t interval over targets), `fidelity` (inverse runs
 with N draws per target: calibration curves, MMSE gap, score-KSD; rwbench.metrics.posterior_fidelity), `run`
 (bookkeeping).
+
+A set metric is one function + one row: a row with `needs` (a subset of NEEDS) names a function
+`fn(inputs, counts=None) -> float` that evaluate calls on the run's rwbench.metrics.set_protocol.SetInputs, once for the
+estimate and once per bootstrap count vector, whenever the run has those inputs (the protocol: that module's
+docstring). Set rows without `needs` (FID / KID, the oracle metrics) are computed in their shared blocks in evaluate.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ CREDIBLE_LEVEL = 0.9
 # a classifier is confident about an image when its largest softmax probability is >= this (confident_share)
 CONFIDENT = 0.9
 KINDS = ("set", "per-image", "per-target", "posterior", "fidelity", "run")
+# inputs a generic set metric may need (rwbench.metrics.set_protocol.SetInputs): uint8 samples, float samples on
+# [0, 1], generated + reference features, classifier logits, the oracle mixture with its exact reference draws
+NEEDS = ("uint8", "sample", "features", "logits", "oracle")
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,9 @@ class Metric:
     """A metric's human label, its unit on axes ("" = unitless), the better direction (lower | higher | "": judged
     against a reference level, e.g. coverage), the unit text metrics.csv carries where the axis unit says too little
     (`detail`: FID's feature space, KID's kernel), its kinds (KINDS), the dotted path of the function that computes it
-    and whether evaluate also writes `<name>_exact_n` (the value N exact posterior draws reach)."""
+    and whether evaluate also writes `<name>_exact_n` (the value N exact posterior draws reach). A set metric on the
+    generic path (rwbench.metrics.set_protocol) declares the inputs its function reads (`needs`, from NEEDS) and may
+    add a `note` to metrics.csv's conversion column."""
 
     label: str
     unit: str = ""
@@ -35,6 +45,8 @@ class Metric:
     kinds: tuple[str, ...] = ()
     function: str = ""
     exact_n: bool = False
+    needs: tuple[str, ...] = ()
+    note: str = ""
 
     def __post_init__(self):
         if self.better not in ("", "lower", "higher"):
@@ -42,6 +54,19 @@ class Metric:
         bad = [k for k in self.kinds if k not in KINDS]
         if bad:
             raise ValueError(f"kinds: unknown {bad}; choose from {', '.join(KINDS)}")
+        if not isinstance(self.needs, tuple):
+            raise ValueError(f"{self.label}: needs must be a tuple of names from {', '.join(NEEDS)}, got {self.needs!r}")
+        bad = [k for k in self.needs if k not in NEEDS]
+        if bad:
+            raise ValueError(f"{self.label}: needs {bad} unknown; choose from {', '.join(NEEDS)}")
+        if self.needs and self.kinds != ("set",):
+            raise ValueError(f"{self.label}: needs (the generic set-metric path) requires kinds=('set',), "
+                             f"got {self.kinds}")
+        if self.needs and "." not in self.function.strip("."):
+            raise ValueError(f"{self.label}: a generic set metric names its function as 'module.name' "
+                             f"(fn(inputs, counts=None) -> float), got {self.function!r}")
+        if self.note and not self.needs:
+            raise ValueError(f"{self.label}: note is the generic set path's conversion text; this row has no needs")
 
     @property
     def csv_unit(self) -> str:
@@ -62,8 +87,9 @@ METRICS: dict[str, Metric] = {
     "f_score": Metric("F-score (precision, recall)", "fraction", "higher", kinds=('set',), function="rwbench.metrics.fidelity.precision_recall"),
     "confident_share": Metric(f"confident share (classifier p > {CONFIDENT:g})", "fraction of images", "higher", kinds=('set',), function="rwbench.metrics.fidelity.classifier_statistics"),
     "confident": Metric(f"confident share (classifier p > {CONFIDENT:g})", "fraction of images", "higher", kinds=('set',), function="rwbench.metrics.fidelity.classifier_statistics"),
-    "class_entropy": Metric("class entropy", "nats", "higher", kinds=('set',), function="rwbench.metrics.evaluate.class_entropy"),
-    "class_entropy_max": Metric("class entropy of a uniform histogram", "nats", kinds=('set',), function="rwbench.metrics.evaluate.class_entropy"),
+    "class_entropy": Metric("class entropy", "nats", "higher", kinds=('set',), function="rwbench.metrics.set_protocol.class_entropy",
+                            needs=("logits",), note="entropy of the argmax histogram"),
+    "class_entropy_max": Metric("class entropy of a uniform histogram", "nats", kinds=('set',), function="rwbench.metrics.fidelity.classifier_statistics"),
     "coverage": Metric("coverage of the ground truth", "fraction of pixels", kinds=('posterior',), function="rwbench.metrics.posterior_quality.oracle_quality", exact_n=True),
     "coverage_of_exact_draws": Metric("coverage of exact posterior draws", "fraction of pixels", kinds=('posterior',), function="rwbench.metrics.posterior_quality.oracle_quality", exact_n=True),
     "coverage_reference": Metric("coverage N exact draws reach (expected)", "fraction of pixels", kinds=('posterior',), function="rwbench.metrics.posterior_quality.oracle_quality"),
@@ -139,6 +165,33 @@ def function(name: str):
     return getattr(importlib.import_module(module), attr)
 
 
+def generic_set_names() -> tuple[str, ...]:
+    """Set metrics on the generic path (rows with `needs`), in registry order: what evaluate computes through
+    rwbench.metrics.set_protocol for every run that has their inputs."""
+    return tuple(n for n, m in METRICS.items() if m.needs)
+
+
+def set_function(name: str):
+    """The function of a generic set metric, imported and checked to take (inputs, counts=None); a row whose
+    function does not import or has another signature raises one line naming the row."""
+    import inspect
+
+    path = METRICS[name].function
+    try:
+        fn = function(name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"metric {name!r}: its function {path!r} does not import ({err}); fix its row in "
+                         "rwbench/metrics/registry.py") from err
+    try:
+        signature = inspect.signature(fn)
+        signature.bind(None)
+        signature.bind(None, None)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"metric {name!r}: {path} must take (inputs, counts=None) "
+                         "(rwbench.metrics.set_protocol)") from err
+    return fn
+
+
 def metric_label(metric: str, unit: bool = True) -> str:
     """`FID`, `PSNR [dB]`: the metric's label with its unit in brackets (unknown metrics: the name itself)."""
     m = METRICS.get(metric, Metric(metric.replace("_", " ")))
@@ -155,5 +208,5 @@ def csv_unit(metric: str) -> str:
     return METRICS[metric].csv_unit if metric in METRICS else ""
 
 
-__all__ = ["METRICS", "Metric", "KINDS", "CREDIBLE_LEVEL", "EXACT_N", "EXACT_N_METRICS", "names", "function",
-           "metric_label", "better", "csv_unit"]
+__all__ = ["METRICS", "Metric", "KINDS", "NEEDS", "CREDIBLE_LEVEL", "EXACT_N", "EXACT_N_METRICS", "names",
+           "function", "generic_set_names", "set_function", "metric_label", "better", "csv_unit"]
