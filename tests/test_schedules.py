@@ -139,7 +139,9 @@ _N = r"([A-Za-z_][\w.]*)"
 _RATIO = r"\(\s*1(?:\.0)?\s*-\s*{n}\s*\)\s*/\s*{b}"
 SIGMA_OF_ABAR = re.compile(r"sqrt\s*\(\s*" + _RATIO.format(n=_N, b=r"\1") + r"\s*\)"
                            + r"|\(\s*" + _RATIO.format(n=_N, b=r"\2") + r"\s*\)\s*(?:\.\s*sqrt|\*\*\s*0?\.5)")
-ABAR_OF_SIGMA = re.compile(r"1(?:\.0)?\s*/\s*\(\s*1(?:\.0)?\s*\+\s*([A-Za-z_][\w.]*)\s*(?:\*\s*\1|\*\*\s*2)\s*\)")
+ABAR_OF_SIGMA = re.compile(r"1(?:\.0)?\s*/\s*\(\s*1(?:\.0)?\s*\+\s*([A-Za-z_][\w.]*)\s*(?:\*\s*\1|\*\*\s*2)\s*\)"
+                           # its square root, the VP input scale 1 / sqrt(1 + sigma^2) (schedules.vp_input_scale)
+                           r"|1(?:\.0)?\s*/\s*(?:math\.|torch\.)?sqrt\s*\(\s*1(?:\.0)?\s*\+\s*([A-Za-z_][\w.]*)\s*(?:\*\s*\2|\*\*\s*2)\s*\)")
 
 
 def test_sigma_of_abar_and_its_inverse_are_written_once():
@@ -153,10 +155,17 @@ def test_sigma_of_abar_and_its_inverse_are_written_once():
     offenders = [str(p.relative_to(package)) for p in sorted(package.rglob("*.py")) if p != home
                  and (SIGMA_OF_ABAR.search(_code_only(p)) or ABAR_OF_SIGMA.search(_code_only(p)))]
     assert not offenders, f"sigma(abar) or abar(sigma) written out of rwbench/core/schedules.py: {offenders}"
-    for planted in ("s = ((1.0 - abar) / abar).sqrt()", "ab = 1.0 / (1.0 + sigma * sigma)", "a = 1 / (1 + s ** 2)"):
+    for planted in ("s = ((1.0 - abar) / abar).sqrt()", "ab = 1.0 / (1.0 + sigma * sigma)", "a = 1 / (1 + s ** 2)",
+                    "scale = 1.0 / math.sqrt(1.0 + s * s)"):
         assert SIGMA_OF_ABAR.search(planted) or ABAR_OF_SIGMA.search(planted), planted
     assert not SIGMA_OF_ABAR.search("math.sqrt((1.0 - abar_prev) / (1.0 - abar))")   # DDIM's eq. 16 is another thing
     assert not SIGMA_OF_ABAR.search("sigma = (1.0 - av) / av")                       # the IADB bridge's level
+
+
+def test_vp_input_scale_is_the_square_root_of_abar():
+    for s in (0.0, 0.01, 0.37, 1.0, 80.0, 157.4):
+        assert schedules.vp_input_scale(s) == pytest.approx(math.sqrt(schedules.abar_of_sigma(s)), rel=1e-15)
+    assert schedules.vp_input_scale(0.37) == 1.0 / math.sqrt(1.0 + 0.37 * 0.37)      # the VP denoiser's bits
 
 
 def test_abar_of_sigma_inverts_sigma_of_abar():

@@ -64,6 +64,13 @@ def abar_of_sigma(sigma):
     return 1.0 / (1.0 + sigma * sigma)
 
 
+def vp_input_scale(sigma: float) -> float:
+    """sqrt(abar(sigma)) = 1 / sqrt(1 + sigma^2): the factor that maps a VE state x to the VP network's input x_t
+    (eq. 13). Written as 1 / sqrt(1 + sigma^2), so the VP denoiser's bits are those of its first version."""
+    sigma = float(sigma)
+    return 1.0 / math.sqrt(1.0 + sigma * sigma)
+
+
 def vp_sigmas(betas: torch.Tensor) -> torch.Tensor:
     """VE noise levels of DDPM steps: sigma_t = sqrt((1 - abar_t) / abar_t), t = 0..T-1 (eq. 13)."""
     return sigma_of_abar(alphas_cumprod(betas))

@@ -8,7 +8,7 @@ from typing import Callable, Protocol, Sequence
 
 import torch
 
-from rwbench.core.schedules import abar_of_sigma, alphas_cumprod, sigma_at, sigma_of_abar, t_at
+from rwbench.core.schedules import abar_of_sigma, alphas_cumprod, sigma_at, sigma_of_abar, t_at, vp_input_scale
 
 
 F64 = torch.float64
@@ -53,7 +53,7 @@ class VPEpsDenoiser:
     def eps(self, x: torch.Tensor, sigma) -> torch.Tensor:
         """The network's noise prediction at VE input x: eps(sqrt(abar(sigma)) x, t(sigma))."""
         s = _sigma_value(sigma)
-        scale = 1.0 / math.sqrt(1.0 + s * s)
+        scale = vp_input_scale(s)
         t = _batch_vector(self.sigma_to_t(s), x)
         return self.eps_fn(x * scale, t).to(x.dtype)
 
