@@ -2,7 +2,8 @@
 # every rule calls one `rwbench` CLI command that also works by hand. See README.md.
 from snakemake.utils import min_version
 
-from rwbench.plan.config import refuse_templates, validate_config
+from rwbench.plan.config import validate_config
+from rwbench.plan.config import refuse_templates
 
 min_version("9.0")
 

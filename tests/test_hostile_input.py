@@ -94,7 +94,8 @@ def hostile(tmp_path):
                           reference={"kind": "file", "path": str(paths["reference"])}),
                 "v": dict(vp, registry="digits-vp", checkpoint=PAYLOAD, loader_options={"weights": PAYLOAD},
                           reference={"kind": "dataset", "dataset": PAYLOAD, "split": PAYLOAD, "resolution": 16}),
-                "w": dict(vp, registry="digits-vp", dataset=PAYLOAD, reference_split=PAYLOAD)},
+                "w": dict({k: v for k, v in vp.items() if k != "reference"}, registry="digits-vp", dataset=PAYLOAD,
+                          reference_split=PAYLOAD)},
         metrics=dict(config["metrics"], extractor_weights=str(paths["weights"])),
         schedules_table={"schedules": [PAYLOAD], "steps": PAYLOAD},
         equivalence={"steps": 2, "batch": 1, "pairs": PAYLOAD, "oracle": PAYLOAD},
@@ -907,3 +908,12 @@ def test_robustness_doc_names_only_tests_that_exist():
     assert len(named) >= 30, named
     for file, name in named:
         assert re.search(rf"^def {name}\(", (ROOT / file).read_text(), re.M), f"{file}::{name}"
+
+
+def test_the_failed_cell_line_names_its_log_however_long_the_error():
+    from rwbench.plan.failures import failure_line
+
+    record = {"run_id": "r", "stage": "sample", "log": "results/logs/sample/pack-p00.log",
+              "failures": [{"exit_code": 2, "error": "rwbench sample: " + "x, " * 400}]}
+    line = failure_line(record)
+    assert line.endswith("(log: results/logs/sample/pack-p00.log)") and len(line) < 300 and "\n" not in line
