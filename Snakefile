@@ -3,6 +3,7 @@
 from snakemake.utils import min_version
 
 from rwbench.plan.config import validate_config
+from rwbench.plan.config import refuse_templates
 
 min_version("9.0")
 
@@ -14,7 +15,9 @@ if not workflow.overwrite_configfiles:
     configfile: "config/default.yaml"
 
 
-# the one validation `rwbench plan` uses too: unknown keys (with the closest valid one), bounds, defaults filled in
+# the one validation `rwbench plan` uses too: unknown keys (with the closest valid one), bounds, defaults filled in;
+# first, a config file Snakemake ran as a YTE template (code) is refused
+refuse_templates(workflow.overwrite_configfiles or ["config/default.yaml"])
 validate_config(config, str((workflow.overwrite_configfiles or ["config/default.yaml"])[-1]))
 
 

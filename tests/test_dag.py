@@ -231,6 +231,10 @@ DELETED = {   # what is deleted -> the stages a plain dry run then schedules
     "a run's metrics.csv": (lambda r: (r / "runs" / SMOKE_RUN / "metrics.csv").unlink(), {"evaluate", *TABLES}),
     "results/metrics.csv": (lambda r: (r / "metrics.csv").unlink(), TABLES),
     "a run's scalespace.csv": (lambda r: (r / "runs" / TRAJECTORY_RUN / "scalespace.csv").unlink(), {"figures"}),
+    "reports/tables/comparisons.csv": (lambda r: (r.parent / "my reports/tables/comparisons.csv").unlink(),
+                                       {"compare"}),
+    "a figure's table (reports/tables/temperature.csv)": (
+        lambda r: (r.parent / "my reports/tables/temperature.csv").unlink(), {"figures"}),
 }
 
 

@@ -74,10 +74,13 @@ def snakemake(*args, marker: Path, timeout=600):
 @pytest.fixture()
 def hostile(tmp_path):
     """A tiny config whose every string a rule reads carries the payload: the results and reports folders, the config
-    file and the embedded config file, the extractor weights, a file reference, a dataset reference's split, the
-    schedules of the schedules table and the equivalence pairs."""
+    file and the embedded config file, the extractor weights, a file reference, a dataset reference's dataset and
+    split (given, and a model's own), the schedules and the steps of the schedules table, the equivalence pairs and oracle file; and the strings
+    that reach only the run specs (a checkpoint path, loader options). The other strings of the schema are names
+    (refused above) or enums (STRING_FIELDS below keeps the list complete)."""
     marker = tmp_path / "marker"
     config = smoke()
+    config.pop("claims")      # they name the smoke experiments; claims reach no rule (rwbench claims reads the file)
     oracle, vp = config["models"]["digits-oracle"], config["models"]["digits-vp"]
     paths = {"results": tmp_path / f"res {PAYLOAD}", "reports": tmp_path / f"rep {PAYLOAD}",
              "config": tmp_path / f"cfg {PAYLOAD}.yaml", "embedded": tmp_path / f"emb {PAYLOAD}.yaml",
@@ -89,29 +92,43 @@ def hostile(tmp_path):
         results_dir=str(paths["results"]), reports_dir=str(paths["reports"]), embedded_config=str(paths["embedded"]),
         models={"o": dict(oracle, registry="digits-oracle",
                           reference={"kind": "file", "path": str(paths["reference"])}),
-                "v": dict(vp, registry="digits-vp",
-                          reference={"kind": "dataset", "dataset": "digits", "split": PAYLOAD, "resolution": 16})},
+                "v": dict(vp, registry="digits-vp", checkpoint=PAYLOAD, loader_options={"weights": PAYLOAD},
+                          reference={"kind": "dataset", "dataset": PAYLOAD, "split": PAYLOAD, "resolution": 16}),
+                "w": dict({k: v for k, v in vp.items() if k != "reference"}, registry="digits-vp", dataset=PAYLOAD,
+                          reference_split=PAYLOAD)},
         metrics=dict(config["metrics"], extractor_weights=str(paths["weights"])),
-        schedules_table={"schedules": [PAYLOAD], "steps": "3"},
-        equivalence={"steps": 2, "batch": 1, "pairs": PAYLOAD},
-        experiments={"e": {"figure": "cross", "models": ["o", "v"], "samplers": ["simplified"],
+        schedules_table={"schedules": [PAYLOAD], "steps": PAYLOAD},
+        equivalence={"steps": 2, "batch": 1, "pairs": PAYLOAD, "oracle": PAYLOAD},
+        experiments={"e": {"figure": "cross", "models": ["o", "v", "w"], "samplers": ["simplified"],
                            "schedules": ["geometric"], "steps": [2], "n_images": 2}})
     paths["config"].write_text(yaml.safe_dump(config))
     return paths, marker
 
 
 def commands(transcript: str) -> list[list[str]]:
-    """Each job's shell command as the shell splits it (every value is single-quoted, which shlex reads as bash
-    does); a `batch` job's commands split once more, as rwbench batch does."""
+    """Each job's command as the shell splits it (every value is single-quoted, which shlex reads as bash does), with
+    `>` and its log file appended; a `batch` job's commands split once more, as rwbench batch does. A job's shell is
+    LOGGED: `printf '%s\\n' <command as one argument> > <log>; <command> >> <log> 2>&1`; the logged copy must be one
+    argument equal to the command that runs, and both write the same log."""
     out = []
     for line in re.findall(r"^Shell command: (.*)$", transcript, re.M):
-        argv = shlex.split(line)
-        out.append(argv)
+        if line == "None":                                          # rule all
+            continue
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        tokens = list(lexer)
+        head, tail = tokens[:tokens.index(";")], tokens[tokens.index(";") + 1:]
+        assert len(head) == 5 and head[:2] == ["printf", "%s\\n"] and head[3] == ">", head
+        argv, log = tail[:tail.index(">>")], head[4]
+        assert tail[tail.index(">>"):] == [">>", log, "2", ">&", "1"], tail
+        assert shlex.split(head[2]) == argv, (head[2], argv)
+        out.append([*argv, ">", log])
         if "batch" in argv:
-            rest = argv[argv.index("batch") + 1:argv.index(">")]
+            rest = argv[argv.index("batch") + 1:]
             while rest and rest[0] in ("--log", "--cells"):      # batch's own options (a pack's failure records)
                 rest = rest[2:]
             out += [shlex.split(c) for c in rest]
+    assert out, transcript[-2000:]
     return out
 
 
@@ -132,8 +149,9 @@ def test_shell_payloads_in_config_strings_arrive_verbatim(hostile, packs):
     assert value_after(argvs, "--results-dir") == {results}
     assert value_after(argvs, "--extractor-weights") == {str(paths["weights"])}
     assert value_after(argvs, "--file") == {str(paths["reference"])}
-    assert value_after(argvs, "--split") == {PAYLOAD}
+    assert value_after(argvs, "--split") == {PAYLOAD} and value_after(argvs, "--dataset") == {PAYLOAD}
     assert value_after(argvs, "--schedules") == {PAYLOAD} and value_after(argvs, "--pairs") == {PAYLOAD}
+    assert value_after(argvs, "--oracle") == {PAYLOAD} and PAYLOAD in value_after(argvs, "--steps")
     assert all(log.startswith(f"{results}/logs/") for log in value_after(argvs, ">"))
     assert str(paths["reports"]) in value_after(argvs, "--out")
     for argv in argvs:      # no value arrives cut: a token holding part of the payload holds all of it
@@ -149,8 +167,13 @@ def test_shell_payloads_in_config_strings_arrive_verbatim(hostile, packs):
     assert specs and all(Path(s).is_file() for s in specs)
     spec = yaml.safe_load(Path(next(s for s in specs if "__o__" in s)).read_text())
     assert spec["reference"]["path"] == str(paths["reference"])
-    assert f"unknown schedule {PAYLOAD!r}" in Path(f"{results}/logs/schedules_table.log").read_text()
-    assert f"unknown pair(s) {PAYLOAD};" in Path(f"{results}/logs/equivalence_table.log").read_text()
+    spec = yaml.safe_load(Path(next(s for s in specs if "__v__" in s)).read_text())
+    assert spec["checkpoint"] == spec["loader_options"]["weights"] == PAYLOAD
+    assert spec["reference"]["dataset"] == spec["reference"]["split"] == PAYLOAD
+    spec = yaml.safe_load(Path(next(s for s in specs if "__w__" in s)).read_text())
+    assert spec["dataset"] == spec["split"] == spec["reference"]["dataset"] == spec["reference"]["split"] == PAYLOAD
+    assert f"--steps: cannot parse {PAYLOAD!r}" in Path(f"{results}/logs/schedules_table.log").read_text()
+    assert f"{PAYLOAD}: oracle file missing" in Path(f"{results}/logs/equivalence_table.log").read_text()
     assert not marker.exists() and not list(ROOT.glob("*marker*"))
 
 
@@ -174,9 +197,9 @@ def test_a_shell_payload_in_the_device_stops_snakemake_before_any_job(tmp_path):
 def tiny_pack_config(tmp_path) -> Path:
     """Three oracle runs (one pack): digits oracle, three samplers, 4 images each; no auxiliary tables."""
     config = smoke()
-    for key in ("schedules_table", "equivalence", "scalespace"):
+    for key in ("schedules_table", "equivalence", "scalespace", "claims"):
         config.pop(key, None)
-    config.update(results_dir=str(tmp_path / "results"), reports_dir=str(tmp_path / "reports"), packs=1,
+    config.update(results_dir=str(tmp_path / "my results"), reports_dir=str(tmp_path / "my reports"), packs=1,
                   models={"digits-oracle": config["models"]["digits-oracle"]},
                   experiments={"cells": {"figure": "cross", "models": ["digits-oracle"],
                                          "samplers": ["simplified", "native-ddpm", "native-ve-sde"],
@@ -193,7 +216,7 @@ def test_a_failing_cell_leaves_the_rest_of_its_pack_and_the_report_and_fails_sna
 
     marker = tmp_path / "marker"
     cfg = ("--configfile", str(tiny_pack_config(tmp_path)), "--cores", "2")
-    runs = tmp_path / "results/runs"
+    runs = tmp_path / "my results/runs"
     dry = snakemake("-n", *cfg, marker=marker)
     ids = sorted(set(re.findall(r"runs/(cells__[^/\s]+)/spec\.json", dry.stdout)))
     assert dry.returncode == 0 and len(ids) == 3 and "sample_p00" in dry.stdout and "sample_p01" not in dry.stdout
@@ -209,11 +232,11 @@ def test_a_failing_cell_leaves_the_rest_of_its_pack_and_the_report_and_fails_sna
     assert "Exiting because a job execution failed" not in res.stdout             # every job itself succeeded
     record = failures.markers(runs / bad)[0]
     assert record["stage"] == "sample" and record["failures"][0]["exit_code"] != 0
-    table = __import__("pandas").read_csv(tmp_path / "results/metrics.csv")
+    table = __import__("pandas").read_csv(tmp_path / "my results/metrics.csv")
     assert sorted(table["run_id"].unique()) == sorted(set(ids) - {bad})          # the rest of the pack has metrics
-    summary = (tmp_path / "reports/summary.html").read_text()
+    summary = (tmp_path / "my reports/summary.html").read_text()
     assert "Failed cells" in summary and bad in summary and "sample" in summary
-    assert (tmp_path / "reports/figures/cross.png").is_file()
+    assert (tmp_path / "my reports/figures/cross.png").is_file()
     assert not (runs / bad / "shards/shard-00000.pt").exists()       # placeholders removed: the next run rebuilds
     # the cause fixed, a rerun re-runs the pack that held the cell and what follows, not planning or preparation
     (runs / bad / "spec.json").write_text(good_spec)
@@ -222,9 +245,9 @@ def test_a_failing_cell_leaves_the_rest_of_its_pack_and_the_report_and_fails_sna
     assert "rule plan_p00:" not in again and "rule prepare:" not in again and "rule train:" not in again
     fixed = snakemake(*cfg, marker=marker)
     assert fixed.returncode == 0 and not failures.is_failed(runs / bad), fixed.stdout[-3000:]
-    table = __import__("pandas").read_csv(tmp_path / "results/metrics.csv")
+    table = __import__("pandas").read_csv(tmp_path / "my results/metrics.csv")
     assert sorted(table["run_id"].unique()) == ids
-    assert "Failed cells" not in (tmp_path / "reports/summary.html").read_text() and not marker.exists()
+    assert "Failed cells" not in (tmp_path / "my reports/summary.html").read_text() and not marker.exists()
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -264,6 +287,18 @@ PLAN_REFUSED = {
         "experiments.inverse: no runs - samplers dps solve none of the tasks uncond"),
     "an unknown registry name": (lambda c: c["models"]["digits-vp"].update(registry="digits-vpp"),
                                  "experiments.schedules.models: model 'digits-vp' loads registry model 'digits-vpp'"),
+    "a NaN noise level (YAML .nan passes exclusiveMinimum)": (
+        lambda c: c["models"]["digits-vp"].update(sigma_min=float("nan")), "models.digits-vp.sigma_min: nan is not a"),
+    "an infinite temperature": (lambda c: _exp("schedules")(c).update(T0=[float("inf")]),
+                                "experiments.schedules.T0.0: inf is not a finite number"),
+    "a NaN step factor of the schedules table": (lambda c: c["schedules_table"].update(c=float("nan")),
+                                                 "schedules_table.c: nan is not a finite number"),
+    "a huge n_images (millions of sample jobs)": (
+        lambda c: _exp("schedules")(c).update(n_images=10**9),
+        "experiments.schedules.n_images: 1000000000 images in shards of 4 is 250000000 sample jobs per run"),
+    "a tiny shard_size for many posterior draws": (
+        lambda c: _exp("inverse")(c).update(n_targets=20000, shard_size=1),
+        "experiments.inverse.n_targets: 80000 images in shards of 1 is 80000 sample jobs per run"),
     "a model key that is no registry name": (
         lambda c: (c["models"].__setitem__("mine", c["models"]["digits-oracle"]),
                    _exp("temperature")(c).update(models=["mine"])),
@@ -749,3 +784,136 @@ def test_every_safetensors_write_goes_through_the_io_helper():
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "rwbench").rglob("*.py")
                  if "save_file" in p.read_text() and p.name != "io.py"]
     assert offenders == []
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Audit (issue 25): guards that keep the promises above complete as the code grows, and hostile inputs found since
+# ---------------------------------------------------------------------------------------------------------------------
+
+NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+# every free-form string of the schema, and why it cannot reach a shell unquoted: "payload" - the hostile fixture
+# puts the payload in it and the DAG test sees it arrive verbatim; "not read by rules" - it reaches only files that
+# rwbench reads itself (the run specs, the claims ledger), never a command line. Names, the device and enums are
+# constrained by pattern (REFUSED above) and need no entry.
+STRING_FIELDS = {
+    "results_dir": "payload", "reports_dir": "payload", "embedded_config": "payload",
+    "metrics.extractor_weights": "payload", "models.*.reference.path": "payload",
+    "models.*.reference.dataset": "payload", "models.*.reference.split": "payload",
+    "schedules_table.schedules.*": "payload", "schedules_table.steps": "payload",
+    "equivalence.pairs": "payload", "equivalence.oracle": "payload",
+    "models.*.checkpoint": "payload", "models.*.loader_options.weights": "payload",
+    "models.*.loader_options.config": "not read by rules",
+    "models.*.dataset": "payload", "models.*.reference_split": "payload",    # the default reference set
+    "models.*.registry": "not read by rules",
+    "experiments.*.tuned": "not read by rules", "experiments.*.task_params.deblur.boundary": "not read by rules",
+    "pareto.experiments.*": "not read by rules", "claims_design": "not read by rules",
+    "claims.*.statement": "not read by rules", "claims.*.margin_reason": "not read by rules",
+    "claims.*.effect_reason": "not read by rules", "claims.*.figure": "not read by rules",
+    "experiments.*.contrasts.*.metric": "not read by rules", "experiments.*.equivalence.*.metric": "not read by rules",
+}
+
+
+def _free_strings(node, path=""):
+    """Paths of the schema's string values that neither an enum nor the name or device pattern constrains."""
+    if not isinstance(node, dict):
+        return []
+    out = []
+    types = node.get("type", [])
+    types = types if isinstance(types, list) else [types]
+    pattern = node.get("pattern", "")
+    if "string" in types and "enum" not in node and pattern not in (NAME_PATTERN,) and "cuda" not in pattern:
+        out.append(path)
+    for key, sub in (node.get("properties") or {}).items():
+        out += _free_strings(sub, f"{path}.{key}".lstrip("."))
+    for key in ("additionalProperties", "items"):
+        if isinstance(node.get(key), dict):
+            out += _free_strings(node[key], f"{path}.*".lstrip("."))
+    return out
+
+
+def test_every_free_string_of_the_schema_is_covered_by_the_payload_test_or_reaches_no_rule():
+    from rwbench.plan.config import load_schema
+
+    free = set(_free_strings(load_schema()))
+    assert free == set(STRING_FIELDS), (sorted(free - set(STRING_FIELDS)), sorted(set(STRING_FIELDS) - free))
+
+
+# readers that run code from a file: torch.load without weights_only=True, pickle, numpy's allow_pickle, joblib, dill,
+# torch.hub.load / jit.load, pandas.read_pickle, and any YAML loader other than safe_load
+UNSAFE_READERS = [r"\bpickle\.loads?\(", r"allow_pickle\s*=\s*True", r"\bjoblib\b", r"\bdill\b", r"hub\.load\(",
+                  r"jit\.load\(", r"read_pickle\(", r"yaml\.(load|full_load|unsafe_load|load_all)\(", r"Unpickler\b"]
+
+
+def test_no_reader_in_rwbench_unpickles_or_constructs_objects():
+    offenders = []
+    for path in (ROOT / "rwbench").rglob("*.py"):
+        code = "\n".join(line.split("#")[0] for line in path.read_text().splitlines())
+        for call in re.finditer(r"torch\.load\(([^()]|\([^()]*\))*\)", code):
+            if "weights_only=True" not in call.group(0):
+                offenders.append(f"{path.relative_to(ROOT)}: {call.group(0)[:60]}")
+        offenders += [f"{path.relative_to(ROOT)}: {m.group(0)}" for pat in UNSAFE_READERS
+                      for m in re.finditer(pat, code)]
+    assert offenders == []
+
+
+def test_every_image_file_is_read_through_open_image():
+    """16-bit PNGs are scaled in rwbench.data.open_image; no other reader may open an image file."""
+    readers = re.compile(r"Image\.open\(|imread\(|read_image\(|decode_image\(|imageio|cv2\.")
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "rwbench").rglob("*.py")
+                 if readers.search("\n".join(l.split("#")[0] for l in p.read_text().splitlines()))]
+    assert offenders == ["rwbench/data.py"]
+    assert (ROOT / "rwbench/data.py").read_text().count("Image.open(") == 1
+
+
+def test_a_yaml_tag_that_would_run_code_is_one_line_and_constructs_nothing(tmp_path, capsys, monkeypatch):
+    from rwbench.errors import UserError
+    from rwbench.training.config import load_embedded_config
+
+    marker = tmp_path / "marker"
+    tag = f'zzz: !!python/object/apply:os.system ["touch {marker}"]\n'
+    bad = tmp_path / "tagged.yaml"
+    bad.write_text((ROOT / "config/smoke.yaml").read_text() + tag)
+    line = cli_one_line(["plan", "--config", str(bad), "--list"], capsys, monkeypatch)
+    assert str(bad) in line and "not valid plain YAML at line" in line and "python/object/apply" in line
+    embedded = tmp_path / "embedded.yaml"
+    embedded.write_text("embedded:\n  seed: 0\n" + tag.replace("zzz", "  zzz"))
+    with pytest.raises((ValueError, UserError)) as err:
+        load_embedded_config(embedded)
+    one_line_naming(err, embedded)
+    assert not marker.exists()
+
+
+def test_a_yte_template_config_is_refused_by_the_snakefile(tmp_path):
+    """Snakemake evaluates a `__use_yte__: true` config's expressions while loading it (before rwbench sees it); the
+    Snakefile then refuses the file in one line that says so, and no job runs."""
+    config = dict(smoke(), results_dir=str(tmp_path / "r"))
+    path = tmp_path / "template.yaml"
+    path.write_text(yaml.safe_dump({"__use_yte__": True, **config}))
+    res = snakemake("-n", "--configfile", str(path), marker=tmp_path / "m")
+    assert res.returncode != 0 and f"{path}: __use_yte__: a YTE template" in res.stdout, res.stdout[-2000:]
+    assert "Job stats" not in res.stdout
+
+
+def test_a_symlinked_shard_of_another_run_is_refused(two_runs):
+    a, b = two_runs
+    (a / "shards/shard-00000.pt").unlink()
+    (a / "shards/shard-00000.pt").symlink_to(b / "shards/shard-00000.pt")
+    _refused(a, "shard-00000.pt", "copied from another run")
+
+
+def test_robustness_doc_names_only_tests_that_exist():
+    """docs/robustness.md's table of promises names tests by file::name; each must exist (and be collected)."""
+    doc = (ROOT / "docs/robustness.md").read_text()
+    named = re.findall(r"`(tests/test_\w+\.py)::(test_\w+)", doc)
+    assert len(named) >= 30, named
+    for file, name in named:
+        assert re.search(rf"^def {name}\(", (ROOT / file).read_text(), re.M), f"{file}::{name}"
+
+
+def test_the_failed_cell_line_names_its_log_however_long_the_error():
+    from rwbench.plan.failures import failure_line
+
+    record = {"run_id": "r", "stage": "sample", "log": "results/logs/sample/pack-p00.log",
+              "failures": [{"exit_code": 2, "error": "rwbench sample: " + "x, " * 400}]}
+    line = failure_line(record)
+    assert line.endswith("(log: results/logs/sample/pack-p00.log)") and len(line) < 300 and "\n" not in line

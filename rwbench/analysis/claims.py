@@ -401,13 +401,13 @@ def read_design(path) -> dict:
     """{claim id: design} of a design file (rwbench.tools.design), {} without one."""
     if not path:
         return {}
-    import yaml
+    from rwbench.plan.config import read_yaml
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"claims_design {path}: not found; run `python -m rwbench.tools.design --config <config> "
                                 f"--out {path}` or drop the key")
-    return (yaml.safe_load(path.read_text()) or {}).get("designs") or {}
+    return (read_yaml(path) or {}).get("designs") or {}
 
 
 def ledger(config: dict, runs_dir, reports_dir, reference_cache="results/reference", extractor=None,

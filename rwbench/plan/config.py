@@ -58,15 +58,71 @@ def defaults(path: str = "") -> dict:
     return {k: v["default"] for k, v in (node(path).get("properties") or {}).items() if "default" in v}
 
 
-def load_config(path) -> dict:
-    """Read a YAML config file (not yet validated: see load_and_validate)."""
+def read_yaml(path):
+    """The one reader of rwbench's YAML files (configs, embedded configs, tuned settings, claims designs): plain YAML
+    (yaml.safe_load: a tag such as !!python/object constructs nothing); a file that is not valid plain YAML is one
+    ValueError line naming the file, the place and the fix."""
     import yaml
 
     with open(path) as handle:
-        config = yaml.safe_load(handle)
+        try:
+            return yaml.safe_load(handle)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = " ".join(str(getattr(err, "problem", None) or err).split())
+            raise ValueError(f"{path}: not valid plain YAML{where} ({problem}); fix the file (rwbench reads plain "
+                             f"YAML only: no tags such as !!python/...)") from None
+
+
+def load_config(path) -> dict:
+    """Read a YAML config file (not yet validated: see load_and_validate)."""
+    config = read_yaml(path)
     if not isinstance(config, dict):
         raise ValueError(f"{path}: not a YAML mapping")
     return config
+
+
+def refuse_templates(paths) -> None:
+    """Snakemake runs a config file that sets `__use_yte__: true` through YTE, which evaluates its Python expressions
+    while loading it (before the Snakefile, hence before validate_config, sees the result, with that key removed).
+    rwbench configs are plain YAML: such a file is refused in one line, which also says that its code has run."""
+    for path in paths:
+        content = read_yaml(path)
+        if isinstance(content, dict) and "__use_yte__" in content:
+            raise ValueError(f"{path}: __use_yte__: a YTE template - Snakemake has already evaluated its Python "
+                             f"expressions while loading it; rwbench configs are plain YAML: remove __use_yte__ and "
+                             f"the template keys, and never pass a config file you have not read")
+
+
+def _non_finite(value, path=()) -> list[str]:
+    """One message per NaN or infinite number in a config (YAML's .nan / .inf): the schema's bounds let them through
+    (nan > 0 is false, so `exclusiveMinimum: 0` never fails), and they would reach the samplers as levels and steps."""
+    import math
+
+    if isinstance(value, dict):
+        return [m for k, v in value.items() for m in _non_finite(v, (*path, k))]
+    if isinstance(value, list):
+        return [m for i, v in enumerate(value) for m in _non_finite(v, (*path, i))]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{_where(path)}: {value} is not a finite number; write a finite value"]
+    return []
+
+
+# at most this many sample jobs (shards) per run: a huge n_images (or a tiny shard_size) would otherwise make a DAG of
+# millions of jobs that Snakemake spends hours building before it runs any
+MAX_SHARDS_PER_RUN = 10_000
+
+
+def _shard_errors(config: dict, name: str, exp: dict) -> list[str]:
+    """A run's images ceil(n / shard_size) sample jobs: at most MAX_SHARDS_PER_RUN."""
+    size = int(exp.get("shard_size", config.get("shard_size", default("shard_size"))))
+    counts = {"n_images": int(exp.get("n_images", default("experiments.*.n_images"))),
+              "n_targets": int(exp.get("n_targets", default("experiments.*.n_targets")))
+              * int(exp.get("samples_per_target", default("experiments.*.samples_per_target")))}
+    return [f"experiments.{name}.{key}: {n} images in shards of {size} is {-(-n // size)} sample jobs per run (at "
+            f"most {MAX_SHARDS_PER_RUN}); lower {key} or raise shard_size"
+            for key, n in counts.items() if -(-n // size) > MAX_SHARDS_PER_RUN]
 
 
 def _validator_class():
@@ -173,7 +229,7 @@ def _semantic_errors(config: dict) -> list[str]:
 
     messages = []
     for name, exp in (config.get("experiments") or {}).items():
-        messages += _model_errors(config, name, exp) + _steps_errors(name, exp)
+        messages += _model_errors(config, name, exp) + _steps_errors(name, exp) + _shard_errors(config, name, exp)
         ref = exp.get("reference_sampler")
         if ref is not None and ref not in (exp.get("samplers") or []):
             messages.append(f"experiments.{name}.reference_sampler: {ref!r} is not one of the experiment's samplers "
@@ -215,6 +271,7 @@ def validate_config(config: dict, source: str = "config", schema: dict | None = 
             messages += _unknown_keys(error)
         else:
             messages.append(f"{_where(error.absolute_path)}: {error.message}")
+    messages += _non_finite(config)
     if not messages:
         messages = _semantic_errors(config)
     if messages:
@@ -244,5 +301,6 @@ def load_and_validate(path) -> dict:
     return validate_config(load_config(path), str(path))
 
 
-__all__ = ["SCHEMA_PATH", "read_schema", "load_schema", "node", "default", "defaults", "load_config",
+__all__ = ["SCHEMA_PATH", "read_schema", "load_schema", "node", "default", "defaults", "read_yaml", "load_config",
+           "refuse_templates", "MAX_SHARDS_PER_RUN",
            "validate_config", "load_and_validate", "normal_path"]

@@ -79,13 +79,16 @@ def failed_runs(run_dirs) -> list[dict]:
     return [record for d in run_dirs for record in markers(d)]
 
 
-def failure_line(record: dict) -> str:
-    """One line per failed run and stage: run, stage, exit code, the error and the log to read."""
+def failure_line(record: dict, error_chars: int = 160) -> str:
+    """One line per failed run and stage: run, stage, exit code, the error (its first error_chars characters: the
+    log holds all of it) and the log to read, which a long error never cuts off."""
     first = (record.get("failures") or [{}])[0]
     more = len(record.get("failures") or []) - 1
     log = f" (log: {record['log']})" if record.get("log") else ""
+    error = " ".join(str(first.get("error") or "no message").split())
+    error = error if len(error) <= error_chars else error[:error_chars - 3] + "..."
     return (f"{record['run_id']}: {record['stage']} failed with exit code {first.get('exit_code')}: "
-            f"{first.get('error') or 'no message'}{f' (+{more} more commands)' if more > 0 else ''}{log}")
+            f"{error}{f' (+{more} more commands)' if more > 0 else ''}{log}")
 
 
 def write_placeholder(path: str | os.PathLike) -> None:

@@ -26,13 +26,13 @@ def locate(path) -> Path:
 
 def load(path) -> dict:
     """The YAML mapping of a tuned-settings file (not checked)."""
-    import yaml
+    from rwbench.plan.config import read_yaml
 
     found = locate(path)
     if not found.is_file():
         raise FileNotFoundError(f"tuned: {path} not found; write it with `python -m rwbench.tools.tune_walk` or fix "
                                 "the experiment's `tuned:` path")
-    content = yaml.safe_load(found.read_text())
+    content = read_yaml(found)
     if not isinstance(content, dict):
         raise ValueError(f"tuned: {path} is not a YAML mapping")
     return content

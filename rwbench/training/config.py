@@ -27,12 +27,12 @@ CLASSIFIER_DEFAULTS = dict(steps=600, batch_size=128, lr=2e-3, warmup=20, min_lr
 
 def load_embedded_config(path) -> dict:
     """The `embedded:` section of a YAML config file (the whole file if it has no such section)."""
-    import yaml
+    from rwbench.plan.config import read_yaml
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: config file not found; pass --config config/embedded-default.yaml")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path) or {}
     section = data.get("embedded", data)
     if not isinstance(section, dict):
         raise ValueError(f"{path}: the `embedded:` section must be a mapping")

@@ -259,6 +259,8 @@ def all_targets():
     targets += [f"{REPORTS}/figures/{name}.png" for name in figure_names()]
     if trajectory_runs():
         targets.append(f"{REPORTS}/figures/{SCALESPACE.name}.png")
+    if figure_names() or trajectory_runs():   # every file of the figures job: a deleted table or grid is rebuilt too
+        targets += sorted({str(f) for f in figures_outputs().values()} - set(targets))
     if config.get("pareto"):
         targets += [f"{REPORTS}/tables/oracle_pareto.csv", f"{REPORTS}/figures/{PARETO.name}.png"]
     if posterior_runs():

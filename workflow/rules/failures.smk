@@ -9,7 +9,7 @@ def report_failed_cells():
 
     records = failed_runs(run_dir(r) for r in sorted(RUNS))
     if records:
-        lines = "\n".join(f"  - {failure_line(r)}"[:300] for r in records)
+        lines = "\n".join(f"  - {failure_line(r)}" for r in records)   # the error shortened, the log always named
         print(f"rwbench: {len(records)} failed cell(s); the other runs finished and the report lists these "
               f"(reports summary):\n{lines}", file=sys.stderr)
         for run_id in sorted({r["run_id"] for r in records}):
