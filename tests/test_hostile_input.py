@@ -917,3 +917,30 @@ def test_the_failed_cell_line_names_its_log_however_long_the_error():
               "failures": [{"exit_code": 2, "error": "rwbench sample: " + "x, " * 400}]}
     line = failure_line(record)
     assert line.endswith("(log: results/logs/sample/pack-p00.log)") and len(line) < 300 and "\n" not in line
+
+
+def test_checkpoint_and_reference_paths_enter_the_run_specs_in_one_spelling(tmp_path, monkeypatch):
+    """Issue 25, item 6: a model's checkpoint or reference file reached through `..` or a symlink is the same run (the
+    same spec, so nothing reruns); `embedded:` names, URLs and None are left alone."""
+    from rwbench.plan import grid
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "ref.safetensors").write_bytes(b"")
+    os.symlink(tmp_path / "ckpt", tmp_path / "link")
+    cfg = validate_config(yaml.safe_load((ROOT / "config/smoke.yaml").read_text()), "smoke")
+    name = next(m for m, s in cfg["models"].items() if s["family"] == "oracle")
+    specs = {}
+    for spelling in ("ckpt", "sub/../ckpt", "link", str(tmp_path / "ckpt")):
+        c = copy.deepcopy(cfg)
+        c["models"][name].update(checkpoint=spelling, reference={"kind": "file", "path": f"{spelling}/ref.safetensors"})
+        specs[spelling] = {rid: s for rid, s in grid.expand(c).items() if s["model"] == name}
+    runs = specs["ckpt"]
+    assert runs and all(s["checkpoint"] == "ckpt" and s["reference"]["path"] == "ckpt/ref.safetensors"
+                        for s in runs.values())
+    for spelling in ("sub/../ckpt", "link"):
+        assert specs[spelling] == runs, spelling
+    assert all(s["checkpoint"] == str((tmp_path / "ckpt").resolve()) for s in specs[str(tmp_path / "ckpt")].values())
+    assert grid.resolve_checkpoint({"results_dir": "res"}, "embedded:vp") == "res/embedded/vp"
+    for kept in (None, "https://example.org/ckpt.pt"):
+        assert grid.resolve_checkpoint({}, kept) == kept

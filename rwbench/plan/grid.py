@@ -16,7 +16,7 @@ import math
 from rwbench.plan import figures as _figure_table
 from rwbench.plan import samplers as _table
 from rwbench.plan import tuned as _tuned
-from rwbench.plan.config import default
+from rwbench.plan.config import default, normal_path
 from rwbench.plan.samplers import AXES, LIST_AXES, SAMPLERS, SCHEDULES, resolve_schedule
 from rwbench.tasks import TASK_DEFAULTS, TASKS
 
@@ -72,9 +72,13 @@ def model_settings(config: dict, model: str) -> dict:
 
 
 def resolve_checkpoint(config: dict, value):
-    """`embedded:<kind>` -> <results_dir>/embedded/<kind> (a model the DAG trains); other values unchanged."""
+    """`embedded:<kind>` -> <results_dir>/embedded/<kind> (a model the DAG trains); a local path in one spelling
+    (plan.config.normal_path: `..` and links resolved, so the same file reached another way is the same run); other
+    values (None, URLs) unchanged."""
     if isinstance(value, str) and value.startswith("embedded:"):
         return f"{config.get('results_dir', 'results')}/embedded/{value.split(':', 1)[1]}"
+    if isinstance(value, str) and value and "://" not in value:
+        return normal_path(value)
     return value
 
 
