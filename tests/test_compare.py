@@ -311,5 +311,34 @@ def test_identical_cells_of_two_experiments_are_one_row():
         a, b = cells
         rows.append({"experiment": name, "figure": config["experiments"][name]["figure"], "kind": "difference",
                      "metric": "energy_distance", "a_runs": a.specs[0]["run_id"], "b_runs": b.specs[0]["run_id"]})
-    merged = cmp.merge_identical(rows, config)
+    import rwbench.plan.grid as grid
+
+    calls = []
+    real = grid.expand
+    grid.expand = lambda c: calls.append(1) or real(c)
+    try:
+        merged = cmp.merge_identical(rows, config)
+    finally:
+        grid.expand = real
     assert len(merged) == 1 and merged[0]["experiment"] == "x;y" and merged[0]["figure"] == "temperature;none"
+    assert len(calls) == 1          # the grid is expanded once for all rows (it was once per row and arm)
+
+
+def test_an_arm_scores_each_resample_once():
+    """A run's arm serves every comparison it is in: a resample it has scored is not scored again (the same values)."""
+    scored = []
+
+    def scores(counts):
+        scored.append(len(counts))
+        return counts @ np.arange(5.0) / counts.sum(1)
+
+    arm = cmp.Arm(np.arange(5), lambda c: 2.0 if c is None else float(c @ np.arange(5.0) / c.sum()), 5, scores)
+    rows = np.random.default_rng(0).integers(0, 5, size=(7, 5))
+    first = arm.values(rows)
+    first[0] = -1.0                                     # the caller's copy: the memo stays intact
+    again = arm.values(rows)
+    assert scored == [7] and again[0] != -1.0
+    assert np.array_equal(again[1:], first[1:])
+    np.testing.assert_allclose(again, [arm.value(r) for r in rows], rtol=1e-12)
+    arm.values(rows[:3])                                # another resample set is scored
+    assert scored == [7, 3]

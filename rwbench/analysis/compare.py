@@ -23,6 +23,7 @@ interval excludes 0 and the Benjamini-Hochberg adjusted p-value over the table's
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -220,6 +221,7 @@ class Arm:
 
     def __init__(self, index, score, n: int, scores=None):
         self.index, self.score, self.n, self.scores = np.asarray(index), score, int(n), scores
+        self._done: dict = {}       # resamples already scored: a run's arm serves every comparison it is in
 
     def value(self, rows: np.ndarray | None = None) -> float:
         counts = None if rows is None else np.bincount(rows, minlength=self.n).astype(np.float64)
@@ -227,6 +229,12 @@ class Arm:
 
     def values(self, rows: np.ndarray) -> np.ndarray:
         rows = np.atleast_2d(rows)
+        key = (rows.shape, hashlib.sha256(np.ascontiguousarray(rows, dtype=np.int64).tobytes()).hexdigest())
+        if key not in self._done:
+            self._done[key] = self._values(rows)
+        return self._done[key].copy()
+
+    def _values(self, rows: np.ndarray) -> np.ndarray:
         if self.scores is None:
             return np.array([self.value(r) for r in rows])
         counts = np.zeros((len(rows), self.n))
@@ -556,28 +564,25 @@ def _row(exp_name, a: Cell, b: Cell, axis, metric, kind, iv_: iv.Interval):
             "a_runs": ";".join(s["run_id"] for s in a.specs), "b_runs": ";".join(s["run_id"] for s in b.specs)}
 
 
-def _cell_signature(run_ids: str, config: dict) -> str:
+def _cell_signature(run_ids: str, specs: dict) -> str:
     """What a row's runs sampled, without the experiment that names them: identical cells of two experiments (the same
-    model, sampler, parameters, task, seeds and sizes) give the same signature."""
-    from rwbench.plan.grid import expand
-
-    specs = _SPECS.setdefault(id(config), expand(config))
+    model, sampler, parameters, task, seeds and sizes) give the same signature. `specs`: the config's run specs."""
     drop = ("run_id", "experiment", "figure", "trajectory_points", "trajectory_images", "shard_size", "n_shards")
     return json.dumps([{k: v for k, v in specs[r].items() if k not in drop} for r in run_ids.split(";") if r in specs],
                       sort_keys=True, default=str)
 
 
-_SPECS: dict = {}
-
-
 def merge_identical(rows: list[dict], config: dict) -> list[dict]:
     """One row per identical comparison: rows whose runs sample the same cells in different experiments (e.g.
     calibration and posterior-sweep) merge into the first, which lists every experiment and figure using it."""
+    from rwbench.plan.grid import expand
+
+    specs = expand(config)          # once: the signatures of every row's runs are read from it
     seen: dict[str, dict] = {}
     out = []
     for row in rows:
-        key = json.dumps([row["kind"], row["metric"], _cell_signature(row["a_runs"], config),
-                          _cell_signature(row["b_runs"], config)])
+        key = json.dumps([row["kind"], row["metric"], _cell_signature(row["a_runs"], specs),
+                          _cell_signature(row["b_runs"], specs)])
         if key in seen:
             first = seen[key]
             for field in ("experiment", "figure"):
@@ -586,7 +591,6 @@ def merge_identical(rows: list[dict], config: dict) -> list[dict]:
             continue
         seen[key] = row
         out.append(row)
-    _SPECS.clear()
     return out
 
 
